@@ -1,0 +1,55 @@
+"""The ``srkit`` command line. Each command lives in its own module; plugins add theirs."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import click
+
+from srkit.errors import SrkitError
+from srkit.version import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="srkit")
+def cli() -> None:
+    """srkit: single-image super-resolution. Train, benchmark and run SR models."""
+
+
+def _add_builtin_commands(group: click.Group) -> None:
+    from srkit.cli import bench, convert, degrade, plugins_cmd, train, upscale
+
+    for module in (plugins_cmd, train, bench, upscale, degrade, convert):
+        group.add_command(module.command)
+
+
+def _add_plugin_commands(group: click.Group) -> None:
+    from srkit.plugins import get_plugin_manager
+
+    get_plugin_manager().hook.register_commands(cli=group)
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001
+    return f"warning: {message}\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors become one line on stderr and exit status 2."""
+    warnings.formatwarning = _format_warning
+    try:
+        _add_builtin_commands(cli)
+        _add_plugin_commands(cli)
+        cli.main(args=argv, prog_name="srkit", standalone_mode=False)
+    except SrkitError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

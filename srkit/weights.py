@@ -1,0 +1,136 @@
+"""Self-describing weights: safetensors files whose metadata says how to rebuild the model.
+
+Metadata keys (all strings): ``srkit.format`` ("1"), ``arch``, ``kwargs`` (JSON), ``scale``,
+``srkit_version``, optionally ``config`` (JSON of the training config) and ``extras`` (JSON list
+of prefixes of extra modules stored in the same file, e.g. ``["dual"]``). Loading never unpickles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from srkit.errors import SrkitError
+from srkit.models import build_generator, describe, unwrap
+from srkit.version import __version__
+
+FORMAT_VERSION = "1"
+
+
+def atomic_save_safetensors(tensors: dict[str, torch.Tensor], path: str | os.PathLike[str],
+                            metadata: dict[str, str] | None = None) -> None:
+    """Write a safetensors file atomically: a crash leaves either the old file or the new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_weights(model: nn.Module, path: str | os.PathLike[str], *, config: dict[str, Any] | None = None,
+                 extras: dict[str, nn.Module] | None = None) -> None:
+    """Save a generator built by :func:`srkit.build_generator` with everything needed to rebuild it.
+
+    ``extras`` are further modules stored under ``<prefix>.`` keys (e.g. DRN's dual models).
+    """
+    arch, kwargs = describe(model)
+    tensors = dict(unwrap(model).state_dict())
+    for prefix, module in (extras or {}).items():
+        tensors.update({f"{prefix}.{k}": v for k, v in unwrap(module).state_dict().items()})
+    metadata = {
+        "srkit.format": FORMAT_VERSION,
+        "arch": arch,
+        "kwargs": json.dumps(kwargs, sort_keys=True),
+        "scale": str(getattr(unwrap(model), "scale", kwargs.get("scale", ""))),
+        "srkit_version": __version__,
+        "extras": json.dumps(sorted(extras or {})),
+    }
+    if config is not None:
+        metadata["config"] = json.dumps(config, sort_keys=True, default=str)
+    atomic_save_safetensors(tensors, path, metadata)
+
+
+def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and metadata of an srkit weights file, or a one-line error naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SrkitError(f"{path}: no such weights file")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise SrkitError(f"{path}: not a safetensors file ({exc}); convert foreign checkpoints with "
+                         "'srkit convert'") from None
+    if metadata.get("srkit.format") != FORMAT_VERSION or "arch" not in metadata:
+        raise SrkitError(f"{path}: safetensors file without srkit metadata; convert it with 'srkit convert'")
+    return tensors, metadata
+
+
+def weights_info(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The decoded metadata of a weights file: arch, kwargs, scale, config, extras."""
+    _, metadata = read_weights(path)
+    return _decode(metadata)
+
+
+def _decode(metadata: dict[str, str]) -> dict[str, Any]:
+    return {
+        "arch": metadata["arch"],
+        "kwargs": json.loads(metadata.get("kwargs", "{}")),
+        "scale": int(metadata["scale"]) if metadata.get("scale", "").isdigit() else None,
+        "srkit_version": metadata.get("srkit_version"),
+        "config": json.loads(metadata["config"]) if "config" in metadata else None,
+        "extras": json.loads(metadata.get("extras", "[]")),
+    }
+
+
+def split_extras(tensors: dict[str, torch.Tensor], prefixes: list[str]) -> tuple[
+    dict[str, torch.Tensor], dict[str, dict[str, torch.Tensor]]
+]:
+    """Separate the generator's tensors from those of each extra module prefix."""
+    extras: dict[str, dict[str, torch.Tensor]] = {p: {} for p in prefixes}
+    main: dict[str, torch.Tensor] = {}
+    for key, value in tensors.items():
+        prefix = next((p for p in prefixes if key.startswith(p + ".")), None)
+        if prefix is None:
+            main[key] = value
+        else:
+            extras[prefix][key[len(prefix) + 1:]] = value
+    return main, extras
+
+
+def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu", *,
+               scale: int | None = None) -> nn.Module:
+    """Rebuild the generator stored in an srkit weights file, in eval mode, on ``device``.
+
+    With ``scale`` given, weights for another scale are an error rather than a wrong result.
+    """
+    tensors, metadata = read_weights(path)
+    info = _decode(metadata)
+    if scale is not None and info["scale"] is not None and info["scale"] != scale:
+        raise SrkitError(f"{path}: weights are for x{info['scale']}, not x{scale}")
+    model = build_generator(info["arch"], **info["kwargs"])
+    state, _ = split_extras(tensors, info["extras"])
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0:2]
+        raise SrkitError(f"{path}: weights do not match architecture {info['arch']!r}: {' '.join(first)}") from None
+    model.srkit_weights_info = info
+    return model.to(device).eval()
