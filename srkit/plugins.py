@@ -5,7 +5,8 @@ fails to import or to register produces a warning naming it, is listed by
 ``srkit plugins``, and everything else keeps working.
 
 ``SRKIT_PLUGINS=core,drn`` loads only the named entry points (``core`` is always loaded);
-``SRKIT_DISABLE_PLUGINS=name,...`` skips some.
+``SRKIT_DISABLE_PLUGINS=name,...`` skips some; ``SRKIT_PLUGIN_MODULES=pkg.mod,...`` loads extra
+plugin modules by import path (a plugin under development, before it has an entry point).
 """
 
 from __future__ import annotations
@@ -116,11 +117,18 @@ def discovered_entry_points() -> list[EntryPoint]:
     return sorted((ep for ep in eps if ep.name in chosen), key=lambda ep: (ep.name != CORE_PLUGIN, ep.name))
 
 
+def _extra_module_plugins() -> list[tuple[EntryPoint, Origin]]:
+    names = sorted(_env_list("SRKIT_PLUGIN_MODULES") or ())
+    return [(EntryPoint(name, name, ENTRY_POINT_GROUP), Origin(name, "SRKIT_PLUGIN_MODULES", "-"))
+            for name in names]
+
+
 def get_registry() -> Registry:
     """The process-wide registry, loading every installed plugin on first use."""
     global _registry, _manager
     if _registry is None:
-        _registry, _manager = build_registry((ep, None) for ep in discovered_entry_points())
+        plugins = [(ep, None) for ep in discovered_entry_points()] + _extra_module_plugins()
+        _registry, _manager = build_registry(plugins)
     return _registry
 
 
@@ -139,3 +147,14 @@ def reset_registry() -> None:
 def lookup(kind: str, name: str) -> object:
     """The object registered as ``kind`` ``name``, or a one-line error listing what is installed."""
     return get_registry().get(kind, name)
+
+
+def add_plugin_commands(group) -> None:  # noqa: ANN001 - click.Group
+    """Let every loaded plugin add its commands; one that fails is warned about, not fatal."""
+    manager = get_plugin_manager()
+    for impl in manager.hook.register_commands.get_hookimpls():
+        try:
+            impl.function(cli=group)
+        except Exception as exc:  # a plugin's tooling must not break the CLI
+            warnings.warn(f"srkit: plugin {impl.plugin_name} failed to add its commands: "
+                          f"{type(exc).__name__}: {exc}", stacklevel=2)

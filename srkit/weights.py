@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError
@@ -19,8 +20,11 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from srkit.errors import SrkitError
-from srkit.models import build_generator, describe, unwrap
+from srkit.models import build_discriminator, build_generator, describe, unwrap
 from srkit.version import __version__
+
+if TYPE_CHECKING:
+    from srkit.convert import Converted
 
 FORMAT_VERSION = "1"
 
@@ -42,17 +46,21 @@ def atomic_save_safetensors(tensors: dict[str, torch.Tensor], path: str | os.Pat
 
 
 def save_weights(model: nn.Module, path: str | os.PathLike[str], *, config: dict[str, Any] | None = None,
-                 extras: dict[str, nn.Module] | None = None) -> None:
-    """Save a generator built by :func:`srkit.build_generator` with everything needed to rebuild it.
+                 extras: Mapping[str, nn.Module | Mapping[str, torch.Tensor]] | None = None,
+                 kind: str = "generator") -> None:
+    """Save a network built by :func:`srkit.build_generator` with everything needed to rebuild it.
 
-    ``extras`` are further modules stored under ``<prefix>.`` keys (e.g. DRN's dual models).
+    ``extras`` are further modules (or state dicts) stored under ``<prefix>.`` keys, e.g. DRN's
+    dual models; :func:`load_model` ignores them, :func:`read_extras` returns them.
     """
     arch, kwargs = describe(model)
     tensors = dict(unwrap(model).state_dict())
-    for prefix, module in (extras or {}).items():
-        tensors.update({f"{prefix}.{k}": v for k, v in unwrap(module).state_dict().items()})
+    for prefix, extra in (extras or {}).items():
+        state = unwrap(extra).state_dict() if isinstance(extra, nn.Module) else extra
+        tensors.update({f"{prefix}.{k}": v for k, v in state.items()})
     metadata = {
         "srkit.format": FORMAT_VERSION,
+        "kind": kind,
         "arch": arch,
         "kwargs": json.dumps(kwargs, sort_keys=True),
         "scale": str(getattr(unwrap(model), "scale", kwargs.get("scale", ""))),
@@ -91,6 +99,7 @@ def weights_info(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def _decode(metadata: dict[str, str]) -> dict[str, Any]:
     return {
+        "kind": metadata.get("kind", "generator"),
         "arch": metadata["arch"],
         "kwargs": json.loads(metadata.get("kwargs", "{}")),
         "scale": int(metadata["scale"]) if metadata.get("scale", "").isdigit() else None,
@@ -121,16 +130,44 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu",
 
     With ``scale`` given, weights for another scale are an error rather than a wrong result.
     """
+    return load_module(path, device, scale=scale, kind="generator")
+
+
+def load_module(path: str | os.PathLike[str], device: str | torch.device = "cpu", *,
+                scale: int | None = None, kind: str = "generator") -> nn.Module:
+    """Rebuild the generator or discriminator stored in an srkit weights file, in eval mode."""
     tensors, metadata = read_weights(path)
     info = _decode(metadata)
+    if info["kind"] != kind:
+        raise SrkitError(f"{path}: holds a {info['kind']} ({info['arch']}), not a {kind}")
     if scale is not None and info["scale"] is not None and info["scale"] != scale:
         raise SrkitError(f"{path}: weights are for x{info['scale']}, not x{scale}")
-    model = build_generator(info["arch"], **info["kwargs"])
+    build = build_generator if kind == "generator" else build_discriminator
+    model = build(info["arch"], **info["kwargs"])
     state, _ = split_extras(tensors, info["extras"])
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0:2]
-        raise SrkitError(f"{path}: weights do not match architecture {info['arch']!r}: {' '.join(first)}") from None
+    _load_strict(model, state, f"{path}: weights do not match architecture {info['arch']!r}")
     model.srkit_weights_info = info
     return model.to(device).eval()
+
+
+def read_extras(path: str | os.PathLike[str]) -> dict[str, dict[str, torch.Tensor]]:
+    """The extra modules' state dicts stored beside the network (e.g. ``{"dual": {...}}``)."""
+    tensors, metadata = read_weights(path)
+    return split_extras(tensors, _decode(metadata)["extras"])[1]
+
+
+def _load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], message: str) -> None:
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        detail = " ".join(line.strip() for line in str(exc).strip().splitlines()[:2])
+        raise SrkitError(f"{message}: {detail[:300]}") from None
+
+
+def save_converted(converted: Converted, path: str | os.PathLike[str], *, source: str = "") -> None:
+    """Build the module a converter describes, load its tensors strictly, and save it self-describing."""
+    build = build_generator if converted.kind == "generator" else build_discriminator
+    module = build(converted.arch, **converted.kwargs)
+    _load_strict(module, converted.state_dict, f"{source}: converted weights do not fit {converted.arch!r}")
+    save_weights(module, path, extras=converted.extras, kind=converted.kind)
+

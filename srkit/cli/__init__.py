@@ -10,24 +10,26 @@ import click
 from srkit.errors import SrkitError
 from srkit.version import __version__
 
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="srkit")
-def cli() -> None:
-    """srkit: single-image super-resolution. Train, benchmark and run SR models."""
+BUILTIN_COMMANDS = ("plugins_cmd", "train", "bench", "upscale", "degrade", "convert", "info")
 
 
-def _add_builtin_commands(group: click.Group) -> None:
-    from srkit.cli import bench, convert, degrade, plugins_cmd, train, upscale
+def build_cli(with_plugin_commands: bool = True) -> click.Group:
+    """A fresh ``srkit`` command group with the built-in commands and every plugin's commands."""
 
-    for module in (plugins_cmd, train, bench, upscale, degrade, convert):
-        group.add_command(module.command)
+    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, prog_name="srkit")
+    def cli() -> None:
+        """srkit: single-image super-resolution. Train, benchmark and run SR models."""
 
+    import importlib
 
-def _add_plugin_commands(group: click.Group) -> None:
-    from srkit.plugins import get_plugin_manager
+    for name in BUILTIN_COMMANDS:
+        cli.add_command(importlib.import_module(f"srkit.cli.{name}").command)
+    if with_plugin_commands:
+        from srkit.plugins import add_plugin_commands
 
-    get_plugin_manager().hook.register_commands(cli=group)
+        add_plugin_commands(cli)
+    return cli
 
 
 def _format_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001
@@ -38,9 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit status 2."""
     warnings.formatwarning = _format_warning
     try:
-        _add_builtin_commands(cli)
-        _add_plugin_commands(cli)
-        cli.main(args=argv, prog_name="srkit", standalone_mode=False)
+        build_cli().main(args=argv, prog_name="srkit", standalone_mode=False)
     except SrkitError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

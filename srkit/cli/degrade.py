@@ -1,9 +1,117 @@
-"""``srkit degrade``: placeholder until its module lands (replaced by the real command)."""
+"""``srkit degrade``: make an LR folder from an HR folder with a registered degradation."""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from pathlib import Path
 
 import click
+import torch
+from tqdm import tqdm
+
+from srkit.errors import SrkitError
+from srkit.imageio import list_images, load_image, save_image
+
+
+def modcrop(image: torch.Tensor, scale: int) -> torch.Tensor:
+    """Crop (..., H, W) at the bottom/right so H and W are multiples of ``scale``."""
+    height, width = image.shape[-2:]
+    return image[..., : height - height % scale, : width - width % scale]
+
+
+def build_degradation(name: str, sigma: float | None) -> object:
+    """The registered degradation ``name``, given ``sigma`` only if the user set it."""
+    from srkit.plugins import lookup
+
+    factory = lookup("degradation", name)
+    if sigma is None:
+        return factory()
+    try:
+        accepts_sigma = "sigma" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a factory without an inspectable signature
+        accepts_sigma = True
+    if not accepts_sigma:
+        raise SrkitError(f"degradation {name!r} has no sigma option; drop --sigma")
+    return factory(sigma=sigma)
+
+
+def lr_name(hr_path: Path, scale: int, div2k_names: bool) -> str:
+    """``bird.jpg`` -> ``bird.png``, or ``0001x4.png`` with DIV2K names."""
+    return f"{hr_path.stem}x{scale}.png" if div2k_names else f"{hr_path.stem}.png"
+
+
+def _output_names(hr_paths: list[Path], scale: int, div2k_names: bool) -> dict[Path, str]:
+    names: dict[Path, str] = {}
+    taken: dict[str, Path] = {}
+    for path in hr_paths:
+        name = lr_name(path, scale, div2k_names)
+        if name in taken:
+            raise SrkitError(
+                f"{path}: would be written as {name} like {taken[name].name}; rename one of them"
+            )
+        names[path], taken[name] = name, path
+    return names
+
+
+def _degrade_file(hr_path: Path, scale: int, degrade: object,
+                  generator: torch.Generator) -> torch.Tensor:
+    """LR (1,3,H//scale,W//scale) of one HR file; SrkitError naming the file on any problem."""
+    image = load_image(hr_path)
+    height, width = image.shape[-2:]
+    if height < scale or width < scale:
+        raise SrkitError(f"{hr_path}: {width}x{height} is smaller than the scale {scale}")
+    hr = modcrop(image, scale).unsqueeze(0)
+    try:
+        with torch.no_grad():
+            lr = degrade(hr, scale, generator=generator)
+    except SrkitError as exc:
+        raise SrkitError(f"{hr_path}: {exc}") from None
+    expected = (1, 3, height // scale, width // scale)
+    if tuple(lr.shape) != expected:
+        raise SrkitError(
+            f"{hr_path}: the degradation returned shape {tuple(lr.shape)}, expected {expected}"
+        )
+    return lr
 
 
 @click.command("degrade")
-def command() -> None:
-    """Not available yet."""
-    raise click.ClickException("'srkit degrade' is not implemented yet")
+@click.argument("hr_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--scale", "-s", type=click.IntRange(min=2), required=True,
+              help="Downscaling factor, e.g. 4 or 8.")
+@click.option("--degradation", "-d", default="bicubic", show_default=True,
+              help="Registered degradation (see 'srkit plugins').")
+@click.option("--sigma", type=float, default=None,
+              help="Blur sigma in HR pixels, for degradations that blur (e.g. blur-bicubic).")
+@click.option("--div2k-names", is_flag=True,
+              help="Name outputs DIV2K style: 0001.png -> 0001x8.png.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed for randomised degradations (the output is reproducible).")
+def command(hr_dir: Path, out_dir: Path, scale: int, degradation: str, sigma: float | None,
+            div2k_names: bool, seed: int) -> None:
+    """Write an 8-bit LR PNG for every image in HR_DIR into OUT_DIR.
+
+    Each HR image is first cropped at the bottom/right to a multiple of the scale (modcrop),
+    so an LR image is exactly HR size // scale; file names are kept (with a .png suffix).
+    Unreadable files and images smaller than the scale are skipped with a warning.
+    The result pairs with HR_DIR for paired training and benchmarks.
+    """
+    hr_paths = list_images(hr_dir)
+    if out_dir.resolve() == hr_dir.resolve():
+        raise SrkitError(f"{out_dir}: output folder is the HR folder; choose another")
+    out_names = _output_names(hr_paths, scale, div2k_names)
+    degrade = build_degradation(degradation, sigma)
+    generator = torch.Generator().manual_seed(seed)
+    written = 0
+    for hr_path in tqdm(hr_paths, desc="degrade", unit="img", disable=None):
+        try:
+            lr = _degrade_file(hr_path, scale, degrade, generator)
+        except SrkitError as exc:
+            warnings.warn(f"{exc}; skipped", stacklevel=1)
+            continue
+        save_image(lr, out_dir / out_names[hr_path])
+        written += 1
+    if not written:
+        raise SrkitError(f"{hr_dir}: no image could be degraded")
+    click.echo(f"wrote {written} LR image(s) (x{scale}, {degradation}) to {out_dir}")

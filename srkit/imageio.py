@@ -1,0 +1,133 @@
+"""Reading and writing images as srkit tensors: (3,H,W) float32 RGB in [0, 1].
+
+Pillow does the decoding; this module only settles the awkward cases once (16-bit, alpha,
+palettes, EXIF orientation) so every dataset, benchmark and command sees the same pixels.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torch import Tensor
+
+from srkit.errors import SrkitError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+# Modes whose samples are wider than 8 bits; Pillow keeps them as 32-bit integer arrays.
+_SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
+_ALPHA_MODES = {"RGBA", "LA", "La", "RGBa", "PA"}
+_EXIF_ORIENTATION = 0x0112
+_TRANSPOSING_ORIENTATIONS = {5, 6, 7, 8}  # EXIF values that rotate by 90 or 270 degrees
+
+
+_READ_ERRORS = (
+    OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError
+)
+
+
+def _unreadable(path: Path, exc: Exception) -> SrkitError:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return SrkitError(f"{path}: cannot read image ({reason})")
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in _ALPHA_MODES or (image.mode == "P" and "transparency" in image.info)
+
+
+def _to_rgb_array(image: Image.Image) -> np.ndarray:
+    """(H,W,3) float32 array in [0, 1] from any Pillow mode."""
+    if image.mode in _SIXTEEN_BIT_MODES:
+        # Grayscale 16-bit (PNG/TIFF): Pillow cannot convert it to RGB without truncating to 8 bits.
+        gray = np.asarray(image, dtype=np.float32) / 65535.0
+        return np.repeat(np.clip(gray, 0.0, 1.0)[..., None], 3, axis=2)
+    if image.mode == "F":
+        gray = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+        return np.repeat(gray[..., None], 3, axis=2)
+    if image.mode in {"RGB;16", "RGB;16B", "RGB;16L"}:  # rare raw 16-bit RGB
+        return np.asarray(image, dtype=np.float32) / 65535.0
+    return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+
+
+def load_image(path: str | Path) -> Tensor:
+    """Load any readable image as RGB: (3,H,W) float32 in [0, 1].
+
+    8-bit images are divided by 255, 16-bit ones by 65535; grayscale is repeated to three
+    channels; alpha is dropped (with a warning naming the file); EXIF orientation is applied.
+    An unreadable, truncated or non-image file raises a one-line :class:`SrkitError`.
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            image.load()
+            image = ImageOps.exif_transpose(image) or image
+            if _has_alpha(image):
+                warnings.warn(f"{path}: alpha channel dropped", stacklevel=2)
+            array = _to_rgb_array(image)
+    except _READ_ERRORS as exc:
+        raise _unreadable(path, exc) from None
+    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).contiguous()
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(height, width) of the image as :func:`load_image` returns it, read from the header only.
+
+    Cheap enough to check every file of a large folder; EXIF rotations by 90° swap the two.
+    A truncated file may pass here and fail later in :func:`load_image`.
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+    except _READ_ERRORS as exc:
+        raise _unreadable(path, exc) from None
+    return (width, height) if orientation in _TRANSPOSING_ORIENTATIONS else (height, width)
+
+
+def to_uint8(image: Tensor) -> Tensor:
+    """(3,H,W) float in [0, 1] (clamped) -> (3,H,W) uint8, rounded to nearest."""
+    return image.detach().float().clamp(0.0, 1.0).mul(255.0).round().to(torch.uint8)
+
+
+def save_image(image: Tensor, path: str | Path, *, jpeg_quality: int = 95) -> None:
+    """Save a (3,H,W) or (1,3,H,W) tensor in [0, 1] as an 8-bit image; format from the suffix.
+
+    Values are clamped and rounded; missing parent folders are created.
+    """
+    path = Path(path)
+    if image.dim() == 4 and image.shape[0] == 1:
+        image = image[0]
+    if image.dim() != 3 or image.shape[0] != 3:
+        shape = tuple(image.shape)
+        raise SrkitError(f"{path}: cannot save a tensor of shape {shape}; expected (3,H,W)")
+    array = to_uint8(image.cpu()).permute(1, 2, 0).numpy()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    options = {"quality": jpeg_quality} if path.suffix.lower() in {".jpg", ".jpeg"} else {}
+    try:
+        Image.fromarray(array).save(path, **options)
+    except (OSError, ValueError, KeyError) as exc:
+        raise SrkitError(f"{path}: cannot write image ({exc})") from None
+
+
+def is_image_file(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """The image files directly inside ``folder``, sorted by name.
+
+    Raises a one-line :class:`SrkitError` if the folder does not exist or holds no images.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SrkitError(f"{folder}: no such folder")
+    images = sorted(p for p in folder.iterdir() if is_image_file(p))
+    if not images:
+        extensions = ", ".join(e.lstrip(".") for e in IMAGE_EXTENSIONS)
+        raise SrkitError(f"{folder}: no images found (looked for {extensions})")
+    return images

@@ -1,0 +1,56 @@
+"""Structural similarity as in Wang et al.'s ``ssim_index.m``, used by SR papers."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from srkit.errors import SrkitError
+from srkit.metrics.pairs import prepare_pair
+
+WINDOW_SIZE = 11
+WINDOW_SIGMA = 1.5
+K1, K2, DYNAMIC_RANGE = 0.01, 0.03, 255.0
+
+
+def gaussian_window_1d(size: int, sigma: float, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """Normalised 1-D Gaussian; its outer product is MATLAB's ``fspecial('gaussian', size, sigma)``."""
+    x = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
+    window = torch.exp(-(x * x) / (2 * sigma * sigma))
+    return window / window.sum()
+
+
+def _local_mean(planes: Tensor, window: Tensor) -> Tensor:
+    """'valid' Gaussian filtering of (B,1,H,W) planes -> (B,1,H-10,W-10)."""
+    size = window.numel()
+    planes = F.conv2d(planes, window.view(1, 1, size, 1))
+    return F.conv2d(planes, window.view(1, 1, 1, size))
+
+
+def ssim(sr: Tensor, hr: Tensor, *, crop: int, y_channel: bool = True) -> Tensor:
+    """Mean SSIM of each image of a batch (11x11 Gaussian window, sigma 1.5, valid region).
+
+    Args:
+        sr, hr: (N,3,H,W) or (3,H,W) images in [0, 1]; both are quantised to 8 bits first.
+        crop: border pixels ignored on every side before filtering.
+        y_channel: compare the BT.601 luma; otherwise SSIM is averaged over R, G, B.
+
+    Returns:
+        float64 tensor (N,) (float32 on MPS); 1 for identical images.
+    """
+    x, y = prepare_pair(sr, hr, crop=crop, y_channel=y_channel, name="ssim")
+    n, c, h, w = x.shape
+    if min(h, w) < WINDOW_SIZE:
+        raise SrkitError(f"ssim: images are {h}x{w} after cropping, smaller than the {WINDOW_SIZE}px window")
+    window = gaussian_window_1d(WINDOW_SIZE, WINDOW_SIGMA, x.dtype, x.device)
+    x = x.reshape(n * c, 1, h, w)
+    y = y.reshape(n * c, 1, h, w)
+    # One filtering pass over the five statistics' planes.
+    stats = _local_mean(torch.cat([x, y, x * x, y * y, x * y]), window).chunk(5)
+    mu_x, mu_y, xx, yy, xy = stats
+    mu_xx, mu_yy, mu_xy = mu_x * mu_x, mu_y * mu_y, mu_x * mu_y
+    var_x, var_y, cov = xx - mu_xx, yy - mu_yy, xy - mu_xy
+    c1, c2 = (K1 * DYNAMIC_RANGE) ** 2, (K2 * DYNAMIC_RANGE) ** 2
+    ssim_map = ((2 * mu_xy + c1) * (2 * cov + c2)) / ((mu_xx + mu_yy + c1) * (var_x + var_y + c2))
+    return ssim_map.reshape(n, c, -1).mean(dim=2).mean(dim=1)

@@ -1,0 +1,113 @@
+"""Checkpoint files: crash-safe pairs of a safetensors file (tensors) and ``latest.json`` (the rest).
+
+Layout of ``OUT/checkpoints/``::
+
+    ckpt-0000500.safetensors   every tensor of the training state at iteration 500
+    ckpt-0001000.safetensors   the newest one
+    latest.json                JSON state; names the tensor file it belongs to
+
+The tensor file is written first (temp file + rename), then ``latest.json`` (temp file + rename),
+so a kill at any moment leaves ``latest.json`` naming a complete tensor file. The previous tensor
+file is kept as well; older ones are deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+
+from srkit.errors import SrkitError
+from srkit.weights import atomic_save_safetensors
+
+LATEST = "latest.json"
+FORMAT = 1
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: ``state`` (the JSON part) and ``tensors``."""
+
+    state: dict[str, Any]
+    tensors: dict[str, torch.Tensor]
+
+    @property
+    def iteration(self) -> int:
+        return int(self.state["iteration"])
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so readers see the old content or the new, never a torn file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def tensor_file_name(iteration: int) -> str:
+    return f"ckpt-{iteration:07d}.safetensors"
+
+
+def write_checkpoint(folder: Path, iteration: int, tensors: dict[str, torch.Tensor],
+                     state: dict[str, Any]) -> None:
+    """Write the state at ``iteration``; keep the previous tensor file, delete older ones."""
+    folder.mkdir(parents=True, exist_ok=True)
+    previous = _pointed_file(folder)
+    name = tensor_file_name(iteration)
+    atomic_save_safetensors(tensors, folder / name, {"srkit.checkpoint": str(FORMAT)})
+    state = {**state, "format": FORMAT, "iteration": iteration, "tensors": name}
+    atomic_write_text(folder / LATEST, json.dumps(state, indent=1))
+    keep = {name, previous}
+    for old in folder.glob("ckpt-*.safetensors"):
+        if old.name not in keep:
+            old.unlink(missing_ok=True)
+
+
+def _pointed_file(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / LATEST).read_text(encoding="utf-8")).get("tensors")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def has_checkpoint(folder: Path) -> bool:
+    return (folder / LATEST).is_file()
+
+
+def read_checkpoint(folder: Path) -> Checkpoint:
+    """The checkpoint ``latest.json`` names, or a one-line error."""
+    latest = folder / LATEST
+    if not latest.is_file():
+        raise SrkitError(f"{folder}: no checkpoint to resume from (no {LATEST})")
+    try:
+        state = json.loads(latest.read_text(encoding="utf-8"))
+        tensor_path = folder / state["tensors"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SrkitError(f"{latest}: unreadable checkpoint state ({exc})") from None
+    if state.get("format") != FORMAT:
+        raise SrkitError(f"{latest}: checkpoint format {state.get('format')!r}, expected {FORMAT}")
+    try:
+        tensors = load_file(str(tensor_path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise SrkitError(f"{tensor_path}: unreadable checkpoint tensors ({exc})") from None
+    return Checkpoint(state, tensors)
+
+
+def sub_tensors(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors under ``prefix.``, with the prefix removed."""
+    start = len(prefix) + 1
+    return {k[start:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}

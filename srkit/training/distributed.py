@@ -1,0 +1,89 @@
+"""Multi-process training under torchrun: which process am I, and the few collectives we need."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from srkit.errors import SrkitError
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """This process's place in the run; a single-process run is rank 0 of 1."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """Only the main process logs, validates and writes files."""
+        return self.rank == 0
+
+
+def launched_by_torchrun() -> bool:
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def resolve_device(requested: str, local_rank: int = 0) -> torch.device:
+    """``auto`` -> cuda (this process's GPU under torchrun), else mps, else cpu."""
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", local_rank)
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(requested)
+    except RuntimeError:
+        raise SrkitError(f"--device: unknown device {requested!r} (auto, cpu, cuda, cuda:N, mps)") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SrkitError(f"--device {requested}: CUDA is not available on this machine")
+        if device.index is None:
+            device = torch.device("cuda", local_rank)
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise SrkitError(f"--device {requested}: MPS is not available on this machine")
+    return device
+
+
+def start(requested_device: str) -> tuple[ProcessInfo, torch.device]:
+    """Join the torchrun process group if launched by torchrun (nccl on CUDA, gloo otherwise)."""
+    if not launched_by_torchrun():
+        return ProcessInfo(), resolve_device(requested_device)
+    info = ProcessInfo(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]),
+                       int(os.environ.get("LOCAL_RANK", 0)))
+    device = resolve_device(requested_device, info.local_rank)
+    if info.distributed and not dist.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend, rank=info.rank, world_size=info.world_size)
+    return info, device
+
+
+def stop() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier(info: ProcessInfo) -> None:
+    if info.distributed:
+        dist.barrier()
+
+
+def any_true(flag: bool, info: ProcessInfo, device: torch.device) -> bool:
+    """True when ``flag`` is true on any process (so every process stops together)."""
+    if not info.distributed:
+        return flag
+    value = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())

@@ -1,0 +1,53 @@
+"""A recipe training one generator with one pixel loss: the base of SRResNet, ESPCN and friends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from srkit.interfaces import Batch, Recipe, StepContext
+from srkit.models import build_generator
+from srkit.plugins import lookup
+from srkit.training.config import TrainConfig, option
+from srkit.training.schedules import make_scheduler
+
+
+@dataclass
+class PixelConfig(TrainConfig):
+    loss: str = option("l1", "pixel loss: l1 or mse (any registered loss)")
+
+
+class PixelRecipe(Recipe):
+    """Trains one generator with one registered loss.
+
+    Subclasses set :attr:`arch` (a registered generator) and may override
+    :meth:`generator_kwargs` to pass architecture options from their config.
+    """
+
+    config_class: ClassVar[type[TrainConfig]] = PixelConfig
+    arch: ClassVar[str]
+    #: Adam betas; SRGAN and EDSR-style training use the defaults.
+    betas: ClassVar[tuple[float, float]] = (0.9, 0.999)
+
+    def __init__(self, config: PixelConfig, device: torch.device) -> None:
+        super().__init__(config, device)
+        generator = build_generator(self.arch, **self.generator_kwargs()).to(device)
+        self.nets = {"generator": generator}
+        optimizer = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=self.betas)
+        self.optimizers = {"generator": optimizer}
+        self.schedulers = {"generator": make_scheduler(optimizer, config)}
+        self.loss = lookup("loss", config.loss)().to(device)
+
+    def generator_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of the generator factory (JSON-serialisable, with ``scale``)."""
+        return {"scale": self.config.scale}
+
+    def train_step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
+        with ctx.autocast():
+            sr = ctx.net("generator")(batch.lr)
+            loss = self.loss(sr.float(), batch.hr)
+        ctx.backward_and_step(loss, "generator")
+        return {"pixel": loss.detach()}

@@ -1,0 +1,119 @@
+"""Self-describing weights and the checkpoint conversion path shared by every plugin."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from srkit import plugins
+from srkit.cli import main
+from srkit.convert import extract_state_dict, load_foreign
+from srkit.errors import SrkitError
+from srkit.models import build_generator, count_parameters
+from srkit.weights import load_model, read_extras, save_weights, weights_info
+
+
+@pytest.fixture(autouse=True)
+def tiny_plugin(monkeypatch):
+    monkeypatch.setenv("SRKIT_PLUGIN_MODULES", "tests.core_fixture_plugin")
+    monkeypatch.setenv("SRKIT_PLUGINS", "core")
+    plugins.reset_registry()
+    yield
+    plugins.reset_registry()
+
+
+def test_saved_weights_rebuild_the_same_model_from_the_file_alone(tmp_path):
+    torch.manual_seed(0)
+    model = build_generator("tiny-core", scale=3, channels=5)
+    save_weights(model, tmp_path / "m.safetensors", config={"iters": 7})
+    loaded = load_model(tmp_path / "m.safetensors")
+    x = torch.rand(1, 3, 8, 8)
+    assert loaded.scale == 3 and count_parameters(loaded) == count_parameters(model)
+    assert torch.equal(loaded(x), model(x))
+    info = weights_info(tmp_path / "m.safetensors")
+    assert info["arch"] == "tiny-core" and info["kwargs"] == {"scale": 3, "channels": 5}
+    assert info["config"] == {"iters": 7}
+
+
+def test_weights_for_another_scale_are_refused(tmp_path):
+    save_weights(build_generator("tiny-core", scale=2), tmp_path / "m.safetensors")
+    with pytest.raises(SrkitError, match="x2, not x4"):
+        load_model(tmp_path / "m.safetensors", scale=4)
+
+
+def test_non_safetensors_and_foreign_safetensors_give_one_line_errors(tmp_path):
+    (tmp_path / "bad.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(SrkitError, match="not a safetensors file"):
+        load_model(tmp_path / "bad.safetensors")
+    save_file({"w": torch.zeros(1)}, str(tmp_path / "foreign.safetensors"))
+    with pytest.raises(SrkitError, match="without srkit metadata"):
+        load_model(tmp_path / "foreign.safetensors")
+
+
+def test_mismatched_tensors_name_the_architecture(tmp_path):
+    save_weights(build_generator("tiny-core", scale=2, channels=4), tmp_path / "m.safetensors")
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "m.safetensors"), "pt") as f:
+        meta = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    meta["kwargs"] = json.dumps({"scale": 2, "channels": 6})
+    save_file(tensors, str(tmp_path / "m.safetensors"), metadata=meta)
+    with pytest.raises(SrkitError, match="do not match architecture 'tiny-core'"):
+        load_model(tmp_path / "m.safetensors")
+
+
+@pytest.mark.parametrize("wrap", ["state_dict", "params_ema", "params", None])
+def test_foreign_checkpoints_are_unnested_and_unprefixed(tmp_path, wrap):
+    state = {"module._orig_mod.first.weight": torch.ones(2), "module._orig_mod.first.bias": torch.zeros(2)}
+    ckpt = {wrap: state, "epoch": 3} if wrap else state
+    torch.save(ckpt, tmp_path / "c.pth.tar")
+    found = extract_state_dict(load_foreign(tmp_path / "c.pth.tar"))
+    assert sorted(found) == ["first.bias", "first.weight"]
+
+
+def test_pickled_code_is_never_executed(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("executed",))
+
+    torch.save({"state_dict": Evil()}, tmp_path / "evil.pth")
+    with pytest.raises(SrkitError, match="cannot read checkpoint safely"):
+        load_foreign(tmp_path / "evil.pth")
+
+
+def test_convert_cli_writes_weights_that_compute_like_the_source(tmp_path, capsys):
+    torch.manual_seed(1)
+    source = build_generator("tiny-core", scale=2, channels=4)
+    foreign = {"module." + k.replace("body.", "first.").replace("tail.", "last."): v
+               for k, v in source.state_dict().items()}
+    torch.save({"state_dict": foreign}, tmp_path / "foreign.pth")
+    torch.save({"w": torch.arange(3.0)}, tmp_path / "dual.pth")
+    main(["convert", str(tmp_path / "foreign.pth"), str(tmp_path / "out.safetensors"),
+          "--arch", "tiny-core", "--scale", "2", "--dual", str(tmp_path / "dual.pth")])
+    assert "wrote" in capsys.readouterr().out
+    converted = load_model(tmp_path / "out.safetensors")
+    x = torch.rand(2, 3, 6, 6)
+    assert torch.equal(converted(x), source(x))
+    assert torch.equal(read_extras(tmp_path / "out.safetensors")["aux"]["w"], torch.arange(3.0))
+
+
+def test_convert_cli_unknown_arch_is_a_one_line_error(tmp_path, capsys):
+    torch.save({"a": torch.zeros(1)}, tmp_path / "c.pth")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["convert", str(tmp_path / "c.pth"), str(tmp_path / "o.safetensors"), "--arch", "nope",
+              "--scale", "4"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no converter for architecture 'nope'") and "\n" not in err
+
+
+def test_info_cli_reports_arch_scale_and_parameters(tmp_path, capsys):
+    model = build_generator("tiny-core", scale=2, channels=4)
+    save_weights(model, tmp_path / "m.safetensors")
+    main(["info", str(tmp_path / "m.safetensors"), "--json"])
+    info = json.loads(capsys.readouterr().out)
+    assert (info["arch"], info["scale"], info["parameters"]) == ("tiny-core", 2, count_parameters(model))
