@@ -1,14 +1,16 @@
 """The whole plugin contract: every hook a plugin may implement.
 
-A plugin is a module (found through the ``srkit`` entry-point group) that defines
-functions decorated with :data:`hookimpl`. Each hook receives a ``register``
-callback instead of returning values, so the core keeps control of validation
-and error messages.
+A plugin is a module (found through the ``srkit`` entry-point group) that defines functions
+decorated with :data:`hookimpl`, named exactly like the specifications below, and declares
+``SRKIT_PLUGIN_API = 1`` (:data:`srkit.PLUGIN_API_VERSION`). Each ``register_*`` hook receives
+a ``register(name, obj)`` callback instead of returning values, so the core validates what is
+registered and words the errors. Names are lower-case (``[a-z0-9][a-z0-9._-]*``) and unique per
+kind across all plugins. Every hook of a plugin runs once, when the registry is first used.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Protocol
 
 import click
 import pluggy
@@ -16,46 +18,65 @@ import pluggy
 hookspec = pluggy.HookspecMarker("srkit")
 hookimpl = pluggy.HookimplMarker("srkit")
 
-Register = Callable[..., Any]
+
+class Register(Protocol):
+    """The callback a ``register_*`` hook receives."""
+
+    def __call__(self, name: str, obj: object) -> None: ...
 
 
 @hookspec
 def register_generators(register: Register) -> None:
     """Register generator factories: ``register(name, factory)``.
 
-    ``factory(**kwargs)`` returns an ``nn.Module`` implementing
-    :class:`srkit.interfaces.Generator` (it takes ``scale`` as a keyword).
+    ``factory(scale=..., **kwargs)`` returns an ``nn.Module`` implementing
+    :class:`srkit.interfaces.Generator`: LR (N,3,h,w) RGB in [0,1] -> SR (N,3,h*s,w*s), with an
+    int attribute ``scale``. ``srkit train`` and ``srkit bench --models NAME`` build it through
+    :func:`srkit.models.build_generator`, so kwargs must be JSON-serialisable.
     """
 
 
 @hookspec
 def register_discriminators(register: Register) -> None:
-    """Register discriminator factories: ``register(name, factory)``."""
+    """Register discriminator factories: ``register(name, factory)``; ``factory(**kwargs)`` is an
+    ``nn.Module`` mapping (N,3,H,W) images in [0,1] to one real-vs-fake logit per image."""
 
 
 @hookspec
 def register_losses(register: Register) -> None:
-    """Register loss factories: ``register(name, factory)``; ``factory(**options)`` is an ``nn.Module``."""
+    """Register loss factories: ``register(name, factory)``; ``factory()`` is an ``nn.Module``
+    returning a scalar tensor. Losses selectable by ``--loss NAME`` in pixel recipes are called
+    as ``loss(sr, hr)`` on (N,3,H,W) batches in [0,1]; others (adversarial) are used by the
+    recipes that know them."""
 
 
 @hookspec
 def register_degradations(register: Register) -> None:
-    """Register degradation factories: ``register(name, factory)``; see :class:`srkit.interfaces.Degradation`."""
+    """Register degradation factories: ``register(name, factory)``; ``factory()`` returns a
+    :class:`srkit.interfaces.Degradation` (``srkit train --degradation NAME``)."""
 
 
 @hookspec
 def register_recipes(register: Register) -> None:
-    """Register training recipes: ``register(name, recipe_class)``; see :class:`srkit.interfaces.Recipe`."""
+    """Register training recipes: ``register(name, recipe_class)``, a non-abstract subclass of
+    :class:`srkit.interfaces.Recipe` with a ``config_class`` (``srkit train NAME``)."""
 
 
 @hookspec
 def register_converters(register: Register) -> None:
-    """Register foreign-checkpoint converters: ``register(arch_name, converter)``.
+    """Register foreign-checkpoint converters: ``register(name, convert)`` (``srkit convert --arch NAME``).
 
-    ``converter(state_dict, scale, **options)`` returns ``(model_kwargs, srkit_state_dict)``.
+    ``convert(state_dict, *, scale, extra) -> srkit.convert.Converted``: ``state_dict`` is the
+    foreign checkpoint's tensors (already un-nested, ``module.`` prefixes stripped), ``extra`` the
+    other files given on the command line by option name. Raise ``SrkitError`` naming the first
+    missing or unexpected key when the checkpoint is not the architecture claimed.
     """
 
 
 @hookspec
 def register_commands(cli: click.Group) -> None:
-    """Add click commands to the ``srkit`` command group: ``cli.add_command(my_command)``."""
+    """Add click commands to the ``srkit`` command line: ``cli.add_command(my_command)``.
+
+    ``cli`` starts empty (it is merged into ``srkit`` afterwards); a command named like a
+    built-in one is not added.
+    """

@@ -73,6 +73,18 @@ def load_image(path: str | Path) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).contiguous()
 
 
+def _header_orientation(image: Image.Image) -> int:
+    """The EXIF orientation, without decoding pixels (Pillow's PNG ``getexif`` decodes all)."""
+    if image.format == "PNG":
+        raw = image.info.get("exif")
+        if not raw:
+            return 1
+        exif = Image.Exif()
+        exif.load(raw)
+        return exif.get(_EXIF_ORIENTATION, 1)
+    return image.getexif().get(_EXIF_ORIENTATION, 1)
+
+
 def image_size(path: str | Path) -> tuple[int, int]:
     """(height, width) of the image as :func:`load_image` returns it, read from the header only.
 
@@ -83,7 +95,7 @@ def image_size(path: str | Path) -> tuple[int, int]:
     try:
         with Image.open(path) as image:
             width, height = image.size
-            orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+            orientation = _header_orientation(image)
     except _READ_ERRORS as exc:
         raise _unreadable(path, exc) from None
     return (width, height) if orientation in _TRANSPOSING_ORIENTATIONS else (height, width)

@@ -31,7 +31,7 @@ class Origin:
     version: str = "?"
 
     def __str__(self) -> str:
-        return f"{self.plugin} ({self.distribution} {self.version})"
+        return f"{self.plugin} ({' '.join(filter(None, (self.distribution, self.version)))})"
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class Registry:
 
     def add(self, kind: str, name: str, obj: Any, origin: Origin) -> None:
         """Add one item; a bad name, an object of the wrong sort or a clash raises :class:`PluginError`."""
-        validate(kind, name, obj, origin)
+        validate(kind, name, obj)
         existing = self.entries[kind].get(name)
         if existing is not None:
             raise PluginError(
@@ -104,17 +104,16 @@ class Registry:
                 if e.origin.plugin == plugin]
 
 
-def validate(kind: str, name: str, obj: Any, origin: Origin) -> None:
+def validate(kind: str, name: str, obj: Any) -> None:
     """Refuse at load time what would otherwise fail much later, deep inside ``srkit train``."""
     if kind not in KINDS and kind != COMMAND:
-        raise PluginError(f"plugin {origin}: unknown kind {kind!r} "
-                          f"(expected one of {', '.join(KINDS)})")
+        raise PluginError(f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise PluginError(f"plugin {origin}: {kind} name {name!r} must be lower-case letters, "
+        raise PluginError(f"{kind} name {name!r} must be lower-case letters, "
                           "digits, '.', '_' or '-' (it is typed on the command line)")
     problem = _problem_with(kind, obj)
     if problem:
-        raise PluginError(f"plugin {origin}: {kind} {name!r} {problem}")
+        raise PluginError(f"{kind} {name!r} {problem}")
 
 
 def _problem_with(kind: str, obj: Any) -> str | None:
@@ -124,10 +123,22 @@ def _problem_with(kind: str, obj: Any) -> str | None:
         import click
 
         return None if isinstance(obj, click.Command) else f"is {obj!r}, not a click command"
-    if not callable(obj):
-        what = {"converter": "a converter function"}.get(kind, "a factory (class or function)")
-        return f"is {obj!r}, not {what}"
+    what = "a converter function" if kind == "converter" else "a factory (class or function)"
+    if not callable(obj) or _is_module_instance(obj):
+        return f"is {_short_repr(obj)}, not {what}"
     return None
+
+
+def _is_module_instance(obj: Any) -> bool:
+    # nn.Module instances are callable, but calling one runs forward(), not a constructor.
+    from torch import nn
+
+    return isinstance(obj, nn.Module)
+
+
+def _short_repr(obj: Any) -> str:
+    text = repr(obj).splitlines()
+    return text[0] + ("...)" if len(text) > 1 else "") if text else type(obj).__name__
 
 
 def _recipe_problem(obj: Any) -> str | None:

@@ -1,9 +1,132 @@
-"""``srkit bench``: placeholder until its module lands (replaced by the real command)."""
+"""``srkit bench``: PSNR, SSIM, LPIPS, size and speed of models on benchmark datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
+from srkit.errors import SrkitError
 
-@click.command("bench")
-def command() -> None:
-    """Not available yet."""
-    raise click.ClickException("'srkit bench' is not implemented yet")
+EPILOG = """\b
+Examples:
+  srkit bench
+  srkit bench --models bicubic --datasets set5,set14 --scales 2,4,8 --format json
+  srkit bench --models bicubic,srgan,drn \\
+      --weights srgan=runs/srgan/model.safetensors,drn=DRNS4x.safetensors \\
+      --datasets set5,set14,path/to/Urban100 --scales 4 --format md --report report/
+"""
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _scales(text: str) -> list[int]:
+    try:
+        scales = [int(part) for part in _split(text)]
+    except ValueError:
+        raise SrkitError(f"--scales {text!r}: expected integers such as 2,4,8") from None
+    if not scales or any(s < 1 for s in scales):
+        raise SrkitError(f"--scales {text!r}: expected positive integers such as 2,4,8")
+    return list(dict.fromkeys(scales))
+
+
+def resolve_device(text: str):  # noqa: ANN201 - torch is imported lazily to keep --help fast
+    """``auto`` (CUDA if available), ``cpu``, ``cuda`` or ``cuda:N`` as a checked torch.device."""
+    import torch
+
+    if text == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise SrkitError(f"--device {text!r}: expected auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SrkitError(f"--device {text}: CUDA is not available on this machine")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise SrkitError(f"--device {text}: only {torch.cuda.device_count()} CUDA device(s)")
+    return device
+
+
+def _lpips(enabled: bool, net: str, weights: Path | None, device):  # noqa: ANN001, ANN202
+    if not enabled:
+        return None
+    from srkit.evaluation.lpips_metric import LpipsUnavailable, load_lpips
+
+    try:
+        return load_lpips(net, weights=weights, device=device)
+    except LpipsUnavailable as exc:
+        click.echo(f"warning: LPIPS unavailable: {exc}", err=True)
+        return None
+
+
+@click.command("bench", epilog=EPILOG)
+@click.option("--models", default=None, metavar="A,B",
+              help="Models to compare: bicubic, any installed generator/recipe, or a --weights "
+                   "name. Default: bicubic plus every model with weights found.")
+@click.option("--weights", "weights_text", default=None, metavar="NAME=FILE,...",
+              help="Weights per model (a name may repeat, one file per scale). Default: the "
+                   "newest RUNS/NAME*/model.safetensors.")
+@click.option("--datasets", default="set5,set14", show_default=True, metavar="A,B",
+              help="Bundled sets (set5, set14) or folders of HR images.")
+@click.option("--scales", default="4", show_default=True, metavar="S,...", help="Scale factors.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "md"]),
+              default="table", show_default=True, help="Output format on stdout.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Write an HTML page with the table and image crops here.")
+@click.option("--self-ensemble", is_flag=True, help="x8 flip/rotation test-time augmentation.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
+              show_default=True, help="Inference precision (autocast; fp16 on CUDA only).")
+@click.option("--tile", type=click.IntRange(min=1), default=None,
+              help="Process the LR image in tiles of this many pixels.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--lpips-net", type=click.Choice(["alex", "vgg"]), default="alex",
+              show_default=True, help="LPIPS backbone.")
+@click.option("--lpips-weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="torchvision ImageNet weights of the LPIPS backbone (default: torch hub cache).")
+@click.option("--no-lpips", is_flag=True, help="Skip LPIPS.")
+@click.option("--runs", "runs_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("runs"), show_default=True, help="Where to look for trained runs.")
+@click.option("--warmup", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Untimed runs on the first image before timing.")
+def command(models: str | None, weights_text: str | None, datasets: str, scales: str, fmt: str,
+            report_dir: Path | None, self_ensemble: bool, precision: str, tile: int | None,
+            device: str, lpips_net: str, lpips_weights: Path | None, no_lpips: bool,
+            runs_dir: Path, warmup: int) -> None:
+    """Benchmark models: PSNR/SSIM (Y channel, scale-pixel border), LPIPS, parameters, speed."""
+    from srkit.evaluation.bench import (
+        BenchOptions,
+        default_models,
+        parse_weights_option,
+        run_bench,
+    )
+    from srkit.evaluation.formats import format_rows
+    from srkit.inference import autocast_context
+
+    weights = parse_weights_option(weights_text)
+    model_names = ([m.lower() for m in _split(models)] if models is not None
+                   else default_models(weights, runs_dir))
+    torch_device = resolve_device(device)
+    autocast_context(precision, torch_device)  # fp16 on CPU fails before any work
+    options = BenchOptions(
+        models=list(dict.fromkeys(model_names)), datasets=_split(datasets), scales=_scales(scales),
+        weights=weights, runs_dir=runs_dir, device=torch_device, precision=precision, tile=tile,
+        self_ensemble=self_ensemble, warmup=warmup,
+        lpips=_lpips(not no_lpips, lpips_net, lpips_weights, torch_device),
+    )
+    collector = None
+    if report_dir is not None:
+        from srkit.evaluation.report import ReportCollector
+
+        collector = ReportCollector(report_dir)
+    result = run_bench(options, on_image=collector)
+    click.echo(format_rows(result.rows, fmt))
+    if models is None and model_names == ["bicubic"]:
+        click.echo("hint: only the bicubic baseline has weights here; add a model with "
+                   "--models NAME --weights NAME=FILE (or train one: srkit train NAME)", err=True)
+    if collector is not None:
+        from srkit.evaluation.report import write_report
+
+        index = write_report(report_dir, result.rows, result.images, collector)
+        click.echo(f"report: {index}", err=True)

@@ -10,6 +10,7 @@ import click
 import torch
 from tqdm import tqdm
 
+from srkit.data.bundled import resolve_dataset
 from srkit.errors import SrkitError
 from srkit.imageio import list_images, load_image, save_image
 
@@ -28,9 +29,12 @@ def build_degradation(name: str, sigma: float | None) -> object:
     if sigma is None:
         return factory()
     try:
-        accepts_sigma = "sigma" in inspect.signature(factory).parameters
+        parameters = inspect.signature(factory).parameters.values()
     except (TypeError, ValueError):  # a factory without an inspectable signature
-        accepts_sigma = True
+        parameters = None
+    accepts_sigma = parameters is None or any(
+        p.name == "sigma" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters
+    )
     if not accepts_sigma:
         raise SrkitError(f"degradation {name!r} has no sigma option; drop --sigma")
     return factory(sigma=sigma)
@@ -76,7 +80,7 @@ def _degrade_file(hr_path: Path, scale: int, degrade: object,
 
 
 @click.command("degrade")
-@click.argument("hr_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("hr_dir")
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--scale", "-s", type=click.IntRange(min=2), required=True,
               help="Downscaling factor, e.g. 4 or 8.")
@@ -88,17 +92,18 @@ def _degrade_file(hr_path: Path, scale: int, degrade: object,
               help="Name outputs DIV2K style: 0001.png -> 0001x8.png.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed for randomised degradations (the output is reproducible).")
-def command(hr_dir: Path, out_dir: Path, scale: int, degradation: str, sigma: float | None,
+def command(hr_dir: str, out_dir: Path, scale: int, degradation: str, sigma: float | None,
             div2k_names: bool, seed: int) -> None:
-    """Write an 8-bit LR PNG for every image in HR_DIR into OUT_DIR.
+    """Write an 8-bit LR PNG for every image in HR_DIR (a folder or a bundled set) into OUT_DIR.
 
     Each HR image is first cropped at the bottom/right to a multiple of the scale (modcrop),
     so an LR image is exactly HR size // scale; file names are kept (with a .png suffix).
     Unreadable files and images smaller than the scale are skipped with a warning.
     The result pairs with HR_DIR for paired training and benchmarks.
     """
-    hr_paths = list_images(hr_dir)
-    if out_dir.resolve() == hr_dir.resolve():
+    hr_folder = resolve_dataset(hr_dir)
+    hr_paths = list_images(hr_folder)
+    if out_dir.resolve() == hr_folder.resolve():
         raise SrkitError(f"{out_dir}: output folder is the HR folder; choose another")
     out_names = _output_names(hr_paths, scale, div2k_names)
     degrade = build_degradation(degradation, sigma)
@@ -113,5 +118,5 @@ def command(hr_dir: Path, out_dir: Path, scale: int, degradation: str, sigma: fl
         save_image(lr, out_dir / out_names[hr_path])
         written += 1
     if not written:
-        raise SrkitError(f"{hr_dir}: no image could be degraded")
+        raise SrkitError(f"{hr_folder}: no image could be degraded")
     click.echo(f"wrote {written} LR image(s) (x{scale}, {degradation}) to {out_dir}")

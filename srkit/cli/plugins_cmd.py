@@ -1,29 +1,88 @@
-"""``srkit plugins``: what is installed, and where it came from."""
+"""``srkit plugins``: what is installed, and which plugin (distribution, version) provided it."""
 
 from __future__ import annotations
 
+import json
+import sys
+from typing import Any
+
 import click
 
-from srkit.registry import KINDS
+from srkit.registry import COMMAND, KINDS, Entry, Registry
+
+_TITLES = {"loss": "losses", COMMAND: "commands"}
 
 
 @click.command("plugins")
-@click.option("--verbose", "-v", is_flag=True, help="Show the plugin (distribution, version) of every item.")
-def command(verbose: bool) -> None:
-    """List registered generators, discriminators, losses, degradations, recipes and converters."""
+@click.option("--verbose", "-v", is_flag=True,
+              help="Also show where each item is defined, its summary, and failure tracebacks.")
+@click.option("--json", "as_json", is_flag=True, help="Print everything as JSON (for tools).")
+@click.option("--strict", is_flag=True, help="Exit with status 1 if a plugin failed to load (for CI).")
+def command(verbose: bool, as_json: bool, strict: bool) -> None:
+    """List registered generators, discriminators, losses, degradations, recipes, converters and
+    plugin commands, each with the plugin (distribution, version) it came from."""
     from srkit.plugins import get_registry
 
     registry = get_registry()
-    for kind in KINDS:
+    if as_json:
+        click.echo(json.dumps(as_document(registry), indent=2))
+    else:
+        _print_listing(registry, verbose)
+    if strict and registry.failed:
+        sys.exit(1)
+
+
+def _print_listing(registry: Registry, verbose: bool) -> None:
+    width = max((len(n) for kind in (*KINDS, COMMAND) for n in registry.names(kind)), default=0) + 2
+    for kind in (*KINDS, COMMAND):
         names = registry.names(kind)
-        title = "losses" if kind == "loss" else f"{kind}s"
+        title = _TITLES.get(kind, f"{kind}s")
         click.echo(f"{title}:" if names else f"{title}: (none)")
         for name in names:
             entry = registry.entry(kind, name)
-            click.echo(f"  {name:<20} {entry.origin}" if verbose else f"  {name:<20} [{entry.origin.plugin}]")
-    if verbose:
-        click.echo("plugins loaded:")
-        for origin in registry.loaded:
-            click.echo(f"  {origin}")
+            click.echo(f"  {name:<{width}}{entry.origin}")
+            if verbose:
+                summary = _summary(entry)
+                click.echo(f"  {'':<{width}}{_where(entry.obj)}" + (f": {summary}" if summary else ""))
+    click.echo("plugins:")
+    for origin in registry.loaded:
+        click.echo(f"  {origin}")
     for failed in registry.failed:
-        click.echo(f"FAILED plugin {failed.origin}: {failed.error}")
+        click.echo(f"  {failed.origin}  FAILED: {failed.error}")
+        if verbose and failed.details:
+            click.echo("    " + failed.details.rstrip().replace("\n", "\n    "))
+
+
+def as_document(registry: Registry) -> dict[str, Any]:
+    """The JSON of ``srkit plugins --json``: plugins with their status, and every item."""
+    from srkit.version import PLUGIN_API_VERSION, __version__
+
+    plugins = [{**_origin_fields(o), "status": "loaded"} for o in registry.loaded]
+    plugins += [{**_origin_fields(f.origin), "status": "failed", "error": f.error}
+                for f in registry.failed]
+    items = [{"kind": kind, "name": name, **_origin_fields(registry.entry(kind, name).origin),
+              "object": _where(registry.get(kind, name)),
+              "summary": _summary(registry.entry(kind, name))}
+             for kind in (*KINDS, COMMAND) for name in registry.names(kind)]
+    return {"srkit_version": __version__, "plugin_api": PLUGIN_API_VERSION,
+            "plugins": plugins, "items": items}
+
+
+def _origin_fields(origin: Any) -> dict[str, str]:
+    return {"plugin": origin.plugin, "distribution": origin.distribution, "version": origin.version}
+
+
+def _where(obj: Any) -> str:
+    target = obj.callback if isinstance(obj, click.Command) and obj.callback else obj
+    module = getattr(target, "__module__", None) or type(target).__module__
+    name = getattr(target, "__qualname__", None) or type(target).__qualname__
+    return f"{module}.{name}"
+
+
+def _summary(entry: Entry) -> str:
+    """One line: a recipe's ``description``, a command's help, else the first docstring line."""
+    obj = entry.obj
+    if entry.kind == "recipe" and getattr(obj, "description", ""):
+        return obj.description
+    text = (obj.help or "") if isinstance(obj, click.Command) else (getattr(obj, "__doc__", "") or "")
+    return text.strip().splitlines()[0] if text.strip() else ""

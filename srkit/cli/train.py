@@ -1,9 +1,110 @@
-"""``srkit train``: placeholder until its module lands (replaced by the real command)."""
+"""``srkit train RECIPE``: one subcommand per registered recipe, options from its config class."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
 
 import click
 
+from srkit.errors import SrkitError
+from srkit.plugins import get_registry
+from srkit.training.checks import check_config
+from srkit.training.config_io import FieldSpec, check_file_values, field_specs, read_config_file
 
-@click.command("train")
-def command() -> None:
-    """Not available yet."""
-    raise click.ClickException("'srkit train' is not implemented yet")
+_CLICK_TYPES = {int: click.INT, float: click.FLOAT, str: click.STRING}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _click_option(spec: FieldSpec) -> click.Option:
+    # defaults stay None so a value given explicitly is distinguishable from a default
+    if spec.kind is bool:
+        return click.Option([f"{_flag(spec.name)}/--no-{spec.name.replace('_', '-')}", spec.name],
+                            default=None, help=f"{spec.help} [default: {spec.default}]")
+    kind = click.Choice(spec.choices) if spec.choices else _CLICK_TYPES[spec.kind]
+    shown = "" if spec.default in (None, "") else f" [default: {spec.default}]"
+    return click.Option([_flag(spec.name), spec.name], type=kind, default=None,
+                        help=spec.help + shown)
+
+
+def effective_config(recipe: str, config_class: type, ctx: click.Context,
+                     config_file: str | None) -> Any:
+    """Flags given explicitly > config file > checkpoint config (with --resume) > defaults."""
+    specs = field_specs(config_class)
+    flags = {s.name: ctx.params[s.name] for s in specs
+             if ctx.params.get(s.name) is not None
+             and ctx.get_parameter_source(s.name) == click.core.ParameterSource.COMMANDLINE}
+    from_file = {}
+    if config_file is not None:
+        from_file = check_file_values(config_class, read_config_file(config_file), config_file, recipe)
+    chosen = {**from_file, **flags}
+    if chosen.get("resume"):
+        if chosen.get("init"):
+            raise SrkitError("--resume and --init conflict: a resumed run continues from its "
+                             "checkpoint")
+        chosen = {**_checkpoint_values(recipe, config_class, chosen), **chosen}
+    config = config_class(**chosen)
+    if config.out is None:
+        config = dataclasses.replace(config, out=f"runs/{recipe}_x{config.scale}")
+    check_config(config)
+    return config
+
+
+def _checkpoint_values(recipe: str, config_class: type, chosen: dict[str, Any]) -> dict[str, Any]:
+    """The resumed run's saved config (minus run-control keys), so ``--resume`` needs few flags."""
+    from srkit.training.checkpoint import read_checkpoint_state
+
+    scale = chosen.get("scale", config_class().scale)
+    out = Path(chosen.get("out") or f"runs/{recipe}_x{scale}")
+    saved = read_checkpoint_state(out / "checkpoints").get("config", {})
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    skip = {"resume", "init", "out", "recipe"}
+    return {k: v for k, v in saved.items() if k in fields and k not in skip}
+
+
+def _make_command(name: str) -> click.Command:
+    recipe_class = get_registry().get("recipe", name)
+    config_class = recipe_class.config_class
+    params: list[click.Parameter] = [_click_option(spec) for spec in field_specs(config_class)]
+    params.append(click.Option(["--config", "config_file"], type=click.Path(dir_okay=False),
+                               default=None, help="TOML or YAML file of options (flags win)"))
+
+    @click.pass_context
+    def callback(ctx: click.Context, config_file: str | None, **_: Any) -> None:
+        from srkit.training.trainer import train
+
+        config = effective_config(name, config_class, ctx, config_file)
+        result = train(name, recipe_class, config)
+        if result.last_metrics is not None:
+            click.echo(f"done: {result.out / 'model.safetensors'} (validation PSNR "
+                       f"{result.last_metrics['psnr']:.3f} dB, SSIM "
+                       f"{result.last_metrics['ssim']:.4f})")
+
+    description = getattr(recipe_class, "description", "") or f"Train the {name} recipe."
+    return click.Command(name, params=params, callback=callback, help=description,
+                         short_help=description)
+
+
+class RecipeGroup(click.Group):
+    """Subcommands are the registered recipes, built only when asked for (plugins load lazily)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return get_registry().names("recipe")
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        registry = get_registry()
+        if cmd_name not in registry.names("recipe"):
+            known = ", ".join(registry.names("recipe")) or "none"
+            raise SrkitError(f"unknown recipe {cmd_name!r}; installed: {known}")
+        return _make_command(cmd_name)
+
+
+command = RecipeGroup(
+    "train",
+    help="Train a model: srkit train RECIPE [options]. Each recipe lists its options with "
+    "'srkit train RECIPE --help'. Under torchrun, runs one process per GPU (DDP).",
+)

@@ -1,9 +1,113 @@
-"""``srkit upscale``: placeholder until its module lands (replaced by the real command)."""
+"""``srkit upscale``: super-resolve image files and folders into PNGs with the same names."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
+from srkit.errors import SrkitError
 
-@click.command("upscale")
-def command() -> None:
-    """Not available yet."""
-    raise click.ClickException("'srkit upscale' is not implemented yet")
+EPILOG = """\b
+Examples:
+  srkit upscale --weights model.safetensors photo.jpg more/ --out upscaled/
+  srkit upscale --weights model.safetensors big.png --out up/ --tile 256 --precision bf16
+  srkit upscale --model bicubic --scale 4 photo.jpg --out up/
+"""
+
+
+def collect_inputs(inputs: tuple[Path, ...]) -> list[Path]:
+    """The image files named, plus the images directly inside each folder named."""
+    from srkit.imageio import is_image_file, list_images
+
+    files: list[Path] = []
+    for item in inputs:
+        if item.is_dir():
+            files.extend(list_images(item))
+        elif item.is_file():
+            if not is_image_file(item):
+                raise SrkitError(f"{item}: not an image file (by its extension)")
+            files.append(item)
+        else:
+            raise SrkitError(f"{item}: no such file or folder")
+    return list(dict.fromkeys(files))
+
+
+def output_paths(files: list[Path], out: Path) -> list[Path]:
+    """``out/<stem>.png`` for each input; two inputs with one output name are an error."""
+    targets: dict[Path, Path] = {}
+    for file in files:
+        target = out / f"{file.stem}.png"
+        if target in targets:
+            raise SrkitError(f"{file} and {targets[target]} would both be written to {target}")
+        if target.resolve() == file.resolve():
+            raise SrkitError(f"{file}: output would overwrite the input; choose another --out")
+        targets[target] = file
+    return list(targets)
+
+
+def _model(weights: Path | None, name: str | None, scale: int | None, device):  # noqa: ANN001, ANN202
+    if weights is not None:
+        if name is not None:
+            raise SrkitError("--weights and --model: give one of them")
+        from srkit.weights import load_model
+
+        return load_model(weights, device, scale=scale)
+    if name is None:
+        raise SrkitError("--weights FILE is required (or --model bicubic --scale N)")
+    if scale is None:
+        raise SrkitError(f"--model {name}: needs --scale")
+    from srkit.evaluation.bench import PARAMETER_FREE
+
+    if name not in PARAMETER_FREE:
+        raise SrkitError(f"--model {name}: needs --weights FILE (only {', '.join(PARAMETER_FREE)} "
+                         "runs without weights)")
+    from srkit.models import build_generator
+
+    return build_generator(name, scale=scale).to(device).eval()
+
+
+@click.command("upscale", epilog=EPILOG)
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the PNG results (created if missing).")
+@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="srkit .safetensors weights file.")
+@click.option("--model", "model_name", default=None, help="A parameter-free model: bicubic.")
+@click.option("--scale", type=click.IntRange(min=1), default=None,
+              help="Scale for --model; with --weights, checks the weights are for this scale.")
+@click.option("--tile", type=click.IntRange(min=1), default=None,
+              help="LR tile size in pixels (default: whole image; tiles on CUDA out-of-memory).")
+@click.option("--overlap", type=click.IntRange(min=0), default=16, show_default=True,
+              help="LR pixels of context around each tile.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
+              show_default=True, help="Inference precision (autocast; fp16 on CUDA only).")
+@click.option("--self-ensemble", is_flag=True, help="Average the 8 flips/rotations (x8 slower).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+def command(inputs: tuple[Path, ...], out: Path, weights: Path | None, model_name: str | None,
+            scale: int | None, tile: int | None, overlap: int, precision: str,
+            self_ensemble: bool, device: str) -> None:
+    """Upscale images (files or folders) into PNGs named like their inputs."""
+    from tqdm import tqdm
+
+    from srkit.cli.bench import resolve_device
+    from srkit.imageio import load_image, save_image
+    from srkit.inference import autocast_context, run_model
+
+    files = collect_inputs(inputs)
+    targets = output_paths(files, out)
+    torch_device = resolve_device(device)
+    autocast_context(precision, torch_device)
+    model = _model(weights, model_name, scale, torch_device)
+    for file, target in tqdm(list(zip(files, targets, strict=True)), desc="upscale", unit="img",
+                             disable=None):
+        lr = load_image(file).unsqueeze(0).to(torch_device)
+        try:
+            sr = run_model(model, lr, tile=tile, overlap=overlap, precision=precision,
+                           self_ensemble=self_ensemble)
+        except RuntimeError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SrkitError(f"{file}: the model failed on this {lr.shape[-1]}x{lr.shape[-2]} "
+                             f"image ({reason})") from None
+        save_image(sr.clamp(0, 1), target)
+    click.echo(f"wrote {len(targets)} image(s) to {out}", err=True)

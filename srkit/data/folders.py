@@ -80,11 +80,23 @@ def _check_positive(name: str, value: int) -> None:
         raise SrkitError(f"{name} must be a positive integer, got {value!r}")
 
 
+def _load_checked(file: _ImageFile) -> Tensor:
+    """uint8 (3,H,W) pixels of ``file``, which must still have the size its header had."""
+    pixels = to_uint8(load_image(file.path))
+    if tuple(pixels.shape[1:]) != (file.height, file.width):
+        raise SrkitError(
+            f"{file.path}: decoded size {pixels.shape[2]}x{pixels.shape[1]} differs from its "
+            f"header {file.width}x{file.height}"
+        )
+    return pixels
+
+
 class _PixelStore:
     """uint8 pixels (3,H,W) of groups of files (one file per item, or an LR/HR pair).
 
     Decoded once up front when they fit in ``CACHE_LIMIT_BYTES`` (or ``cache=True``), otherwise
-    read per access. Files that fail to decode up front are skipped with a warning.
+    read per access. Files that fail to decode are skipped with a warning: up front when cached;
+    when read per access, the next item is served instead (deterministically).
     """
 
     def __init__(self, groups: list[tuple[_ImageFile, ...]], cache: bool | None) -> None:
@@ -96,7 +108,7 @@ class _PixelStore:
             kept, pixels = [], []
             for group in groups:
                 try:
-                    pixels.append(tuple(to_uint8(load_image(f.path)) for f in group))
+                    pixels.append(tuple(_load_checked(f) for f in group))
                 except SrkitError as exc:
                     warnings.warn(f"{exc}; skipped", stacklevel=3)
                     continue
@@ -109,7 +121,13 @@ class _PixelStore:
     def __getitem__(self, index: int) -> tuple[Tensor, ...]:
         if self._pixels is not None:
             return self._pixels[index]
-        return tuple(to_uint8(load_image(f.path)) for f in self.groups[index])
+        for attempt in range(len(self.groups)):
+            group = self.groups[(index + attempt) % len(self.groups)]
+            try:
+                return tuple(_load_checked(f) for f in group)
+            except SrkitError as exc:
+                warnings.warn(f"{exc}; using the next image instead", stacklevel=2)
+        raise SrkitError(f"{self.groups[0][0].path.parent}: none of the images can be read")
 
 
 def _to_float(x: Tensor) -> Tensor:

@@ -80,7 +80,9 @@ class BlurBicubicDegradation:
     ) -> None:
         if sigma_range is not None:
             if len(sigma_range) != 2 or not 0 < sigma_range[0] <= sigma_range[1]:
-                raise SrkitError(f"blur-bicubic: sigma_range must be (low, high) with 0 < low <= high, got {sigma_range}")
+                raise SrkitError(
+                    f"blur-bicubic: sigma_range must be (low, high) with 0 < low <= high, got {sigma_range}"
+                )
             sigma_range = (float(sigma_range[0]), float(sigma_range[1]))
         elif not sigma > 0:
             raise SrkitError(f"blur-bicubic: sigma must be positive, got {sigma}")

@@ -75,9 +75,7 @@ def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def imresize(
-    x: Tensor, scale: float | None = None, *, size: tuple[int, int] | None = None
-) -> Tensor:
+def imresize(x: Tensor, scale: float | None = None, *, size: tuple[int, int] | None = None) -> Tensor:
     """Resize images like MATLAB's ``imresize(x, scale, 'bicubic')``.
 
     Args:

@@ -5,7 +5,9 @@
 3. SR is clamped and quantised to 8 bits.
 4. PSNR and SSIM are computed on the BT.601 luma (MATLAB ``rgb2ycbcr``, Y in [16, 235])
    after removing ``scale`` pixels from every border; SSIM uses Wang et al.'s 11x11
-   Gaussian window (sigma 1.5) over the valid region.
+   Gaussian window (sigma 1.5) over the valid region. A reference stored as a grey file
+   (Set14 ``bridge.png``) is compared on its grey level (0..255), as MATLAB scripts read
+   single-channel files: load references with :func:`load_reference` to keep that.
 
 Run ``python -m srkit.evaluation.protocol --dataset srkit/data/bundled/Set5 --scale 4``
 to measure the bicubic baseline of a folder of images.
@@ -16,7 +18,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
@@ -24,13 +25,14 @@ from torch import Tensor
 from srkit.baseline import BicubicUpsampler
 from srkit.degradations.bicubic import bicubic_downscale
 from srkit.errors import SrkitError
+from srkit.imageio import list_images, load_image
 from srkit.metrics import psnr, quantize, ssim
-
-IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 def modcrop(hr: Tensor, scale: int) -> Tensor:
     """Crop (…,H,W) images at the bottom/right so H and W are multiples of ``scale``."""
+    if int(scale) != scale or scale < 1:
+        raise SrkitError(f"modcrop: scale must be a positive integer, got {scale}")
     h, w = hr.shape[-2:]
     h, w = h - h % scale, w - w % scale
     if h == 0 or w == 0:
@@ -41,12 +43,14 @@ def modcrop(hr: Tensor, scale: int) -> Tensor:
 def make_lr(hr: Tensor, scale: int) -> Tensor:
     """The protocol's LR input: 8-bit MATLAB bicubic downscaling of ``modcrop(hr, scale)``.
 
-    hr: (N,3,H,W) or (3,H,W) in [0, 1] -> (N,3,H//scale,W//scale) (or unbatched) in [0, 1].
+    hr: (N,3,H,W) or (3,H,W) in [0, 1] (one channel: grey) -> RGB (N,3,H//scale,W//scale)
+    (or unbatched) in [0, 1].
     """
     unbatched = hr.dim() == 3
     batch = modcrop(hr, scale)
     if unbatched:
         batch = batch.unsqueeze(0)
+    batch = batch.expand(-1, 3, -1, -1)
     lr = quantize(bicubic_downscale(batch, scale))
     return lr[0] if unbatched else lr
 
@@ -54,40 +58,46 @@ def make_lr(hr: Tensor, scale: int) -> Tensor:
 def evaluate(sr: Tensor, hr: Tensor, scale: int) -> dict[str, Tensor]:
     """PSNR (dB) and SSIM of SR against HR under the protocol.
 
-    sr: (N,3,H',W') or (3,H',W') with H', W' the modcropped HR size; hr: the original HR
-    (it is modcropped here). Returns ``{"psnr": Tensor[N], "ssim": Tensor[N]}`` (float64).
-    PSNR of a perfect reconstruction is ``inf``.
+    sr: (N,3,H',W') or (3,H',W') with H', W' the modcropped HR size; hr: the HR reference
+    (modcropped here), RGB or single-channel for grey references (see :func:`load_reference`).
+    Returns ``{"psnr": Tensor[N], "ssim": Tensor[N]}`` (float64); a perfect reconstruction
+    has PSNR ``inf``.
     """
     hr = modcrop(hr, scale)
-    if sr.shape != hr.shape:
-        raise SrkitError(
-            f"evaluate: SR {tuple(sr.shape)} does not match the modcropped HR {tuple(hr.shape)}"
-        )
+    if sr.dim() != hr.dim() or sr.shape[-2:] != hr.shape[-2:]:
+        raise SrkitError(f"evaluate: SR {tuple(sr.shape)} does not match the modcropped HR {tuple(hr.shape)}")
     return {
         "psnr": psnr(sr, hr, crop=scale, y_channel=True),
         "ssim": ssim(sr, hr, crop=scale, y_channel=True),
     }
 
 
-def _read_rgb(path: Path) -> Tensor:
-    try:
-        from srkit.imageio import load_image
-    except ImportError:
-        with Image.open(path) as image:
-            array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255
-        return torch.from_numpy(array).permute(2, 0, 1).contiguous()
-    return load_image(path)
+def load_reference(path: str | Path) -> Tensor:
+    """An HR reference as the protocol scores it: (3,H,W) RGB, or (1,H,W) for a grey file.
+
+    Published tables were computed by MATLAB scripts that take a single-channel file's grey
+    level as its luma (no [16, 235] range), while a grey image saved as RGB goes through
+    ``rgb2ycbcr``; only the file says which, so the channel count is kept here.
+    """
+    image = load_image(path)
+    if _is_single_channel_file(Path(path)):
+        return image[:1]
+    return image
+
+
+def _is_single_channel_file(path: Path) -> bool:
+    with Image.open(path) as image:
+        # Palette images list one band too, but their palette may hold colours.
+        return image.mode != "P" and image.getbands()[0] in ("L", "I", "F", "1")
 
 
 def bicubic_baseline(folder: Path, scale: int) -> dict[str, dict[str, float]]:
     """Protocol PSNR/SSIM of MATLAB bicubic upsampling for each image in ``folder``."""
-    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not paths:
-        raise SrkitError(f"{folder}: no images found")
+    paths = list_images(folder)
     upsampler = BicubicUpsampler(scale)
     results = {}
     for path in paths:
-        hr = _read_rgb(path).unsqueeze(0).to(torch.float64)
+        hr = load_reference(path).unsqueeze(0).to(torch.float64)
         scores = evaluate(upsampler(make_lr(hr, scale)), hr, scale)
         results[path.name] = {name: float(value[0]) for name, value in scores.items()}
     return results
@@ -98,7 +108,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", type=Path, required=True, help="folder of HR images")
     parser.add_argument("--scale", type=int, required=True)
     args = parser.parse_args(argv)
-    results = bicubic_baseline(args.dataset, args.scale)
+    try:
+        results = bicubic_baseline(args.dataset, args.scale)
+    except SrkitError as exc:
+        parser.exit(2, f"error: {exc}\n")
     for name, scores in results.items():
         print(f"{name:20s} {scores['psnr']:7.3f} dB  {scores['ssim']:.4f}")
     mean_psnr = sum(s["psnr"] for s in results.values()) / len(results)

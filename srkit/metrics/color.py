@@ -34,3 +34,11 @@ def rgb_to_y(x: Tensor) -> Tensor:
         return (Y_OFFSET + sum(Y_WEIGHTS) * x) / 255
     weights = torch.tensor(Y_WEIGHTS, dtype=x.dtype, device=x.device).view(3, 1, 1)
     return (Y_OFFSET + (x * weights).sum(dim=channel_dim, keepdim=True)) / 255
+
+
+def rgb_to_grey(x: Tensor) -> Tensor:
+    """Full-range BT.601 luma (MATLAB ``rgb2gray``, unrounded): (N,3,H,W) -> (N,1,H,W) in [0, 1].
+
+    Equals the grey level itself when R = G = B; used to compare SR against grey references.
+    """
+    return (rgb_to_y(x) * 255 - Y_OFFSET) / sum(Y_WEIGHTS)

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from srkit.errors import SrkitError
-from srkit.metrics.color import quantize, rgb_to_y
+from srkit.metrics.color import quantize, rgb_to_grey, rgb_to_y
 
 
 def metric_dtype(device: torch.device) -> torch.dtype:
@@ -14,34 +14,43 @@ def metric_dtype(device: torch.device) -> torch.dtype:
     return torch.float32 if device.type == "mps" else torch.float64
 
 
-def prepare_pair(
-    sr: Tensor, hr: Tensor, *, crop: int, y_channel: bool, name: str
-) -> tuple[Tensor, Tensor]:
+def _as_batch(images: Tensor, name: str, role: str) -> Tensor:
+    if images.dim() == 3:
+        images = images.unsqueeze(0)
+    if images.dim() != 4 or images.shape[1] not in (1, 3):
+        raise SrkitError(f"{name}: {role} must be (N,3,H,W) or (N,1,H,W) images, got {tuple(images.shape)}")
+    return images
+
+
+def prepare_pair(sr: Tensor, hr: Tensor, *, crop: int, y_channel: bool, name: str) -> tuple[Tensor, Tensor]:
     """Validate, quantise, convert and crop a pair of image batches.
 
     Args:
-        sr, hr: (N,C,H,W) or (C,H,W) images in [0, 1] of one shape (C = 3, or 1 for grey).
+        sr: (N,3,H,W) or (3,H,W) images in [0, 1] (one channel is accepted as grey).
+        hr: the references, same shape as ``sr``; a single-channel reference is grey.
         crop: pixels removed from every border before comparing.
-        y_channel: compare the BT.601 luma (see :func:`rgb_to_y`) instead of the channels.
+        y_channel: compare luma as MATLAB evaluation scripts do: BT.601 Y in [16, 235]
+            (:func:`rgb_to_y`) against a colour reference; the grey level 0..255 against a
+            grey reference, the SR converted like ``rgb2gray`` (:func:`rgb_to_grey`).
+            Otherwise every channel is compared (a grey image counts as R = G = B).
 
     Returns:
-        Two (N,C',H-2*crop,W-2*crop) tensors in 0..255 (C' = 1 for Y), in :func:`metric_dtype`.
+        Two (N,C',H-2*crop,W-2*crop) tensors in 0..255 in :func:`metric_dtype`.
     """
-    if sr.shape != hr.shape:
-        raise SrkitError(f"{name}: SR {tuple(sr.shape)} and HR {tuple(hr.shape)} differ in shape")
-    if sr.dim() == 3:
-        sr, hr = sr.unsqueeze(0), hr.unsqueeze(0)
-    if sr.dim() != 4:
-        raise SrkitError(f"{name}: expected (N,C,H,W) images, got shape {tuple(sr.shape)}")
+    sr, hr = _as_batch(sr, name, "SR"), _as_batch(hr, name, "HR")
+    if sr.shape[0] != hr.shape[0] or sr.shape[-2:] != hr.shape[-2:]:
+        raise SrkitError(f"{name}: SR {tuple(sr.shape)} and HR {tuple(hr.shape)} differ in size")
     if crop < 0 or 2 * crop >= min(sr.shape[-2:]):
         raise SrkitError(f"{name}: cannot crop {crop} px from {sr.shape[-2]}x{sr.shape[-1]} images")
     dtype = metric_dtype(sr.device)
-    planes = []
-    for image in (sr, hr):
-        image = quantize(image.to(dtype))
-        if y_channel:
-            image = rgb_to_y(image)
-        if crop:
-            image = image[..., crop:-crop, crop:-crop]
-        planes.append(image * 255)
-    return planes[0], planes[1]
+    sr, hr = quantize(sr.to(dtype)), quantize(hr.to(dtype))
+    if y_channel and hr.shape[1] == 1:
+        sr = rgb_to_grey(sr) if sr.shape[1] == 3 else sr
+    elif y_channel:
+        sr, hr = rgb_to_y(sr), rgb_to_y(hr)
+    else:
+        channels = max(sr.shape[1], hr.shape[1])
+        sr, hr = sr.expand(-1, channels, -1, -1), hr.expand(-1, channels, -1, -1)
+    if crop:
+        sr, hr = sr[..., crop:-crop, crop:-crop], hr[..., crop:-crop, crop:-crop]
+    return sr * 255, hr * 255

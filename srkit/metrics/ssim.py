@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 from srkit.errors import SrkitError
 from srkit.metrics.pairs import prepare_pair
@@ -22,10 +21,14 @@ def gaussian_window_1d(size: int, sigma: float, dtype: torch.dtype, device: torc
 
 
 def _local_mean(planes: Tensor, window: Tensor) -> Tensor:
-    """'valid' Gaussian filtering of (B,1,H,W) planes -> (B,1,H-10,W-10)."""
+    """'valid' separable filtering of (..., H, W) planes -> (..., H-10, W-10).
+
+    A sum of shifted slices: exact in float64 and far faster on CPU than float64 ``conv2d``.
+    """
     size = window.numel()
-    planes = F.conv2d(planes, window.view(1, 1, size, 1))
-    return F.conv2d(planes, window.view(1, 1, 1, size))
+    h, w = planes.shape[-2:]
+    rows = sum(window[k] * planes[..., k : h - size + 1 + k, :] for k in range(size))
+    return sum(window[k] * rows[..., :, k : w - size + 1 + k] for k in range(size))
 
 
 def ssim(sr: Tensor, hr: Tensor, *, crop: int, y_channel: bool = True) -> Tensor:

@@ -84,6 +84,12 @@ def _pointed_file(folder: Path) -> str | None:
         return None
 
 
+def remove_stale_temp_files(folder: Path) -> None:
+    """Delete temp files a killed save left behind (they are never read)."""
+    for stale in folder.glob(".*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
 def has_checkpoint(folder: Path) -> bool:
     return (folder / LATEST).is_file()
 
@@ -111,3 +117,14 @@ def sub_tensors(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torc
     """The tensors under ``prefix.``, with the prefix removed."""
     start = len(prefix) + 1
     return {k[start:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+
+
+def read_checkpoint_state(folder: Path) -> dict[str, Any]:
+    """Only the JSON part of the latest checkpoint (cheap: for reading the saved config)."""
+    latest = folder / LATEST
+    if not latest.is_file():
+        raise SrkitError(f"{folder}: no checkpoint to resume from (no {LATEST})")
+    try:
+        return json.loads(latest.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SrkitError(f"{latest}: unreadable checkpoint state ({exc})") from None

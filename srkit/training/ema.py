@@ -25,7 +25,7 @@ class EMA:
         params = [p for p in net.parameters() if p.dtype.is_floating_point]
         shadow_params = [p for p in shadow.parameters() if p.dtype.is_floating_point]
         torch._foreach_lerp_(shadow_params, params, 1.0 - self.decay)
-        for shadow_buffer, buffer in zip(shadow.buffers(), net.buffers()):
+        for shadow_buffer, buffer in zip(shadow.buffers(), net.buffers(), strict=True):
             shadow_buffer.copy_(buffer)
 
     def state_tensors(self) -> dict[str, torch.Tensor]:

@@ -1,0 +1,35 @@
+"""srkit plugin: DRN, "Closed-loop Matters: Dual Regression Networks" (Guo et al., CVPR 2020).
+
+Registers the generators ``drn-s`` / ``drn-l``, the recipe ``drn`` (paired and LR-only
+semi-supervised dual regression training) and converters ``drn-s`` / ``drn-l`` for the official
+release. Heavy modules are imported inside the hooks so ``srkit --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from srkit.hookspecs import Register, hookimpl
+
+SRKIT_PLUGIN_API = 1
+
+
+@hookimpl
+def register_generators(register: Register) -> None:
+    from srkit_drn.arch import drn_l, drn_s
+
+    register("drn-s", drn_s)
+    register("drn-l", drn_l)
+
+
+@hookimpl
+def register_recipes(register: Register) -> None:
+    from srkit_drn.recipe import DRNRecipe
+
+    register("drn", DRNRecipe)
+
+
+@hookimpl
+def register_converters(register: Register) -> None:
+    from srkit_drn.convert import convert_drn_l, convert_drn_s
+
+    register("drn-s", convert_drn_s)
+    register("drn-l", convert_drn_l)

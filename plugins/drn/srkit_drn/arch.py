@@ -45,7 +45,7 @@ def _conv(in_ch: int, out_ch: int, kernel: int, *, bias: bool = True) -> nn.Conv
 
 
 def mean_shift(sign: float) -> nn.Conv2d:
-    """1x1 conv adding ``sign * 255 * RGB_MEAN``; trainable, and loaded from official checkpoints."""
+    """1x1 conv adding ``sign * 255 * RGB_MEAN``; trainable, loaded from official checkpoints."""
     layer = nn.Conv2d(3, 3, 1)
     with torch.no_grad():
         layer.weight.copy_(torch.eye(3).view(3, 3, 1, 1))
@@ -58,7 +58,7 @@ class ChannelAttention(nn.Module):
 
     def __init__(self, channels: int) -> None:
         super().__init__()
-        hidden = channels // CA_REDUCTION
+        hidden = max(channels // CA_REDUCTION, 1)  # >= 1 keeps tiny test-size models valid
         self.conv_du = nn.Sequential(
             nn.Conv2d(channels, hidden, 1), nn.ReLU(inplace=True),
             nn.Conv2d(hidden, channels, 1), nn.Sigmoid(),
@@ -132,19 +132,21 @@ class DRN(nn.Module):
 
         self.sub_mean = mean_shift(-1.0)
         self.head = _conv(3, n_feats, 3)
-        self.down = nn.ModuleList(DownBlock(width[p], width[p], width[p + 1]) for p in range(levels))
-        # The deepest up block sees only the bottleneck; the others see [upsampled, skip] concatenated.
+        self.down = nn.ModuleList(
+            DownBlock(width[p], width[p], width[p + 1]) for p in range(levels)
+        )
+        # The deepest up block sees only the bottleneck; the others see [upsampled, skip].
         up_in = [width[levels]] + [2 * width[p] for p in range(levels - 1, 0, -1)]
         up_out = [width[p] for p in range(levels - 1, -1, -1)]
         self.up_blocks = nn.ModuleList(
-            _up_block(cin, n_blocks, cout) for cin, cout in zip(up_in, up_out)
+            _up_block(cin, n_blocks, cout) for cin, cout in zip(up_in, up_out, strict=True)
         )
         tail_in = [width[levels]] + [2 * width[p] for p in range(levels - 1, -1, -1)]
         self.tail = nn.ModuleList(_conv(cin, 3, 3) for cin in tail_in)
         self.add_mean = mean_shift(1.0)
 
     def forward(self, lr: Tensor, *, all_levels: bool = False) -> Tensor | list[Tensor]:
-        """The final SR image, or with ``all_levels`` the list of outputs at 1x, 2x, ..., scale x."""
+        """The final SR image, or with ``all_levels`` the outputs at 1x, 2x, ..., scale x."""
         x = F.interpolate(lr * PIXEL_RANGE, scale_factor=self.scale, mode="bicubic",
                           align_corners=False)
         x = self.head(self.sub_mean(x))
@@ -153,7 +155,7 @@ class DRN(nn.Module):
             skips.append(x)
             x = down(x)
         outputs = [self.add_mean(self.tail[0](x))]
-        for up, skip, tail in zip(self.up_blocks, reversed(skips), self.tail[1:]):
+        for up, skip, tail in zip(self.up_blocks, reversed(skips), self.tail[1:], strict=True):
             x = torch.cat((up(x), skip), dim=1)
             if all_levels:
                 outputs.append(self.add_mean(tail(x)))
@@ -183,7 +185,8 @@ class DualModels(nn.ModuleList):
         """
         if len(levels) != len(self) + 1:
             raise ValueError(f"expected {len(self) + 1} levels, got {len(levels)}")
-        return [dual(level * PIXEL_RANGE) / PIXEL_RANGE for dual, level in zip(self, levels[1:])]
+        pairs = zip(self, levels[1:], strict=True)
+        return [dual(level * PIXEL_RANGE) / PIXEL_RANGE for dual, level in pairs]
 
 
 def preset(variant: str, scale: int) -> tuple[int, int]:

@@ -1,0 +1,50 @@
+"""The SRGAN plugin: SRResNet, its discriminator, VGG and adversarial losses, two recipes and
+converters for Lornatang/SRGAN-PyTorch checkpoints (Ledig et al., CVPR 2017).
+
+Only hook implementations live here; each imports its module when called, so loading the
+plugin costs nothing until something it provides is used.
+"""
+
+from __future__ import annotations
+
+from srkit.hookspecs import Register, hookimpl
+
+SRKIT_PLUGIN_API = 1
+
+
+@hookimpl
+def register_generators(register: Register) -> None:
+    from srkit_srgan.arch import SRResNet
+
+    register("srresnet", SRResNet)
+
+
+@hookimpl
+def register_discriminators(register: Register) -> None:
+    from srkit_srgan.arch import SRGANDiscriminator
+
+    register("srgan-d", SRGANDiscriminator)
+
+
+@hookimpl
+def register_losses(register: Register) -> None:
+    from srkit_srgan.losses import AdversarialLoss, VGGLoss
+
+    register("vgg", VGGLoss)
+    register("adversarial", AdversarialLoss)
+
+
+@hookimpl
+def register_recipes(register: Register) -> None:
+    from srkit_srgan.recipe import SRGANRecipe, SRResNetRecipe
+
+    register("srresnet", SRResNetRecipe)
+    register("srgan", SRGANRecipe)
+
+
+@hookimpl
+def register_converters(register: Register) -> None:
+    from srkit_srgan.convert import convert_srgan_discriminator, convert_srresnet
+
+    register("srresnet", convert_srresnet)
+    register("srgan-d", convert_srgan_discriminator)

@@ -45,7 +45,7 @@ class VGGLoss(nn.Module):
 
     def train(self, mode: bool = True) -> VGGLoss:
         super().train(mode)
-        self.features.eval()  # BN-free, but dropout-free eval mode is the contract of frozen nets
+        self.features.eval()  # a frozen feature extractor: eval whatever mode the loss is in
         return self
 
     def _extract(self, x: Tensor) -> Tensor:

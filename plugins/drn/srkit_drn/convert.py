@@ -1,0 +1,104 @@
+"""Reading the official DRN release (guoyongcs/DRN: ``DRNS4x.pt`` + ``DRNS4x_dual_model.pt``).
+
+The primal state dict already uses :class:`srkit_drn.arch.DRN`'s key names; the converter checks
+that every key is there with the right shape (naming the first one that is not), infers
+``n_feats``/``n_blocks`` from the tensors, and turns the dual file (a list of state dicts, one per
+x2 level, or a flat dict keyed ``0.…``, ``1.…``) into the ``dual.`` extras of the weights file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from srkit.convert import Converted
+from srkit.errors import SrkitError
+from srkit_drn.arch import DRN, DualModels, n_levels
+
+_RCAB_KEY = re.compile(r"up_blocks\.0\.(\d+)\.body\.0\.weight$")
+
+
+def infer_size(state: Mapping[str, Tensor], scale: int) -> tuple[int, int]:
+    """``(n_feats, n_blocks)`` of an official primal state dict (``head``, ``up_blocks.0``)."""
+    head = state.get("head.weight")
+    if head is None or head.dim() != 4:
+        raise SrkitError("DRN checkpoint: missing key 'head.weight'; is this an official DRN file?")
+    blocks = [int(m.group(1)) for key in state if (m := _RCAB_KEY.match(key))]
+    n_blocks = max(blocks) + 1 if blocks else 0
+    levels = n_levels(scale)
+    downs = {key.split(".")[1] for key in state if key.startswith("down.")}
+    if len(downs) != levels:
+        raise SrkitError(
+            f"DRN checkpoint: has {len(downs)} down blocks, a x{scale} DRN has {levels}; "
+            f"check --scale (a x{2 ** len(downs)} checkpoint?)"
+        )
+    return int(head.shape[0]), n_blocks
+
+
+def check_layout(expected: Mapping[str, Tensor], found: Mapping[str, Tensor], what: str) -> None:
+    """One-line error naming the first missing, unexpected or wrongly shaped key."""
+    missing = [k for k in expected if k not in found]
+    if missing:
+        raise SrkitError(f"{what}: missing key {missing[0]!r} ({len(missing)} missing)")
+    unexpected = [k for k in found if k not in expected]
+    if unexpected:
+        raise SrkitError(f"{what}: unexpected key {unexpected[0]!r} ({len(unexpected)} unexpected)")
+    for key, tensor in expected.items():
+        if tuple(found[key].shape) != tuple(tensor.shape):
+            raise SrkitError(
+                f"{what}: {key!r} has shape {tuple(found[key].shape)}, "
+                f"expected {tuple(tensor.shape)}"
+            )
+
+
+def flatten_duals(dual: Any) -> dict[str, Tensor]:
+    """The dual file as one flat dict ``<level>.dual_module.…`` (accepts list or flat dict)."""
+    if isinstance(dual, (list, tuple)):
+        flat: dict[str, Tensor] = {}
+        for level, state in enumerate(dual):
+            if not isinstance(state, Mapping):
+                raise SrkitError(f"dual checkpoint: item {level} is {type(state).__name__}, "
+                                 "not a state dict")
+            flat.update({f"{level}.{_strip_wrappers(k)}": v for k, v in state.items()})
+        return flat
+    if isinstance(dual, Mapping):
+        return {_strip_wrappers(k): v for k, v in dual.items() if isinstance(v, Tensor)}
+    raise SrkitError(f"dual checkpoint: expected a list of state dicts or a dict, got "
+                     f"{type(dual).__name__}")
+
+
+def _strip_wrappers(key: str) -> str:
+    # Official dual models are DataParallel-wrapped when trained on several GPUs.
+    for prefix in ("module.", "_orig_mod."):
+        key = key[len(prefix):] if key.startswith(prefix) else key
+    return key
+
+
+def _converter(arch: str):
+    def convert(state_dict: dict[str, Tensor], *, scale: int,
+                extra: dict[str, object]) -> Converted:
+        n_feats, n_blocks = infer_size(state_dict, scale)
+        with torch.device("meta"):  # shapes only, no allocation
+            reference = DRN(scale=scale, n_feats=n_feats, n_blocks=n_blocks).state_dict()
+            dual_reference = DualModels(scale, n_feats).state_dict()
+        check_layout(reference, state_dict, f"{arch} x{scale} checkpoint")
+        primal = {key: state_dict[key].float().contiguous() for key in reference}
+        extras = {}
+        if extra.get("dual") is not None:
+            duals = flatten_duals(extra["dual"])
+            check_layout(dual_reference, duals, f"{arch} x{scale} dual models")
+            extras["dual"] = {key: value.float().contiguous() for key, value in duals.items()}
+        kwargs = {"scale": scale, "n_feats": n_feats, "n_blocks": n_blocks}
+        return Converted(arch=arch, kwargs=kwargs, state_dict=primal, extras=extras)
+
+    convert.__name__ = f"convert_{arch.replace('-', '_')}"
+    convert.__doc__ = f"Official DRN release -> srkit {arch} (primal + optional dual models)."
+    return convert
+
+
+convert_drn_s = _converter("drn-s")
+convert_drn_l = _converter("drn-l")

@@ -1,0 +1,92 @@
+"""DRN primal network and dual models: shapes at every level, published sizes, [0,1] interface."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from srkit_drn.arch import DRN, PIXEL_RANGE, RGB_MEAN, DualModels, drn_l, drn_s
+
+from srkit.errors import SrkitError
+from srkit.models import build_generator, count_parameters
+
+#: parameters of the primal networks as published (millions, one decimal)
+PUBLISHED_MILLIONS = {("s", 4): 4.8, ("s", 8): 5.4, ("l", 4): 9.8, ("l", 8): 10.0}
+
+
+@pytest.mark.parametrize("scale", [2, 4, 8])
+def test_outputs_exist_at_every_x2_level(scale: int) -> None:
+    model = DRN(scale=scale, n_feats=4, n_blocks=1).eval()
+    lr = torch.rand(2, 3, 5, 7)
+    with torch.no_grad():
+        levels = model.forward_levels(lr)
+        final = model(lr)
+    assert [tuple(x.shape) for x in levels] == [
+        (2, 3, 5 * 2**k, 7 * 2**k) for k in range(len(levels))
+    ]
+    assert 2 ** (len(levels) - 1) == scale
+    torch.testing.assert_close(final, levels[-1])
+
+
+@pytest.mark.parametrize(("factory", "scale", "lr_size"), [(drn_s, 4, 6), (drn_s, 8, 3)])
+def test_published_networks_run_at_every_level(factory, scale: int, lr_size: int) -> None:
+    model = factory(scale=scale).eval()
+    with torch.no_grad():
+        levels = model.forward_levels(torch.rand(1, 3, lr_size, lr_size))
+    assert [x.shape[-1] for x in levels] == [lr_size * 2**k for k in range(len(levels))]
+
+
+@pytest.mark.parametrize(("variant", "scale"), list(PUBLISHED_MILLIONS))
+def test_parameter_counts_match_the_paper(variant: str, scale: int) -> None:
+    factory = drn_s if variant == "s" else drn_l
+    with torch.device("meta"):
+        primal = count_parameters(factory(scale=scale))
+        duals = count_parameters(DualModels(scale, factory(scale=scale).n_feats))
+    assert round(primal / 1e6, 1) == PUBLISHED_MILLIONS[variant, scale]
+    # the dual models are tiny: the published count is the same with or without them
+    assert round((primal + duals) / 1e6, 1) == PUBLISHED_MILLIONS[variant, scale]
+
+
+@pytest.mark.parametrize("scale", [4, 8])
+def test_dual_models_map_each_level_to_the_one_below(scale: int) -> None:
+    model = DRN(scale=scale, n_feats=4, n_blocks=1)
+    duals = DualModels(scale, 4)
+    levels = model.forward_levels(torch.rand(2, 3, 6, 4))
+    back = duals(levels)
+    assert len(back) == len(levels) - 1
+    for lower, mapped in zip(levels[:-1], back, strict=True):
+        assert mapped.shape == lower.shape
+
+
+def test_fresh_model_starts_with_the_official_mean_shift() -> None:
+    model = DRN(scale=4, n_feats=4, n_blocks=1)
+    mean = PIXEL_RANGE * torch.tensor(RGB_MEAN)
+    torch.testing.assert_close(model.sub_mean.bias.detach(), -mean)
+    torch.testing.assert_close(model.add_mean.bias.detach(), mean)
+    assert model.sub_mean.weight.requires_grad and model.add_mean.bias.requires_grad
+
+
+def test_input_and_output_are_in_unit_range() -> None:
+    """A fresh DRN outputs values near its input scale: [0,1] in, roughly [0,1] out (not 0..255)."""
+    model = DRN(scale=4, n_feats=4, n_blocks=1).eval()
+    with torch.no_grad():
+        sr = model(torch.full((1, 3, 4, 4), 0.5))
+    assert sr.abs().max() < 5.0
+
+
+def test_registry_builds_presets_with_json_kwargs() -> None:
+    model = build_generator("drn-l", scale=8)
+    assert (model.scale, model.n_feats, model.n_blocks) == (8, 10, 36)
+    assert json.loads(json.dumps(model.srkit_kwargs)) == {"scale": 8}
+
+
+def test_unpublished_scale_needs_explicit_sizes() -> None:
+    with pytest.raises(SrkitError, match="no published size for x2"):
+        drn_s(scale=2)
+    assert drn_s(scale=2, n_feats=4, n_blocks=1).scale == 2
+
+
+def test_scale_that_is_not_a_power_of_two_is_a_one_line_error() -> None:
+    with pytest.raises(SrkitError, match="power of two"):
+        DRN(scale=3, n_feats=4, n_blocks=1)

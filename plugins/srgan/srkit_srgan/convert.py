@@ -1,0 +1,144 @@
+"""Converters for the checkpoints published by Lornatang/SRGAN-PyTorch.
+
+``srresnet`` reads its generator (``SRResNet_x4-ImageNet.pth.tar`` and the GAN-trained
+``SRGAN_x4-ImageNet.pth.tar``), ``srgan-d`` its discriminator. The core has already un-nested
+``state_dict`` and stripped ``_orig_mod.``; checkpoints older than late 2022 name ``conv1/2/3``
+``conv_block1/2/3``, which is handled here. Every reference key maps to exactly one srkit key.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+
+from torch import Tensor
+
+from srkit.convert import Converted
+from srkit.errors import SrkitError
+from srkit_srgan.arch import SRGANDiscriminator, SRResNet
+
+Rule = Callable[[str], "str | None"]
+
+
+def _regex(pattern: str, replacement: str) -> Rule:
+    compiled = re.compile(pattern)
+
+    def rule(key: str) -> str | None:
+        return compiled.sub(replacement, key) if compiled.fullmatch(key) else None
+
+    return rule
+
+
+_BN = r"(weight|bias|running_mean|running_var|num_batches_tracked)"
+
+SRRESNET_RULES: list[Rule] = [
+    _regex(r"conv1\.0\.(weight|bias)", r"head.conv.\1"),
+    _regex(r"conv1\.1\.weight", "head.act.weight"),
+    _regex(r"trunk\.(\d+)\.rcb\.0\.weight", r"blocks.\1.conv1.weight"),
+    _regex(rf"trunk\.(\d+)\.rcb\.1\.{_BN}", r"blocks.\1.bn1.\2"),
+    _regex(r"trunk\.(\d+)\.rcb\.2\.weight", r"blocks.\1.act.weight"),
+    _regex(r"trunk\.(\d+)\.rcb\.3\.weight", r"blocks.\1.conv2.weight"),
+    _regex(rf"trunk\.(\d+)\.rcb\.4\.{_BN}", r"blocks.\1.bn2.\2"),
+    _regex(r"conv2\.0\.weight", "body_end.conv.weight"),
+    _regex(rf"conv2\.1\.{_BN}", r"body_end.bn.\1"),
+    _regex(r"upsampling\.(\d+)\.upsample_block\.0\.(weight|bias)", r"upsample.\1.conv.\2"),
+    _regex(r"upsampling\.(\d+)\.upsample_block\.2\.weight", r"upsample.\1.act.weight"),
+    _regex(r"conv3\.(weight|bias)", r"tail.\1"),
+]
+
+
+def _discriminator_feature(key: str) -> str | None:
+    """``features.N.*`` -> ``blocks.K.conv/bn.*``: conv K>0 sits at N = 3K - 1, its BN at 3K."""
+    match = re.fullmatch(r"features\.(\d+)\.(\w+)", key)
+    if match is None:
+        return None
+    index, field = int(match.group(1)), match.group(2)
+    if index == 0 and field in ("weight", "bias"):
+        return f"blocks.0.conv.{field}"
+    if index >= 2 and (index + 1) % 3 == 0 and field == "weight":
+        return f"blocks.{(index + 1) // 3}.conv.weight"
+    if index >= 3 and index % 3 == 0:
+        return f"blocks.{index // 3}.bn.{field}"
+    return None
+
+
+DISCRIMINATOR_RULES: list[Rule] = [
+    _discriminator_feature,
+    _regex(r"classifier\.0\.(weight|bias)", r"fc1.\1"),
+    _regex(r"classifier\.2\.(weight|bias)", r"fc2.\1"),
+]
+
+_OLD_NAMES = re.compile(r"^conv_block([123])\.")
+
+
+def rename_keys(state_dict: dict[str, Tensor], rules: list[Rule], what: str) -> dict[str, Tensor]:
+    """Apply ``rules`` to every key; a key no rule maps, or two keys mapping to one, is an error."""
+    renamed: dict[str, Tensor] = {}
+    for key, tensor in state_dict.items():
+        targets = [t for t in (rule(key) for rule in rules) if t is not None]
+        if len(targets) != 1:
+            raise SrkitError(f"not a Lornatang {what} checkpoint: unexpected key {key!r}")
+        if targets[0] in renamed:
+            raise SrkitError(f"not a Lornatang {what} checkpoint: {key!r} duplicates {targets[0]!r}")
+        renamed[targets[0]] = tensor
+    return renamed
+
+
+def _check_keys(renamed: dict[str, Tensor], expected: dict[str, Tensor], what: str) -> None:
+    missing = [k for k in expected if k not in renamed]
+    if missing:
+        raise SrkitError(f"not a Lornatang {what} checkpoint: missing the tensor for {missing[0]!r}")
+    unexpected = [k for k in renamed if k not in expected]
+    if unexpected:
+        raise SrkitError(f"not a Lornatang {what} checkpoint: unexpected tensor {unexpected[0]!r}")
+
+
+def _count_indices(state_dict: dict[str, Tensor], prefix: str) -> int:
+    indices = {int(m.group(1)) for k in state_dict if (m := re.match(rf"{prefix}\.(\d+)\.", k))}
+    return max(indices) + 1 if indices else 0
+
+
+def srresnet_from_lornatang(state_dict: dict[str, Tensor]) -> tuple[dict, dict[str, Tensor]]:
+    """(SRResNet kwargs, srkit state dict) from a Lornatang generator state dict."""
+    state_dict = {_OLD_NAMES.sub(r"conv\1.", k): v for k, v in state_dict.items()}
+    if "conv1.0.weight" not in state_dict:
+        raise SrkitError("not a Lornatang SRResNet checkpoint: no 'conv1.0.weight' (first conv)")
+    stages = _count_indices(state_dict, "upsampling")
+    kwargs = {"scale": 2**stages, "channels": int(state_dict["conv1.0.weight"].shape[0]),
+              "blocks": _count_indices(state_dict, "trunk")}
+    renamed = rename_keys(state_dict, SRRESNET_RULES, "SRResNet")
+    _check_keys(renamed, SRResNet(**kwargs).state_dict(), "SRResNet")
+    return kwargs, renamed
+
+
+def discriminator_from_lornatang(state_dict: dict[str, Tensor]) -> tuple[dict, dict[str, Tensor]]:
+    """(SRGANDiscriminator kwargs, srkit state dict) from a Lornatang discriminator state dict."""
+    if "features.0.weight" not in state_dict or "classifier.0.weight" not in state_dict:
+        raise SrkitError("not a Lornatang SRGAN discriminator checkpoint: "
+                         "no 'features.0.weight' / 'classifier.0.weight'")
+    channels = int(state_dict["features.0.weight"].shape[0])
+    dense_inputs = int(state_dict["classifier.0.weight"].shape[1])
+    side = math.isqrt(dense_inputs // (8 * channels))
+    if side < 1 or 8 * channels * side * side != dense_inputs:
+        raise SrkitError(f"SRGAN discriminator: dense layer reads {dense_inputs} features, "
+                         f"not 8*{channels}*(crop/16)^2 for any crop")
+    kwargs = {"crop_size": 16 * side, "channels": channels}
+    renamed = rename_keys(state_dict, DISCRIMINATOR_RULES, "SRGAN discriminator")
+    _check_keys(renamed, SRGANDiscriminator(**kwargs).state_dict(), "SRGAN discriminator")
+    return kwargs, renamed
+
+
+def convert_srresnet(state_dict: dict[str, Tensor], *, scale: int, extra: dict) -> Converted:
+    """``srkit convert SRResNet_x4-ImageNet.pth.tar out.safetensors --arch srresnet --scale 4``."""
+    kwargs, renamed = srresnet_from_lornatang(state_dict)
+    if kwargs["scale"] != scale:
+        raise SrkitError(f"this SRResNet checkpoint upscales x{kwargs['scale']}, not x{scale}")
+    return Converted("srresnet", kwargs, renamed)
+
+
+def convert_srgan_discriminator(state_dict: dict[str, Tensor], *, scale: int,
+                                extra: dict) -> Converted:
+    """``srkit convert D.pth.tar d.safetensors --arch srgan-d --scale 4`` (the scale is not used)."""
+    kwargs, renamed = discriminator_from_lornatang(state_dict)
+    return Converted("srgan-d", kwargs, renamed, kind="discriminator")

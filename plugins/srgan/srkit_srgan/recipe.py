@@ -1,0 +1,179 @@
+"""Training recipes: ``srresnet`` (SRResNet-MSE) and ``srgan`` (SRResNet pretraining, then GAN).
+
+Both use the shared trainer; a recipe only says which nets, optimizers and losses a step uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from srkit.errors import SrkitError
+from srkit.interfaces import Batch, Recipe, StepContext
+from srkit.models import build_discriminator, build_generator
+from srkit.training.config import TrainConfig, option
+from srkit.training.pixel_recipe import PixelConfig, PixelRecipe
+from srkit.training.schedules import make_scheduler
+from srkit_srgan.losses import GAN_TYPES, AdversarialLoss, VGGLoss
+
+CONTENT_LOSSES = ("vgg", "mse")
+
+
+@dataclass
+class SRResNetConfig(PixelConfig):
+    loss: str = option("mse", "pixel loss: mse (the paper's SRResNet-MSE), l1 or any registered loss")
+    channels: int = option(64, "generator feature width")
+    blocks: int = option(16, "generator residual blocks")
+
+
+class SRResNetRecipe(PixelRecipe):
+    """SRResNet trained with a pixel loss (MSE by default), the first phase of SRGAN."""
+
+    config_class: ClassVar[type[TrainConfig]] = SRResNetConfig
+    description: ClassVar[str] = "SRResNet (Ledig et al. 2017) with MSE: the PSNR-oriented model"
+    arch: ClassVar[str] = "srresnet"
+
+    def generator_kwargs(self) -> dict[str, Any]:
+        return {"scale": self.config.scale, "channels": self.config.channels,
+                "blocks": self.config.blocks}
+
+
+@dataclass
+class SRGANConfig(TrainConfig):
+    # The defaults make `srkit train srgan` a short demo of both phases; the paper trains
+    # 1e6 SRResNet iterations, then 1e5 at lr 1e-4 and 1e5 at 1e-5, batch 16.
+    iters: int = option(300, "training iterations, both phases together")
+    batch_size: int = option(4, "batch size per process")
+    lr_schedule: str = option(
+        "multistep", "schedule of the GAN phase: constant, multistep (lr x lr_gamma halfway) or cosine"
+    )
+    pretrain_iters: int = option(
+        150, "iterations of SRResNet-MSE pretraining before the GAN phase (0 with --init)"
+    )
+    channels: int = option(64, "generator feature width")
+    blocks: int = option(16, "generator residual blocks")
+    d_channels: int = option(64, "discriminator width of its first conv")
+    d_lr: float = option(1e-4, "discriminator learning rate")
+    content_loss: str = option("vgg", "GAN-phase content loss: vgg or mse", choices=CONTENT_LOSSES)
+    content_weight: float = option(1.0, "weight of the content loss")
+    adv_weight: float = option(1e-3, "weight of the adversarial loss")
+    gan_type: str = option("bce", "adversarial loss: bce (the paper), ragan or lsgan", choices=GAN_TYPES)
+    vgg_layer: str = option(
+        "relu5_4", "VGG19 layer compared: relu5_4 (VGG54), relu2_2 (VGG22), conv5_4 (before activation)"
+    )
+    vgg_weights: str | None = option(
+        None, "VGG19 ImageNet weights file (default: torchvision's file in the torch hub cache)"
+    )
+    vgg_rescale: bool = option(False, "scale VGG features by 1/12.75 as in the paper")
+
+
+def _discriminator_crop(patch_size: int) -> int | None:
+    """The paper's fixed dense head when the crop allows it, size-agnostic pooling otherwise."""
+    return patch_size if patch_size % 16 == 0 else None
+
+
+class SRGANRecipe(Recipe):
+    """SRGAN: ``pretrain_iters`` of SRResNet-MSE, then alternating G and D updates.
+
+    G minimises ``content_weight * content + adv_weight * adversarial``; D minimises BCE on real
+    plus BCE on fake (or the ``gan_type`` variant). Both use Adam(beta1=0.9); the GAN phase runs
+    ``lr_schedule`` from its first iteration (by default lr x 0.1 halfway, the paper's 1e-4 -> 1e-5).
+    """
+
+    config_class: ClassVar[type[TrainConfig]] = SRGANConfig
+    description: ClassVar[str] = "SRGAN (Ledig et al. 2017): SRResNet-MSE pretraining, then VGG54 + GAN"
+
+    def __init__(self, config: SRGANConfig, device: torch.device) -> None:
+        super().__init__(config, device)
+        self._check(config)
+        # Load VGG first: missing weights must stop the run before any time is spent.
+        self.content_loss = (
+            VGGLoss(config.vgg_layer, config.vgg_weights, config.vgg_rescale).to(device)
+            if config.content_loss == "vgg" else None
+        )
+        self.adversarial_loss = AdversarialLoss(config.gan_type)
+        generator = build_generator("srresnet", scale=config.scale, channels=config.channels,
+                                    blocks=config.blocks).to(device)
+        discriminator = build_discriminator(
+            "srgan-d", crop_size=_discriminator_crop(config.patch_size), channels=config.d_channels
+        ).to(device)
+        self.nets = {"generator": generator, "discriminator": discriminator}
+        self.optimizers = {
+            "generator": torch.optim.Adam(generator.parameters(), lr=config.lr, betas=(0.9, 0.999)),
+            "discriminator": torch.optim.Adam(discriminator.parameters(), lr=config.d_lr,
+                                              betas=(0.9, 0.999)),
+        }
+        gan_iters = max(config.iters - config.pretrain_iters, 1)
+        self.schedulers = {
+            name: make_scheduler(opt, config, start=config.pretrain_iters, total=gan_iters)
+            for name, opt in self.optimizers.items()
+        }
+
+    @staticmethod
+    def _check(config: SRGANConfig) -> None:
+        if config.content_loss not in CONTENT_LOSSES:
+            raise SrkitError(f"content_loss {config.content_loss!r} must be vgg or mse")
+        if config.gan_type not in GAN_TYPES:
+            raise SrkitError(f"gan_type {config.gan_type!r} must be one of {', '.join(GAN_TYPES)}")
+        if not 0 <= config.pretrain_iters <= config.iters:
+            raise SrkitError(
+                f"pretrain_iters {config.pretrain_iters} must be between 0 and iters {config.iters}"
+            )
+
+    def phase(self, iteration: int) -> str:
+        return "pretrain" if iteration < self.config.pretrain_iters else "gan"
+
+    def train_step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
+        if self.phase(ctx.iteration) == "pretrain":
+            return self._pretrain_step(batch, ctx)
+        return self._gan_step(batch, ctx)
+
+    def _pretrain_step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
+        with ctx.autocast():
+            sr = ctx.net("generator")(batch.lr)
+            loss = F.mse_loss(sr.float(), batch.hr)
+        ctx.backward_and_step(loss, "generator")
+        return {"content": loss.detach(), "g_total": loss.detach()}
+
+    def _content(self, sr: Tensor, hr: Tensor) -> Tensor:
+        if self.content_loss is None:
+            return F.mse_loss(sr.float(), hr)
+        return self.content_loss(sr, hr)
+
+    def _gan_step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
+        generator, discriminator = ctx.net("generator"), ctx.net("discriminator")
+        adversarial = self.adversarial_loss
+        config: SRGANConfig = self.config
+
+        # Generator update; D's parameters need no gradient for it.
+        discriminator.requires_grad_(False)
+        with ctx.autocast():
+            sr = generator(batch.lr)
+            content = self._content(sr, batch.hr)
+            fake_logits = discriminator(sr)
+            real_logits = discriminator(batch.hr) if adversarial.needs_real_logits else None
+            adv = adversarial(fake_logits, real_logits)
+            g_total = config.content_weight * content + config.adv_weight * adv
+        ctx.backward_and_step(g_total, "generator")
+
+        # Discriminator update on real HR and the (detached) SR just produced.
+        discriminator.requires_grad_(True)
+        with ctx.autocast():
+            real_logits = discriminator(batch.hr)
+            fake_logits = discriminator(sr.detach())
+            d_real_loss, d_fake_loss = adversarial.discriminator_terms(real_logits, fake_logits)
+        ctx.backward_and_step(d_real_loss + d_fake_loss, "discriminator")
+
+        return {
+            "content": content.detach(),
+            "adv": adv.detach(),
+            "g_total": g_total.detach(),
+            "d_real_loss": d_real_loss.detach(),
+            "d_fake_loss": d_fake_loss.detach(),
+            "d_real": torch.sigmoid(real_logits.detach().float()).mean(),
+            "d_fake": torch.sigmoid(fake_logits.detach().float()).mean(),
+        }

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+
+import pytest
+import torch
+
+from srkit.errors import SrkitError
+from srkit.interfaces import Batch
+from srkit.plugins import lookup
+
+TINY = dict(scale=2, channels=8, blocks=2, d_channels=8, patch_size=32, batch_size=2)
+
+
+class FakeContext:
+    """The StepContext contract in fp32 on CPU: no scaling, clipping, DDP or EMA."""
+
+    def __init__(self, recipe, iteration: int) -> None:
+        self.recipe, self.iteration, self.device = recipe, iteration, torch.device("cpu")
+
+    def net(self, name):
+        return self.recipe.nets[name]
+
+    def autocast(self):
+        return contextlib.nullcontext()
+
+    def backward_and_step(self, loss, optimizer):
+        opt = self.recipe.optimizers[optimizer]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+
+def make_recipe(name: str, **overrides):
+    recipe_class = lookup("recipe", name)
+    fields = {f.name for f in dataclasses.fields(recipe_class.config_class)}
+    tiny = {k: v for k, v in TINY.items() if k in fields}
+    config = recipe_class.config_class(**{**tiny, **overrides})
+    return recipe_class(config, torch.device("cpu"))
+
+
+def batch(seed: int = 0) -> Batch:
+    hr = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(seed))
+    lr = torch.nn.functional.avg_pool2d(hr, 2)
+    return Batch(lr=lr, hr=hr)
+
+
+def snapshot(net):
+    return {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+
+def changed(before, net) -> bool:
+    return any(not torch.equal(before[k], v) for k, v in net.state_dict().items()
+               if v.is_floating_point())
+
+
+def test_one_srgan_step_updates_g_and_d_and_leaves_vgg_frozen(vgg19_file):
+    recipe = make_recipe("srgan", iters=10, pretrain_iters=5, vgg_weights=str(vgg19_file),
+                         vgg_layer="relu2_2")
+    g, d = recipe.nets["generator"], recipe.nets["discriminator"]
+    g.train(), d.train(), recipe.content_loss.train()
+    before_g, before_d = snapshot(g), snapshot(d)
+    before_vgg = snapshot(recipe.content_loss.features)
+
+    logs = recipe.train_step(batch(), FakeContext(recipe, iteration=5))
+
+    assert recipe.phase(5) == "gan"
+    assert set(logs) == {"content", "adv", "g_total", "d_real_loss", "d_fake_loss", "d_real", "d_fake"}
+    assert all(torch.isfinite(v) and not v.requires_grad for v in logs.values())
+    assert 0 <= logs["d_real"] <= 1 and 0 <= logs["d_fake"] <= 1
+    torch.testing.assert_close(logs["g_total"], logs["content"] + 1e-3 * logs["adv"])
+    assert changed(before_g, g) and changed(before_d, d)
+    vgg = recipe.content_loss.features
+    assert not changed(before_vgg, vgg) and not vgg.training
+    assert all(p.grad is None and not p.requires_grad for p in vgg.parameters())
+    assert all(p.requires_grad for p in d.parameters())  # D is trainable again after G's update
+
+
+def test_pretrain_step_trains_only_the_generator_with_mse():
+    recipe = make_recipe("srgan", iters=10, pretrain_iters=5, content_loss="mse")
+    g, d = recipe.nets["generator"], recipe.nets["discriminator"]
+    before_g, before_d = snapshot(g), snapshot(d)
+    logs = recipe.train_step(batch(), FakeContext(recipe, iteration=0))
+    assert recipe.phase(0) == "pretrain" and recipe.phase(4) == "pretrain"
+    assert set(logs) == {"content", "g_total"}
+    assert changed(before_g, g) and not changed(before_d, d)
+
+
+@pytest.mark.parametrize("gan_type", ["ragan", "lsgan"])
+def test_gan_variants_train_with_mse_content(gan_type):
+    recipe = make_recipe("srgan", iters=4, pretrain_iters=0, content_loss="mse", gan_type=gan_type,
+                         adv_weight=0.5, patch_size=40)  # 40 is no multiple of 16: pooled head
+    assert recipe.nets["discriminator"].crop_size is None
+    logs = recipe.train_step(_batch_of(40), FakeContext(recipe, iteration=0))
+    assert all(torch.isfinite(v) for v in logs.values())
+    torch.testing.assert_close(logs["g_total"], logs["content"] + 0.5 * logs["adv"])
+
+
+def _batch_of(size: int) -> Batch:
+    hr = torch.rand(2, 3, size, size)
+    return Batch(lr=torch.nn.functional.avg_pool2d(hr, 2), hr=hr)
+
+
+def test_missing_vgg_weights_stop_the_recipe_before_training(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(SrkitError, match="--content-loss mse"):
+        make_recipe("srgan")
+
+
+def test_gan_phase_learning_rate_drops_tenfold_halfway():
+    recipe = make_recipe("srgan", iters=100, pretrain_iters=40, content_loss="mse", lr=1e-4, d_lr=2e-4)
+    for name, base in (("generator", 1e-4), ("discriminator", 2e-4)):
+        factor = recipe.schedulers[name].lr_lambdas[0]
+        assert factor(0) == factor(69) == 1.0
+        assert factor(70) == pytest.approx(0.1)
+        assert recipe.optimizers[name].param_groups[0]["initial_lr"] == base
+        assert recipe.optimizers[name].defaults["betas"][0] == 0.9
+
+
+def test_bad_options_are_one_line_errors():
+    with pytest.raises(SrkitError, match="content_loss"):
+        make_recipe("srgan", content_loss="lpips")
+    with pytest.raises(SrkitError, match="pretrain_iters"):
+        make_recipe("srgan", iters=10, pretrain_iters=20, content_loss="mse")
+
+
+def test_srresnet_recipe_trains_with_mse_by_default():
+    recipe = make_recipe("srresnet", iters=3)
+    assert recipe.config.loss == "mse"
+    g = recipe.nets["generator"]
+    assert g.srkit_kwargs == {"scale": 2, "channels": 8, "blocks": 2}
+    before = snapshot(g)
+    logs = recipe.train_step(batch(), FakeContext(recipe, iteration=0))
+    assert torch.isfinite(logs["pixel"]) and changed(before, g)

@@ -1,0 +1,130 @@
+"""Config files and effective configs: read TOML/YAML, check keys and types, write ``config.toml``.
+
+Precedence when building a run's config: flags given on the command line > the ``--config``
+file > (when resuming) the checkpoint's config > the recipe's dataclass defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Any
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from srkit.errors import SrkitError
+from srkit.training.config import TrainConfig
+
+#: keys a config file may hold besides the recipe's fields
+RECORD_KEYS = ("recipe",)
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldSpec:
+    """A config field as the CLI and file readers see it."""
+
+    name: str
+    kind: type  # bool, int, float or str
+    optional: bool
+    default: Any
+    help: str
+    choices: tuple[str, ...] | None
+
+
+def field_specs(config_class: type[TrainConfig]) -> list[FieldSpec]:
+    hints = typing.get_type_hints(config_class)
+    specs = []
+    for f in dataclasses.fields(config_class):
+        hint = hints[f.name]
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(hint))
+        kind = args[0] if optional and len(args) == 1 else hint
+        if kind not in (bool, int, float, str):
+            raise SrkitError(f"{config_class.__name__}.{f.name}: unsupported option type {hint}")
+        default = f.default if f.default is not dataclasses.MISSING else None
+        specs.append(FieldSpec(f.name, kind, optional, default, f.metadata.get("help", ""),
+                               f.metadata.get("choices")))
+    return specs
+
+
+def coerce(spec: FieldSpec, value: Any, source: str) -> Any:
+    """``value`` as the field's type, or a one-line error naming ``source`` and the key."""
+    if value is None and spec.optional:
+        return None
+    kind = spec.kind
+    ok = (
+        (kind is bool and isinstance(value, bool))
+        or (kind is int and isinstance(value, int) and not isinstance(value, bool))
+        or (kind is float and isinstance(value, (int, float)) and not isinstance(value, bool))
+        or (kind is str and isinstance(value, (str, int, float, list)) and not isinstance(value, bool))
+    )
+    if not ok:
+        raise SrkitError(f"{source}: {spec.name} must be {kind.__name__}, got {value!r}")
+    if kind is str and isinstance(value, list):
+        value = ",".join(str(v) for v in value)
+    value = kind(value)
+    if spec.choices and value not in spec.choices:
+        raise SrkitError(f"{source}: {spec.name} must be one of {', '.join(spec.choices)}, "
+                         f"got {value!r}")
+    return value
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Key/value pairs of a TOML (``.toml``) or YAML (``.yaml``/``.yml``) file; dashes -> underscores."""
+    path = Path(path)
+    if not path.is_file():
+        raise SrkitError(f"{path}: no such config file")
+    try:
+        if path.suffix.lower() == ".toml":
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        elif path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        else:
+            raise SrkitError(f"{path}: config files must be .toml, .yaml or .yml")
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SrkitError(f"{path}: invalid TOML ({exc})") from None
+    except ImportError:
+        raise SrkitError(f"{path}: reading YAML needs pyyaml (pip install pyyaml)") from None
+    except Exception as exc:  # yaml.YAMLError, without importing yaml for TOML users
+        if isinstance(exc, SrkitError):
+            raise
+        raise SrkitError(f"{path}: invalid YAML ({' '.join(str(exc).split())})") from None
+    if not isinstance(data, dict):
+        raise SrkitError(f"{path}: expected a table of options at the top level")
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+def check_file_values(config_class: type[TrainConfig], values: dict[str, Any], source: str,
+                      recipe: str) -> dict[str, Any]:
+    """Typed values of a config file for ``config_class``; unknown keys are an error."""
+    specs = {s.name: s for s in field_specs(config_class)}
+    checked = {}
+    for key, value in values.items():
+        if key == "recipe":
+            if value != recipe:
+                raise SrkitError(f"{source}: written for recipe {value!r}, not {recipe!r}")
+            continue
+        if key not in specs:
+            raise SrkitError(f"{source}: unknown key {key!r} for recipe {recipe!r}")
+        checked[key] = coerce(specs[key], value, source)
+    return checked
+
+
+def config_record(recipe: str, config: TrainConfig) -> dict[str, Any]:
+    """The effective config as saved with a run: ``recipe`` plus every field."""
+    return {"recipe": recipe, **dataclasses.asdict(config)}
+
+
+def write_config_toml(path: Path, record: dict[str, Any]) -> None:
+    """``config.toml`` that ``--config`` reads back (TOML has no null: unset options are left out)."""
+    import tomli_w
+
+    from srkit.training.checkpoint import atomic_write_text
+
+    atomic_write_text(path, tomli_w.dumps({k: v for k, v in record.items() if v is not None}))

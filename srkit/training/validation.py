@@ -1,0 +1,60 @@
+"""Validation during training: protocol PSNR/SSIM on whole images, and side-by-side samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from srkit.data import resolve_dataset
+from srkit.degradations.imresize import imresize
+from srkit.evaluation.protocol import evaluate, make_lr, modcrop
+from srkit.imageio import list_images, load_image, save_image
+from srkit.training.rng import isolated_rng
+
+#: side of the HR crop shown in samples (bicubic | SR | HR side by side)
+SAMPLE_CROP = 192
+
+
+class Validator:
+    """Evaluates a generator on every image of the validation set (the core protocol)."""
+
+    def __init__(self, val: str, scale: int, device: torch.device) -> None:
+        self.scale, self.device = scale, device
+        self.images: list[tuple[str, Tensor, Tensor]] = []
+        for path in list_images(resolve_dataset(val)):
+            hr = modcrop(load_image(path), scale).unsqueeze(0)
+            self.images.append((path.stem, hr, make_lr(hr, scale)))
+
+    @torch.no_grad()
+    def run(self, generator: nn.Module, samples_dir: Path | None = None,
+            iteration: int = 0) -> dict[str, float]:
+        """Mean PSNR/SSIM over the set; writes one sample PNG per image into ``samples_dir``."""
+        was_training = generator.training
+        generator.eval()
+        psnrs, ssims = [], []
+        try:
+            with isolated_rng():
+                for name, hr, lr in self.images:
+                    sr = generator(lr.to(self.device)).float().clamp(0.0, 1.0).cpu()
+                    scores = evaluate(sr, hr, self.scale)
+                    psnrs.append(float(scores["psnr"][0]))
+                    ssims.append(float(scores["ssim"][0]))
+                    if samples_dir is not None:
+                        save_image(self._sample(lr, sr, hr),
+                                   samples_dir / f"iter_{iteration:06d}_{name}.png")
+        finally:
+            generator.train(was_training)
+        return {"psnr": sum(psnrs) / len(psnrs), "ssim": sum(ssims) / len(ssims)}
+
+    def _sample(self, lr: Tensor, sr: Tensor, hr: Tensor) -> Tensor:
+        """(3, c, 3c) image: bicubic-upscaled LR | SR | HR of a central crop of side c."""
+        s = self.scale
+        h, w = hr.shape[-2:]
+        c = min(h, w, SAMPLE_CROP) // s * s
+        top, left = (h - c) // 2 // s * s, (w - c) // 2 // s * s
+        lr_crop = lr[..., top // s: (top + c) // s, left // s: (left + c) // s]
+        bicubic = imresize(lr_crop, float(s)).clamp(0.0, 1.0)
+        crops = [x[..., top: top + c, left: left + c] for x in (sr, hr)]
+        return torch.cat([bicubic, *crops], dim=-1)[0]

@@ -1,0 +1,248 @@
+"""``srkit bench`` end to end on tiny image folders: formats, weights, errors, report, LPIPS."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from srkit.cli import main
+from srkit.evaluation.protocol import evaluate, make_lr
+from srkit.imageio import load_image
+from srkit.models import build_generator
+from srkit.weights import save_weights
+
+SET5 = Path(__file__).resolve().parents[1] / "srkit" / "data" / "bundled" / "Set5"
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of ``srkit ARGV``."""
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path: Path) -> Path:
+    """Two 48x40 crops of Set5 images: real texture, fast to score."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    for name in ("baby.png", "butterfly.png"):
+        with Image.open(SET5 / name) as image:
+            image.crop((100, 100, 148, 140)).save(folder / name)
+    return folder
+
+
+def bicubic_weights(path: Path, scale: int) -> Path:
+    """A valid srkit weights file of the parameter-free bicubic generator."""
+    save_weights(build_generator("bicubic", scale=scale), path)
+    return path
+
+
+def bench_json(capsys, *argv: str) -> list[dict]:
+    code, out, err = run_cli(capsys, "bench", "--no-lpips", "--device", "cpu", "--format", "json",
+                             *argv)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_bicubic_rows_are_the_protocol_scores(capsys, tiny_dataset: Path) -> None:
+    rows = bench_json(capsys, "--models", "bicubic", "--datasets", str(tiny_dataset),
+                      "--scales", "2,4")
+    assert [(r["model"], r["dataset"], r["scale"]) for r in rows] == [
+        ("bicubic", "tiny", 2), ("bicubic", "tiny", 4)]
+    for row in rows:
+        expected_psnr, expected_ssim = [], []
+        for path in sorted(tiny_dataset.iterdir()):
+            hr = load_image(path).unsqueeze(0)
+            scores = evaluate(build_generator("bicubic", scale=row["scale"])(
+                make_lr(hr, row["scale"])).clamp(0, 1), hr, row["scale"])
+            expected_psnr.append(float(scores["psnr"][0]))
+            expected_ssim.append(float(scores["ssim"][0]))
+        assert row["psnr"] == pytest.approx(sum(expected_psnr) / 2, abs=1e-3)
+        assert row["ssim"] == pytest.approx(sum(expected_ssim) / 2, abs=1e-4)
+        assert row["images"] == 2 and row["params"] == 0 and row["lpips"] is None
+        assert row["latency_ms"] > 0 and row["mpix_per_s"] > 0
+        assert row["precision"] == "fp32" and row["device"].startswith("cpu")
+        assert row["peak_mem_kind"] == "process_peak_rss" and row["peak_mem_mb"] > 0
+
+
+def test_table_is_the_default_and_csv_md_carry_the_same_rows(capsys, tiny_dataset: Path) -> None:
+    args = ("bench", "--no-lpips", "--device", "cpu", "--models", "bicubic",
+            "--datasets", str(tiny_dataset))
+    code, table, _ = run_cli(capsys, *args)
+    assert code == 0
+    header, rule, line, footer = table.strip().splitlines()
+    assert header.split()[:5] == ["Model", "Dataset", "Scale", "PSNR", "SSIM"]
+    assert line.split()[:3] == ["bicubic", "tiny", "x4"] and "n/a" in line
+    assert "precision: fp32" in footer
+
+    code, text, _ = run_cli(capsys, *args, "--format", "csv")
+    (row,) = list(csv.DictReader(io.StringIO(text)))
+    assert row["model"] == "bicubic" and row["scale"] == "4" and row["lpips"] == ""
+
+    code, markdown, _ = run_cli(capsys, *args, "--format", "md")
+    lines = markdown.strip().splitlines()
+    assert lines[0].startswith("| Model | Dataset | Scale | PSNR | SSIM")
+    assert lines[2].startswith("| bicubic | tiny | x4 |")
+    assert f"{float(row['psnr']):.2f}" in lines[2]
+
+
+def test_weights_pairs_name_the_rows(capsys, tmp_path: Path, tiny_dataset: Path) -> None:
+    weights = bicubic_weights(tmp_path / "mine.safetensors", scale=2)
+    rows = bench_json(capsys, "--models", "bicubic,mine", "--weights", f"mine={weights}",
+                      "--datasets", str(tiny_dataset), "--scales", "2")
+    assert [r["model"] for r in rows] == ["bicubic", "mine"]
+    assert rows[1]["weights"] == str(weights)
+    assert rows[1]["psnr"] == pytest.approx(rows[0]["psnr"], abs=1e-6)
+
+
+def test_one_name_may_have_weights_per_scale(capsys, tmp_path: Path, tiny_dataset: Path) -> None:
+    x2 = bicubic_weights(tmp_path / "x2.safetensors", scale=2)
+    x4 = bicubic_weights(tmp_path / "x4.safetensors", scale=4)
+    rows = bench_json(capsys, "--models", "mine", "--weights", f"mine={x2},mine={x4}",
+                      "--datasets", str(tiny_dataset), "--scales", "4,2")
+    assert [(r["scale"], r["weights"]) for r in rows] == [(4, str(x4)), (2, str(x2))]
+
+
+def test_newest_run_folder_supplies_the_weights(capsys, tmp_path: Path, tiny_dataset: Path) -> None:
+    runs = tmp_path / "runs"
+    old = bicubic_weights(runs / "bicubic-old" / "model.safetensors", scale=4)
+    new = bicubic_weights(runs / "bicubic-new" / "model.safetensors", scale=4)
+    os.utime(old, (1_000_000, 1_000_000))
+    rows = bench_json(capsys, "--models", "bicubic", "--runs", str(runs),
+                      "--datasets", str(tiny_dataset))
+    assert rows[0]["weights"] == str(new)
+
+
+def test_default_models_are_bicubic_with_a_hint(capsys, tmp_path: Path, tiny_dataset: Path) -> None:
+    code, out, err = run_cli(capsys, "bench", "--no-lpips", "--device", "cpu", "--format", "json",
+                             "--runs", str(tmp_path / "no-runs"), "--datasets", str(tiny_dataset))
+    assert code == 0
+    assert [r["model"] for r in json.loads(out)] == ["bicubic"]
+    assert "hint:" in err and "--weights NAME=FILE" in err
+
+
+def expect_error(capsys, *argv: str) -> str:
+    code, out, err = run_cli(capsys, "bench", "--no-lpips", "--device", "cpu", *argv)
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_weights_for_another_scale_are_an_error(capsys, tmp_path: Path, tiny_dataset: Path) -> None:
+    weights = bicubic_weights(tmp_path / "x2.safetensors", scale=2)
+    message = expect_error(capsys, "--models", "mine", "--weights", f"mine={weights}",
+                           "--datasets", str(tiny_dataset), "--scales", "4")
+    assert "weights are for x2, not x4" in message
+
+
+def test_non_safetensors_weights_are_an_error(capsys, tmp_path: Path, tiny_dataset: Path) -> None:
+    fake = tmp_path / "model.pth"
+    torch.save({"w": torch.zeros(1)}, fake)
+    message = expect_error(capsys, "--models", "mine", "--weights", f"mine={fake}",
+                           "--datasets", str(tiny_dataset))
+    assert "not a safetensors file" in message
+
+
+def test_weights_not_matching_their_architecture_are_an_error(capsys, tmp_path: Path,
+                                                               tiny_dataset: Path) -> None:
+    from srkit.weights import atomic_save_safetensors
+
+    path = tmp_path / "odd.safetensors"
+    atomic_save_safetensors({"stray.weight": torch.zeros(3)}, path, {
+        "srkit.format": "1", "arch": "bicubic", "kwargs": '{"scale": 4}', "scale": "4"})
+    message = expect_error(capsys, "--models", "odd", "--weights", f"odd={path}",
+                           "--datasets", str(tiny_dataset))
+    assert "do not match architecture 'bicubic'" in message
+
+
+def test_unknown_model_lists_installed_ones(capsys, tiny_dataset: Path) -> None:
+    message = expect_error(capsys, "--models", "nosuchnet", "--datasets", str(tiny_dataset))
+    assert "unknown model 'nosuchnet'; installed:" in message and "bicubic" in message
+
+
+def test_dataset_folder_without_images_is_an_error(capsys, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    message = expect_error(capsys, "--models", "bicubic", "--datasets", str(tmp_path / "empty"))
+    assert "no images found" in message
+
+
+def test_image_too_small_for_the_scale_is_an_error_naming_it(capsys, tmp_path: Path) -> None:
+    folder = tmp_path / "small"
+    folder.mkdir()
+    Image.new("RGB", (16, 16)).save(folder / "tiny.png")
+    message = expect_error(capsys, "--models", "bicubic", "--datasets", str(folder),
+                           "--scales", "4")
+    assert "tiny.png: 16x16 image is too small for x4" in message
+
+
+def test_fp16_on_cpu_is_an_error(capsys, tiny_dataset: Path) -> None:
+    message = expect_error(capsys, "--precision", "fp16", "--datasets", str(tiny_dataset))
+    assert "fp16" in message
+
+
+def test_report_writes_a_page_with_crops_and_the_json(capsys, tmp_path: Path,
+                                                      tiny_dataset: Path) -> None:
+    weights = bicubic_weights(tmp_path / "mine.safetensors", scale=2)
+    report = tmp_path / "report"
+    code, out, err = run_cli(capsys, "bench", "--no-lpips", "--device", "cpu", "--models", "mine",
+                             "--weights", f"mine={weights}", "--datasets", str(tiny_dataset),
+                             "--scales", "2", "--report", str(report))
+    assert code == 0, err
+    page = (report / "index.html").read_text()
+    sources = [part.split('"')[0] for part in page.split('<img src="')[1:]]
+    assert len(sources) == 2 * 3  # two images x (HR, bicubic, mine)
+    assert all((report / source).is_file() for source in sources)
+    assert any("_HR.png" in s for s in sources) and any("_bicubic.png" in s for s in sources)
+    assert json.loads((report / "results.json").read_text())[0]["model"] == "mine"
+    assert len(json.loads((report / "images.json").read_text())) == 2
+
+
+def test_lpips_is_reported_unavailable_without_backbone_weights(capsys, tmp_path: Path,
+                                                                tiny_dataset: Path,
+                                                                monkeypatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    code, out, err = run_cli(capsys, "bench", "--device", "cpu", "--format", "json",
+                             "--models", "bicubic", "--datasets", str(tiny_dataset))
+    assert code == 0
+    assert json.loads(out)[0]["lpips"] is None
+    warning = [line for line in err.splitlines() if "LPIPS unavailable" in line]
+    assert len(warning) == 1
+    assert str(tmp_path / "torch" / "hub" / "checkpoints" / "alexnet-owt-7be5be79.pth") in warning[0]
+
+
+def test_lpips_with_backbone_weights_gives_numbers(capsys, tmp_path: Path,
+                                                   tiny_dataset: Path) -> None:
+    import torchvision
+
+    backbone = tmp_path / "alex.pth"  # random stand-in for the ImageNet file
+    torch.save({k: v for k, v in torchvision.models.alexnet().state_dict().items()
+                if k.startswith("features.")}, backbone)
+    rows = json.loads(run_cli(capsys, "bench", "--device", "cpu", "--format", "json",
+                              "--models", "bicubic", "--datasets", str(tiny_dataset),
+                              "--lpips-weights", str(backbone))[1])
+    assert rows[0]["lpips"] > 0 and rows[0]["lpips_net"] == "alex"
+
+
+@pytest.mark.slow
+def test_bundled_bicubic_baselines_match_published_values(capsys) -> None:
+    rows = bench_json(capsys, "--models", "bicubic", "--datasets", "set5,set14",
+                      "--scales", "2,4,8")
+    scores = {(r["dataset"], r["scale"]): (r["psnr"], r["ssim"]) for r in rows}
+    assert scores[("set5", 2)][0] == pytest.approx(33.66, abs=0.03)
+    assert scores[("set5", 4)][0] == pytest.approx(28.42, abs=0.03)
+    assert scores[("set5", 4)][1] == pytest.approx(0.8104, abs=0.003)
+    assert scores[("set5", 8)][0] == pytest.approx(24.40, abs=0.03)
+    assert 26.0 <= scores[("set14", 4)][0] <= 26.1

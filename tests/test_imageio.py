@@ -1,0 +1,143 @@
+"""Image I/O: every Pillow mode becomes RGB float in [0, 1] with the right values."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from srkit.errors import SrkitError
+from srkit.imageio import image_size, list_images, load_image, save_image
+
+
+def _pixels(height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def test_rgb_8bit_png_loads_exact_values(tmp_path: Path) -> None:
+    pixels = _pixels()
+    Image.fromarray(pixels).save(tmp_path / "a.png")
+    image = load_image(tmp_path / "a.png")
+    assert image.shape == (3, 48, 64) and image.dtype == torch.float32
+    expected = torch.from_numpy(pixels).permute(2, 0, 1).float() / 255
+    assert torch.equal(image, expected)
+
+
+def test_16bit_grayscale_is_scaled_by_65535_and_repeated_to_rgb(tmp_path: Path) -> None:
+    values = np.array([[0, 1000, 65535], [32768, 12345, 54321]], dtype=np.uint16)
+    Image.fromarray(values).save(tmp_path / "deep.png")
+    image = load_image(tmp_path / "deep.png")
+    assert image.shape == (3, 2, 3)
+    expected = torch.from_numpy(values.astype(np.float32) / 65535)
+    for channel in image:
+        assert torch.allclose(channel, expected, atol=1e-7)
+    assert image.max() == 1.0 and image.min() == 0.0
+
+
+def test_8bit_grayscale_becomes_three_equal_channels(tmp_path: Path) -> None:
+    gray = _pixels()[..., 0]
+    Image.fromarray(gray).save(tmp_path / "gray.png")
+    image = load_image(tmp_path / "gray.png")
+    assert image.shape == (3, 48, 64)
+    assert torch.equal(image[0], torch.from_numpy(gray).float() / 255)
+    assert torch.equal(image[0], image[1]) and torch.equal(image[1], image[2])
+
+
+def test_rgba_drops_alpha_with_a_warning_naming_the_file(tmp_path: Path) -> None:
+    rgba = np.concatenate([_pixels(), np.full((48, 64, 1), 7, np.uint8)], axis=2)
+    Image.fromarray(rgba).save(tmp_path / "alpha.png")
+    with pytest.warns(UserWarning, match="alpha.png: alpha channel dropped"):
+        image = load_image(tmp_path / "alpha.png")
+    assert torch.equal(image, torch.from_numpy(rgba[..., :3]).permute(2, 0, 1).float() / 255)
+
+
+def test_palette_image_loads_its_palette_colours(tmp_path: Path) -> None:
+    palette_image = Image.new("P", (4, 2))
+    palette_image.putpalette([255, 0, 0, 0, 128, 255] + [0] * 762)
+    palette_image.putdata([0, 1, 1, 0, 1, 0, 0, 1])
+    palette_image.save(tmp_path / "pal.png")
+    image = load_image(tmp_path / "pal.png")
+    assert torch.equal(image[:, 0, 0], torch.tensor([1.0, 0.0, 0.0]))
+    assert torch.equal(image[:, 0, 1], torch.tensor([0.0, 128 / 255, 1.0]))
+
+
+def test_cmyk_tiff_is_converted_to_rgb(tmp_path: Path) -> None:
+    Image.new("CMYK", (5, 3), (0, 255, 255, 0)).save(tmp_path / "print.tif")
+    image = load_image(tmp_path / "print.tif")
+    assert image.shape == (3, 3, 5)
+    assert torch.equal(image[:, 1, 1], torch.tensor([1.0, 0.0, 0.0]))
+
+
+def test_exif_orientation_is_applied(tmp_path: Path) -> None:
+    pixels = _pixels(height=4, width=6)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored image must be rotated 90° clockwise to display
+    Image.fromarray(pixels).save(tmp_path / "rotated.png", exif=exif)
+    image = load_image(tmp_path / "rotated.png")
+    assert image.shape == (3, 6, 4)
+    assert image_size(tmp_path / "rotated.png") == (6, 4)
+    clockwise = np.rot90(pixels, k=-1)
+    assert torch.equal(image, torch.from_numpy(clockwise.copy()).permute(2, 0, 1).float() / 255)
+
+
+def test_truncated_png_is_a_one_line_error_naming_the_file(tmp_path: Path) -> None:
+    Image.fromarray(_pixels()).save(tmp_path / "whole.png")
+    data = (tmp_path / "whole.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(SrkitError) as info:
+        load_image(tmp_path / "cut.png")
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path / 'cut.png'}: cannot read image (")
+    assert "\n" not in message
+
+
+def test_text_file_with_image_suffix_is_a_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "notes.jpg").write_text("not an image")
+    with pytest.raises(SrkitError, match="notes.jpg: cannot read image"):
+        load_image(tmp_path / "notes.jpg")
+    with pytest.raises(SrkitError, match="notes.jpg: cannot read image"):
+        image_size(tmp_path / "notes.jpg")
+
+
+def test_save_then_load_round_trips_8bit_values(tmp_path: Path) -> None:
+    image = torch.from_numpy(_pixels()).permute(2, 0, 1).float() / 255
+    save_image(image.unsqueeze(0), tmp_path / "deep" / "er" / "out.png")
+    assert torch.equal(load_image(tmp_path / "deep" / "er" / "out.png"), image)
+
+
+def test_save_clamps_and_rounds(tmp_path: Path) -> None:
+    image = torch.tensor([-0.5, 1.7, 0.5 / 255 + 1e-4]).view(3, 1, 1).expand(3, 2, 2).clone()
+    save_image(image, tmp_path / "c.png")
+    assert load_image(tmp_path / "c.png")[:, 0, 0].mul(255).tolist() == [0.0, 255.0, 1.0]
+
+
+def test_save_picks_jpeg_from_suffix(tmp_path: Path) -> None:
+    save_image(torch.rand(3, 16, 16), tmp_path / "photo.JPG")
+    with Image.open(tmp_path / "photo.JPG") as saved:
+        assert saved.format == "JPEG"
+
+
+def test_save_rejects_wrong_shape(tmp_path: Path) -> None:
+    with pytest.raises(SrkitError, match="expected"):
+        save_image(torch.rand(2, 3, 8, 8), tmp_path / "x.png")
+
+
+def test_list_images_is_sorted_case_insensitive_and_skips_other_files(tmp_path: Path) -> None:
+    for name in ["b.PNG", "a.jpeg", "c.webp", "d.TIF"]:
+        Image.fromarray(_pixels(8, 8)).save(tmp_path / name)
+    (tmp_path / "readme.txt").write_text("x")
+    (tmp_path / "sub.png").mkdir()
+    assert [p.name for p in list_images(tmp_path)] == ["a.jpeg", "b.PNG", "c.webp", "d.TIF"]
+
+
+def test_list_images_errors_name_the_folder(tmp_path: Path) -> None:
+    missing = re.escape(f"{tmp_path / 'missing'}: no such folder")
+    with pytest.raises(SrkitError, match=f"^{missing}$"):
+        list_images(tmp_path / "missing")
+    (tmp_path / "readme.txt").write_text("x")
+    with pytest.raises(SrkitError, match="^" + re.escape(f"{tmp_path}: no images found")):
+        list_images(tmp_path)

@@ -1,0 +1,168 @@
+"""PSNR/SSIM follow the MATLAB evaluation scripts: 8-bit values, BT.601 luma, border crop."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from numpy.lib.stride_tricks import sliding_window_view
+
+from srkit.errors import SrkitError
+from srkit.metrics import psnr, quantize, rgb_to_y, ssim
+
+
+def pair(n: int = 2, size: int = 32, noise: float = 0.05, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    hr = torch.rand(n, 3, size, size, generator=generator)
+    sr = (hr + noise * torch.randn(hr.shape, generator=generator)).clamp(0, 1)
+    return sr, hr
+
+
+def reference_ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Wang et al.'s ssim_index.m on two 2-D arrays in 0..255 (11x11 Gaussian, sigma 1.5, valid)."""
+    x = np.arange(11) - 5
+    window = np.exp(-(x[:, None] ** 2 + x[None, :] ** 2) / (2 * 1.5**2))
+    window /= window.sum()
+
+    def filter_valid(image: np.ndarray) -> np.ndarray:
+        return np.einsum("ijkl,kl->ij", sliding_window_view(image, (11, 11)), window)
+
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    mu_a, mu_b = filter_valid(a), filter_valid(b)
+    var_a = filter_valid(a * a) - mu_a**2
+    var_b = filter_valid(b * b) - mu_b**2
+    cov = filter_valid(a * b) - mu_a * mu_b
+    ssim_map = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return float(ssim_map.mean())
+
+
+def reference_y(image: torch.Tensor) -> np.ndarray:
+    """MATLAB rgb2ycbcr's Y on 0..255 for one 8-bit (3,H,W) image given in [0, 1]."""
+    r, g, b = np.floor(image.double().numpy() * 255 + 0.5) / 255
+    return 16 + 65.481 * r + 128.553 * g + 24.966 * b
+
+
+def test_rgb_to_y_spans_studio_range() -> None:
+    black, white = torch.zeros(1, 3, 1, 1), torch.ones(1, 3, 1, 1)
+    assert rgb_to_y(black).item() == pytest.approx(16 / 255)
+    assert rgb_to_y(white).item() == pytest.approx(235 / 255)
+    red = torch.tensor([1.0, 0, 0]).view(1, 3, 1, 1)
+    assert rgb_to_y(red).item() == pytest.approx((16 + 65.481) / 255)
+
+
+def test_rgb_to_y_keeps_unbatched_rank() -> None:
+    assert rgb_to_y(torch.rand(3, 4, 5)).shape == (1, 4, 5)
+
+
+def test_quantize_rounds_half_up_and_clamps() -> None:
+    values = torch.tensor([-0.2, 0.5 / 255, 1.49 / 255, 2.5 / 255, 1.3], dtype=torch.float64)
+    expected = torch.tensor([0, 1, 1, 3, 255], dtype=torch.float64) / 255
+    torch.testing.assert_close(quantize(values), expected)
+
+
+def test_psnr_of_identical_images_is_inf() -> None:
+    _, hr = pair()
+    assert torch.isinf(psnr(hr, hr, crop=2)).all()
+
+
+def test_ssim_of_identical_images_is_one() -> None:
+    _, hr = pair()
+    torch.testing.assert_close(ssim(hr, hr, crop=2), torch.ones(2, dtype=torch.float64))
+
+
+def test_psnr_of_a_constant_offset() -> None:
+    hr = torch.zeros(1, 3, 16, 16)
+    sr = torch.full_like(hr, 10 / 255)
+    assert psnr(sr, hr, crop=0, y_channel=False).item() == pytest.approx(20 * math.log10(255 / 10))
+    # Grey offsets shrink by 219/255 in luma.
+    assert psnr(sr, hr, crop=0).item() == pytest.approx(20 * math.log10(255 / (10 * 219 / 255)))
+
+
+def test_psnr_matches_numpy_on_the_luma() -> None:
+    sr, hr = pair(n=1)
+    diff = reference_y(sr[0])[3:-3, 3:-3] - reference_y(hr[0])[3:-3, 3:-3]
+    expected = 10 * math.log10(255**2 / np.mean(diff**2))
+    assert psnr(sr, hr, crop=3).item() == pytest.approx(expected, abs=1e-9)
+
+
+def test_ssim_matches_wang_reference_on_the_luma() -> None:
+    sr, hr = pair(n=1, size=40)
+    expected = reference_ssim(reference_y(sr[0])[2:-2, 2:-2], reference_y(hr[0])[2:-2, 2:-2])
+    assert ssim(sr, hr, crop=2).item() == pytest.approx(expected, abs=1e-10)
+
+
+def test_rgb_ssim_averages_the_channels() -> None:
+    sr, hr = pair(n=1, size=24)
+    sr_255, hr_255 = (np.floor(t[0].double().numpy() * 255 + 0.5) for t in (sr, hr))
+    expected = np.mean([reference_ssim(sr_255[c], hr_255[c]) for c in range(3)])
+    assert ssim(sr, hr, crop=0, y_channel=False).item() == pytest.approx(expected, abs=1e-10)
+
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+def test_batched_scores_equal_per_image_scores(metric) -> None:
+    sr, hr = pair(n=3)
+    together = metric(sr, hr, crop=2)
+    one_by_one = torch.cat([metric(sr[i : i + 1], hr[i : i + 1], crop=2) for i in range(3)])
+    torch.testing.assert_close(together, one_by_one)
+    assert together.shape == (3,)
+
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+def test_changes_inside_the_cropped_border_do_not_count(metric) -> None:
+    sr, hr = pair(n=1)
+    damaged = sr.clone()
+    damaged[..., :3, :] = 0
+    damaged[..., :, -3:] = 1
+    torch.testing.assert_close(metric(damaged, hr, crop=3), metric(sr, hr, crop=3))
+    assert metric(damaged, hr, crop=2) < metric(sr, hr, crop=2)
+
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+def test_more_noise_scores_lower(metric) -> None:
+    _, hr = pair(n=1)
+    mild, _ = pair(n=1, noise=0.02)
+    strong, _ = pair(n=1, noise=0.1)
+    assert metric(strong, hr, crop=0) < metric(mild, hr, crop=0)
+
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+def test_grey_reference_is_compared_on_its_grey_level(metric) -> None:
+    sr, hr = pair(n=1)
+    grey_hr, grey_sr = hr.mean(dim=1, keepdim=True), sr.mean(dim=1, keepdim=True)
+    # An RGB SR whose channels are equal is scored like the grey values themselves, on 0..255.
+    expected = metric(grey_sr.expand(-1, 3, -1, -1), grey_hr.expand(-1, 3, -1, -1), crop=0, y_channel=False)
+    torch.testing.assert_close(metric(grey_sr.expand(-1, 3, -1, -1), grey_hr, crop=0), expected)
+
+
+def test_metrics_accept_unbatched_images() -> None:
+    sr, hr = pair(n=1)
+    torch.testing.assert_close(psnr(sr[0], hr[0], crop=1), psnr(sr, hr, crop=1))
+
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+def test_shape_mismatch_raises_srkit_error(metric) -> None:
+    sr, hr = pair(n=1)
+    with pytest.raises(SrkitError, match="differ"):
+        metric(sr[..., :-1], hr, crop=0)
+
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+def test_crop_larger_than_the_image_raises_srkit_error(metric) -> None:
+    sr, hr = pair(n=1, size=8)
+    with pytest.raises(SrkitError, match="crop"):
+        metric(sr, hr, crop=4)
+
+
+def test_ssim_on_images_smaller_than_the_window_raises_srkit_error() -> None:
+    sr, hr = pair(n=1, size=12)
+    with pytest.raises(SrkitError, match="window"):
+        ssim(sr, hr, crop=1)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("metric", [psnr, ssim])
+def test_cuda_scores_match_cpu(metric) -> None:
+    sr, hr = pair(n=2)
+    torch.testing.assert_close(metric(sr.cuda(), hr.cuda(), crop=2).cpu(), metric(sr, hr, crop=2))

@@ -1,0 +1,76 @@
+"""Learning-rate schedules give the documented lr at given iterations, also after a reload."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from srkit.errors import SrkitError
+from srkit.training.pixel_recipe import PixelConfig
+from srkit.training.schedules import make_scheduler
+
+
+def _lr_at(config: PixelConfig, iterations: list[int], **kwargs) -> list[float]:  # noqa: ANN003
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=config.lr)
+    scheduler = make_scheduler(optimizer, config, **kwargs)
+    lrs, done = [], 0
+    for target in iterations:
+        while done < target:
+            optimizer.step()
+            scheduler.step()
+            done += 1
+        lrs.append(optimizer.param_groups[0]["lr"])
+    return lrs
+
+
+def test_constant_schedule_keeps_the_lr() -> None:
+    assert _lr_at(PixelConfig(lr=3e-4, iters=100), [0, 50, 100]) == [3e-4] * 3
+
+
+def test_multistep_schedule_drops_at_milestones_like_srgan() -> None:
+    config = PixelConfig(lr=1e-4, iters=200, lr_schedule="multistep", lr_milestones="100",
+                         lr_gamma=0.1)
+    lrs = _lr_at(config, [0, 99, 100, 199])
+    assert lrs[:2] == [1e-4, 1e-4]
+    assert lrs[2] == pytest.approx(1e-5) and lrs[3] == pytest.approx(1e-5)
+
+
+def test_multistep_without_milestones_drops_halfway() -> None:
+    config = PixelConfig(lr=1e-4, iters=10, lr_schedule="multistep")
+    assert _lr_at(config, [4, 5]) == [1e-4, pytest.approx(1e-5)]
+
+
+def test_cosine_schedule_decays_to_lr_min() -> None:
+    config = PixelConfig(lr=1e-3, iters=100, lr_schedule="cosine", lr_min=1e-6)
+    start, middle, end = _lr_at(config, [0, 50, 100])
+    assert start == pytest.approx(1e-3)
+    assert middle == pytest.approx(1e-6 + (1e-3 - 1e-6) * 0.5 * (1 + math.cos(math.pi / 2)))
+    assert end == pytest.approx(1e-6)
+
+
+def test_schedule_of_a_later_phase_starts_at_its_first_iteration() -> None:
+    config = PixelConfig(lr=1e-4, iters=300, lr_schedule="multistep", lr_milestones="100")
+    lrs = _lr_at(config, [150, 199, 200], start=100)
+    assert lrs[0] == 1e-4 and lrs[1] == 1e-4 and lrs[2] == pytest.approx(1e-5)
+
+
+def test_scheduler_state_reloads_into_the_same_lr() -> None:
+    config = PixelConfig(lr=1e-3, iters=100, lr_schedule="cosine")
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=config.lr)
+    scheduler = make_scheduler(optimizer, config)
+    for _ in range(30):
+        optimizer.step()
+        scheduler.step()
+    fresh_optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=config.lr)
+    fresh = make_scheduler(fresh_optimizer, config)
+    fresh.load_state_dict(scheduler.state_dict())
+    optimizer.step(), scheduler.step(), fresh_optimizer.step(), fresh.step()
+    assert fresh_optimizer.param_groups[0]["lr"] == optimizer.param_groups[0]["lr"]
+
+
+def test_bad_milestones_are_a_one_line_error() -> None:
+    config = PixelConfig(lr_schedule="multistep", lr_milestones="ten")
+    with pytest.raises(SrkitError, match="lr_milestones"):
+        _lr_at(config, [1])
