@@ -3,7 +3,8 @@
 For each recipe (and each of its training phases, e.g. SRGAN's pretrain and gan), builds the
 recipe exactly as ``srkit train`` does, prepares ``--steps`` batches on the device (HR crops
 of the bundled photos, LR by the recipe's degradation), then times ``--steps`` training steps
-(``recipe.train_step`` + scheduler steps, after ``--warmup`` untimed ones) per variant:
+(``recipe.train_step`` + scheduler steps, after ``--warmup`` untimed ones) per variant, the
+variants taking turns step by step; it reports the median step time:
 
     eager        fp32, contiguous (the baseline every ratio is relative to)
     bf16         --amp bf16 (autocast)
@@ -12,13 +13,14 @@ of the bundled photos, LR by the recipe's degradation), then times ``--steps`` t
 
 Data loading is excluded (the trainer overlaps it with worker processes). Example:
 
-    python benchmarks/train_throughput.py --device cpu --steps 5 --batch-size 4 --patch-size 64 \
+    python benchmarks/train_throughput.py --device cpu --steps 5 --batch-size 4 --patch-size 48 \
         --option content_loss=mse
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from typing import Any
 
@@ -78,29 +80,62 @@ def _sync(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
-def _time_steps(name: str, recipe_class: type, args: argparse.Namespace, variant: dict[str, Any],
-                device: torch.device, phase_start: int, batches: list[Batch]) -> float:
-    """Seconds per training step of one recipe/variant/phase."""
-    config = _config(recipe_class, args, variant)
-    seed_everything(0)
-    recipe = recipe_class(config, device)
-    ctx = TrainContext(recipe, config, device, ProcessInfo(), ema=None)
-    if config.channels_last:
-        batches = [Batch(b.lr.contiguous(memory_format=torch.channels_last),
-                         b.hr.contiguous(memory_format=torch.channels_last), b.extra)
-                   for b in batches]
-    timings = []
-    for step, batch in enumerate(batches):
-        ctx.iteration = phase_start + step
-        _sync(device)
+class VariantRun:
+    """One recipe built with one variant's options, stepping through the shared batches."""
+
+    def __init__(self, recipe_class: type, args: argparse.Namespace, variant: dict[str, Any],
+                 device: torch.device, phase_start: int, batches: list[Batch]) -> None:
+        config = _config(recipe_class, args, variant)
+        seed_everything(0)
+        self.recipe = recipe_class(config, device)
+        self.ctx = TrainContext(self.recipe, config, device, ProcessInfo(), ema=None)
+        self.device, self.phase_start = device, phase_start
+        if config.channels_last:
+            batches = [Batch(b.lr.contiguous(memory_format=torch.channels_last),
+                             b.hr.contiguous(memory_format=torch.channels_last), b.extra)
+                       for b in batches]
+        self.batches, self.step, self.seconds = batches, 0, []
+
+    def run_step(self, timed: bool) -> None:
+        batch = self.batches[self.step % len(self.batches)]
+        self.ctx.iteration = self.phase_start + self.step
+        _sync(self.device)
         started = time.perf_counter()
-        recipe.train_step(batch, ctx)
-        for scheduler in recipe.schedulers.values():
+        self.recipe.train_step(batch, self.ctx)
+        for scheduler in self.recipe.schedulers.values():
             scheduler.step()
-        _sync(device)
-        timings.append(time.perf_counter() - started)
-    timed = timings[args.warmup:]
-    return sum(timed) / len(timed)
+        _sync(self.device)
+        if timed:
+            self.seconds.append(time.perf_counter() - started)
+        self.step += 1
+
+    def median_seconds(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def _measure(recipe_class: type, args: argparse.Namespace, variants: list[str],
+             device: torch.device, phase_start: int, batches: list[Batch]) -> dict[str, Any]:
+    """Median seconds per step of each variant (or the exception that stopped it).
+
+    Variants take turns step by step, so a change in machine load hits all of them alike.
+    """
+    runs: dict[str, Any] = {}
+    for variant in variants:
+        try:
+            run = VariantRun(recipe_class, args, VARIANTS[variant], device, phase_start, batches)
+            for _ in range(args.warmup):
+                run.run_step(timed=False)
+            runs[variant] = run
+        except Exception as exc:  # a speed option unsupported here is a result too
+            runs[variant] = exc
+    for _ in range(args.steps):
+        for variant, run in runs.items():
+            if isinstance(run, VariantRun):
+                try:
+                    run.run_step(timed=True)
+                except Exception as exc:
+                    runs[variant] = exc
+    return {v: r.median_seconds() if isinstance(r, VariantRun) else r for v, r in runs.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -110,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="subset of " + ", ".join(VARIANTS))
     parser.add_argument("--device", default="auto")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per variant")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed steps before timing")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps before timing")
     parser.add_argument("--scale", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--patch-size", type=int, default=96)
@@ -141,21 +176,17 @@ def main(argv: list[str] | None = None) -> None:
             print(f"| {name} | - | - | skipped: {exc} | | |")
             continue
         for phase, start in phases.items():
-            eager_seconds = None
-            for variant in variants:
-                try:
-                    seconds = _time_steps(name, recipe_class, args, VARIANTS[variant], device,
-                                          start, batches)
-                except Exception as exc:  # a speed option unsupported here is a result too
-                    reason = " ".join(str(exc).split())[:80]
-                    print(f"| {name} | {phase} | {variant} | failed: {type(exc).__name__}: "
+            results = _measure(recipe_class, args, variants, device, start, batches)
+            eager = results.get("eager")
+            for variant, seconds in results.items():
+                if isinstance(seconds, Exception):
+                    reason = " ".join(str(seconds).split())[:80]
+                    print(f"| {name} | {phase} | {variant} | failed: {type(seconds).__name__}: "
                           f"{reason} | | |")
                     continue
-                eager_seconds = seconds if variant == "eager" else eager_seconds
-                ratio = f"{eager_seconds / seconds:.2f}x" if eager_seconds else "-"
-                print(f"| {name} | {phase} | {variant} | {1 / seconds:.2f} | "
-                      f"{hr_mpix / seconds:.4g} | {ratio} |", flush=True)
-
+                ratio = f"{eager / seconds:.2f}x" if isinstance(eager, float) else "-"
+                print(f"| {name} | {phase} | {variant} | {1 / seconds:.3g} | "
+                      f"{hr_mpix / seconds:.3g} | {ratio} |", flush=True)
 
 if __name__ == "__main__":
     main()

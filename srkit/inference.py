@@ -126,7 +126,7 @@ def _run(model: nn.Module, lr: Tensor, *, tile: int | None, overlap: int, precis
 def run_model(model: nn.Module, lr: Tensor, *, tile: int | None = None,
               overlap: int = DEFAULT_OVERLAP, precision: str = "fp32",
               self_ensemble: bool = False) -> Tensor:
-    """SR of an LR batch on the model's device: (N,3,h,w) in [0, 1] -> (N,3,h*s,w*s) float32.
+    """SR of an LR batch: (N,3,h,w) in [0, 1] on the model's device -> (N,3,h*s,w*s) float32.
 
     Not clamped. When memory runs out (CUDA out-of-memory, or a failed CPU allocation) the
     batch is retried in tiles, halving the tile size until it fits (with a warning), down to

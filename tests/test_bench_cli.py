@@ -133,6 +133,15 @@ def test_default_models_are_bicubic_with_a_hint(capsys, tmp_path: Path, tiny_dat
     assert "hint:" in err and "--weights NAME=FILE" in err
 
 
+def test_default_models_include_runs_for_the_requested_scale(capsys, tmp_path: Path,
+                                                             tiny_dataset: Path) -> None:
+    runs = tmp_path / "runs"
+    bicubic_weights(runs / "srresnet_x4" / "model.safetensors", scale=4)
+    args = ("--runs", str(runs), "--datasets", str(tiny_dataset))
+    assert [r["model"] for r in bench_json(capsys, *args)] == ["bicubic", "srresnet"]
+    assert [r["model"] for r in bench_json(capsys, *args, "--scales", "2")] == ["bicubic"]
+
+
 def expect_error(capsys, *argv: str) -> str:
     code, out, err = run_cli(capsys, "bench", "--no-lpips", "--device", "cpu", *argv)
     assert code == 2 and out == ""

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from srkit.degradations import imresize as imresize_module
 from srkit.degradations.imresize import imresize, resize_matrix
 from srkit.errors import SrkitError
 
@@ -57,8 +58,16 @@ def reference_imresize(
     return out
 
 
+@pytest.fixture(params=["matrix", "taps"])
+def resize_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test through both implementations: dense matrices and per-tap gathering."""
+    if request.param == "taps":
+        monkeypatch.setattr(imresize_module, "DENSE_TAPS_RATIO", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("scale", [2, 3, 4, 1 / 2, 1 / 3, 1 / 4, 0.6, 1.7])
-def test_imresize_matches_per_pixel_reference(scale: float) -> None:
+def test_imresize_matches_per_pixel_reference(scale: float, resize_path: str) -> None:
     image = torch.rand(2, 9, 11, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     out_h, out_w = math.ceil(9 * scale - 1e-9), math.ceil(11 * scale - 1e-9)
     expected = reference_imresize(image.numpy(), out_h, out_w, scale, scale)
@@ -67,7 +76,7 @@ def test_imresize_matches_per_pixel_reference(scale: float) -> None:
     np.testing.assert_allclose(result.numpy(), expected, atol=1e-12)
 
 
-def test_imresize_to_size_uses_each_dimension_own_ratio() -> None:
+def test_imresize_to_size_uses_each_dimension_own_ratio(resize_path: str) -> None:
     image = torch.rand(1, 8, 12, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     expected = reference_imresize(image.numpy(), 5, 30, 5 / 8, 30 / 12)
     np.testing.assert_allclose(imresize(image, size=(5, 30)).numpy(), expected, atol=1e-12)
@@ -113,14 +122,14 @@ def test_one_third_of_a_multiple_of_three_is_exact(length: int) -> None:
     assert imresize(torch.zeros(1, 1, 6, length), 1 / 3).shape[-1] == length // 3
 
 
-def test_batched_resize_equals_per_image_resize() -> None:
+def test_batched_resize_equals_per_image_resize(resize_path: str) -> None:
     batch = torch.rand(3, 3, 10, 14, generator=torch.Generator().manual_seed(2))
     together = imresize(batch, 1 / 2)
     one_by_one = torch.cat([imresize(image[None], 1 / 2) for image in batch])
     torch.testing.assert_close(together, one_by_one)
 
 
-def test_unbatched_input_keeps_its_rank() -> None:
+def test_unbatched_input_keeps_its_rank(resize_path: str) -> None:
     image = torch.rand(3, 10, 14)
     result = imresize(image, 2)
     assert result.shape == (3, 20, 28)
@@ -155,6 +164,18 @@ def test_bad_arguments_raise_srkit_error(args: tuple, kwargs: dict) -> None:
 def test_integer_images_are_refused() -> None:
     with pytest.raises(SrkitError, match="float"):
         imresize(torch.zeros(1, 3, 8, 8, dtype=torch.uint8), 2)
+
+
+def test_reduced_precision_matmul_setting_does_not_change_results() -> None:
+    image = torch.rand(2, 3, 24, 24, generator=torch.Generator().manual_seed(3))
+    exact = imresize(image.double(), 1 / 4).float()
+    previous = torch.get_float32_matmul_precision()
+    try:
+        torch.set_float32_matmul_precision("medium")
+        fast_setting = imresize(image, 1 / 4)
+    finally:
+        torch.set_float32_matmul_precision(previous)
+    torch.testing.assert_close(fast_setting, exact, rtol=0, atol=0)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,6 @@ def _tiny_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _latest_tensors(out: Path) -> dict[str, torch.Tensor]:
-    import json
-
     latest = json.loads((out / "checkpoints" / "latest.json").read_text())
     return load_file(out / "checkpoints" / latest["tensors"])
 
@@ -37,15 +36,16 @@ def _interrupt_at(monkeypatch: pytest.MonkeyPatch, iteration: int) -> None:
     monkeypatch.setattr(fake_recipe.TinyRecipe, "train_step", train_step)
 
 
-def test_resumed_run_is_bit_identical_to_uninterrupted_run(tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("workers", [0, pytest.param(2, marks=pytest.mark.slow)])
+def test_resumed_run_is_bit_identical_to_uninterrupted_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
     val = make_image_folder(tmp_path / "val")
-    options = ("--noise", "--lr-schedule", "cosine", "--ema", "0.9", "--grad-clip", "1.0",
-               "--lr", "1e-2", "--val-every", "0")
+    options = ("--workers", str(workers), "--noise", "--lr-schedule", "cosine", "--ema", "0.9",
+               "--grad-clip", "1.0", "--lr", "1e-2", "--val-every", "0")
     main(tiny_args(tmp_path / "straight", val, *options, iters=9))
 
     with monkeypatch.context() as patch:
-        _interrupt_at(patch, 7)  # after the checkpoint at iteration 6
+        _interrupt_at(patch, 8)  # after the checkpoint at 6 and the log record of 8
         with pytest.raises(SystemExit) as interrupted:
             main(tiny_args(tmp_path / "resumed", val, *options, iters=9))
     assert interrupted.value.code == 130
@@ -58,6 +58,9 @@ def test_resumed_run_is_bit_identical_to_uninterrupted_run(tmp_path: Path,
     for key in straight:
         assert torch.equal(straight[key], resumed[key]), key
     exported = [load_file(tmp_path / run / "model.safetensors") for run in ("straight", "resumed")]
+    logs = [[json.loads(line)["iteration"] for line in (tmp_path / run / "log.jsonl").open()]
+            for run in ("straight", "resumed")]
+    assert logs[0] == logs[1]  # the record of the lost iteration 8 was dropped on resume
     assert all(torch.equal(exported[0][k], exported[1][k]) for k in exported[0])
 
 
@@ -71,8 +74,6 @@ def test_torn_temp_files_do_not_break_resume(tmp_path: Path) -> None:
     (checkpoints / ".latest.json.abc.tmp").write_text('{"iteration": 9, "tens')
     main(tiny_args(out, val, "--resume", iters=9))
     assert _latest_tensors(out)  # resumed and saved at 9
-    import json
-
     assert json.loads((checkpoints / "latest.json").read_text())["iteration"] == 9
     assert not list(checkpoints.glob(".*.tmp"))  # cleaned up
 
@@ -140,8 +141,6 @@ def test_resume_needs_only_out_and_resume(tmp_path: Path) -> None:
     out = tmp_path / "run"
     main(tiny_args(out, val, "--scale", "3", "--patch-size", "12", iters=3))
     main(["train", "tiny", "--out", str(out), "--resume", "--iters", "6"])
-    import json
-
     state = json.loads((out / "checkpoints" / "latest.json").read_text())
     assert state["iteration"] == 6 and state["config"]["scale"] == 3
 

@@ -105,12 +105,13 @@ def command(models: str | None, weights_text: str | None, datasets: str, scales:
     from srkit.inference import autocast_context
 
     weights = parse_weights_option(weights_text)
+    scale_list = _scales(scales)
     model_names = ([m.lower() for m in _split(models)] if models is not None
-                   else default_models(weights, runs_dir))
+                   else default_models(weights, runs_dir, scale_list))
     torch_device = resolve_device(device)
     autocast_context(precision, torch_device)  # fp16 on CPU fails before any work
     options = BenchOptions(
-        models=list(dict.fromkeys(model_names)), datasets=_split(datasets), scales=_scales(scales),
+        models=list(dict.fromkeys(model_names)), datasets=_split(datasets), scales=scale_list,
         weights=weights, runs_dir=runs_dir, device=torch_device, precision=precision, tile=tile,
         self_ensemble=self_ensemble, warmup=warmup,
         lpips=_lpips(not no_lpips, lpips_net, lpips_weights, torch_device),

@@ -1,6 +1,5 @@
-"""Degradations that turn HR images into LR inputs, and the MATLAB-compatible resize they share."""
+"""Degradations that turn HR images into LR inputs (``imresize`` holds the MATLAB bicubic they share)."""
 
 from srkit.degradations.bicubic import BicubicDegradation, BlurBicubicDegradation
-from srkit.degradations.imresize import imresize
 
-__all__ = ["BicubicDegradation", "BlurBicubicDegradation", "imresize"]
+__all__ = ["BicubicDegradation", "BlurBicubicDegradation"]

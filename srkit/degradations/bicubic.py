@@ -53,7 +53,7 @@ def gaussian_blur(images: Tensor, sigmas: Tensor, size: int) -> Tensor:
     radius = size // 2
     if radius >= min(h, w):
         raise SrkitError(f"blur: {h}x{w} images are too small for a {size}x{size} kernel")
-    kernels = gaussian_kernels(sigmas.to(images.device, torch.float64), size)
+    kernels = gaussian_kernels(sigmas.to(images.device, torch.float32), size)
     kernels = kernels.to(images.dtype).repeat_interleave(c, dim=0)  # (N*C, size)
     planes = images.reshape(1, n * c, h, w)
     planes = F.pad(planes, (radius, radius, radius, radius), mode="reflect")
@@ -96,13 +96,12 @@ class BlurBicubicDegradation:
         self.sigma_range = sigma_range
 
     def sample_sigmas(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """Blur sigma of each of ``n`` images (float64, on the generator's device)."""
+        """Blur sigma of each of ``n`` images (float32, on the generator's device)."""
         if self.sigma_range is None:
-            return torch.full((n,), self.sigma, dtype=torch.float64)
+            return torch.full((n,), self.sigma)
         device = generator.device if generator is not None else torch.device("cpu")
         low, high = self.sigma_range
-        draws = torch.rand(n, generator=generator, dtype=torch.float64, device=device)
-        return low + (high - low) * draws
+        return low + (high - low) * torch.rand(n, generator=generator, device=device)
 
     def __call__(self, hr: Tensor, scale: int, *, generator: torch.Generator | None = None) -> Tensor:
         _check_batch(hr, scale, "blur-bicubic degradation")

@@ -4,12 +4,13 @@ Published super-resolution numbers are measured on LR images made by MATLAB's
 ``imresize(hr, 1/scale, 'bicubic')``; other bicubic implementations (PIL, OpenCV,
 ``F.interpolate``) shift PSNR by tenths of a dB. This module reproduces MATLAB's
 ``contributions()``: a cubic kernel with a = -0.5, widened by ``1/scale`` when
-shrinking (antialiasing), four taps (plus two spare) per output pixel centred at
+shrinking (antialiasing), ``ceil(kernel width) + 2`` taps per output pixel centred at
 ``x / scale + 0.5 * (1 - 1 / scale)``, weights normalised to sum to one and
 symmetric (edge-repeating) padding at the borders.
 
-Each dimension's resampling is a dense ``(out, in)`` matrix, so a resize is two
-batched matrix multiplies on whatever device the images live on.
+Each dimension's resampling is a dense ``(out, in)`` matrix, so a resize of typical
+images is two batched matrix multiplies on whatever device they live on; long lines
+switch to summing each output pixel's few taps, whose cost grows linearly with size.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from srkit.errors import SrkitError
 
 #: MATLAB's bicubic kernel spans [-2, 2] input pixels at scale 1.
 KERNEL_WIDTH = 4.0
+#: A dimension is resampled by a dense matrix multiply (fast, BLAS) while its input length is
+#: at most this many times the taps per output pixel; longer lines gather their few taps
+#: instead, in time linear in the size (a dense matrix costs in*out per line).
+DENSE_TAPS_RATIO = 32
 
 
 def cubic(x: Tensor) -> Tensor:
@@ -35,11 +40,16 @@ def cubic(x: Tensor) -> Tensor:
     return near + far
 
 
-def resize_matrix(in_length: int, out_length: int, scale: float) -> Tensor:
-    """The float64 ``(out_length, in_length)`` matrix that resamples one dimension.
+def resize_taps(in_length: int, out_length: int, scale: float) -> tuple[Tensor, Tensor]:
+    """MATLAB's ``contributions()``: which inputs each output pixel of one dimension reads.
 
     ``scale`` is the output/input ratio MATLAB uses for this dimension; below 1 the
     kernel is stretched by ``1 / scale`` (antialiasing).
+
+    Returns:
+        ``(indices, weights)``, both ``(out_length, taps)``: 0-based input indices (already
+        mirrored into range) and float64 weights summing to 1 per row. Tap columns whose
+        weights are all zero are dropped, as MATLAB does.
     """
     if scale < 1:
         width = KERNEL_WIDTH / scale
@@ -61,9 +71,33 @@ def resize_matrix(in_length: int, out_length: int, scale: float) -> Tensor:
     period = 2 * in_length
     folded = torch.remainder(indices.long() - 1, period)
     zero_based = torch.where(folded < in_length, folded, period - 1 - folded)
-    matrix = torch.zeros(out_length, in_length, dtype=torch.float64)
-    matrix.scatter_add_(1, zero_based, weights)
-    return matrix
+    used = weights.ne(0).any(dim=0)
+    return zero_based[:, used], weights[:, used]
+
+
+def resize_matrix(in_length: int, out_length: int, scale: float) -> Tensor:
+    """The float64 ``(out_length, in_length)`` matrix that resamples one dimension."""
+    indices, weights = resize_taps(in_length, out_length, scale)
+    return torch.zeros(out_length, in_length, dtype=torch.float64).scatter_add_(1, indices, weights)
+
+
+def _resize_dim(x: Tensor, dim: int, out_length: int, scale: float) -> Tensor:
+    """Resample dimension ``dim`` (-2 or -1) of ``x``, in ``x``'s dtype."""
+    in_length = x.shape[dim]
+    indices, weights = resize_taps(in_length, out_length, scale)
+    if in_length <= DENSE_TAPS_RATIO * indices.shape[1]:
+        matrix = torch.zeros(out_length, in_length, dtype=torch.float64).scatter_add_(1, indices, weights)
+        matrix = matrix.to(device=x.device, dtype=x.dtype)
+        return torch.matmul(matrix, x) if dim == -2 else torch.matmul(x, matrix.T)
+    # Long lines: a dense matrix would cost in*out per line; read only each output's taps,
+    # gathering whole rows (contiguous) rather than scattered columns.
+    lines = x if dim == -2 else x.transpose(-1, -2).contiguous()
+    indices = indices.to(x.device)
+    weights = weights.to(device=x.device, dtype=x.dtype)[:, :, None]
+    result = lines.index_select(-2, indices[:, 0]) * weights[:, 0]
+    for tap in range(1, indices.shape[1]):
+        result.add_(lines.index_select(-2, indices[:, tap]) * weights[:, tap])
+    return result if dim == -2 else result.transpose(-1, -2).contiguous()
 
 
 def _output_length(in_length: int, scale: float) -> int:
@@ -71,8 +105,14 @@ def _output_length(in_length: int, scale: float) -> int:
     return max(1, math.ceil(in_length * scale - 1e-9))
 
 
-def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.float64 if dtype == torch.float64 else torch.float32
+def _compute_dtype(dtype: torch.dtype, device: torch.device) -> torch.dtype:
+    if dtype == torch.float64:
+        return torch.float64
+    # TF32/bf16 matmuls (enabled for training speed) keep ~3 decimal digits: enough to flip
+    # 8-bit LR values. Resampling in float64 then keeps the protocol's numbers stable.
+    if torch.get_float32_matmul_precision() != "highest" and device.type != "mps":
+        return torch.float64
+    return torch.float32
 
 
 def imresize(x: Tensor, scale: float | None = None, *, size: tuple[int, int] | None = None) -> Tensor:
@@ -87,7 +127,8 @@ def imresize(x: Tensor, scale: float | None = None, *, size: tuple[int, int] | N
 
     Returns:
         Resized images with the input's shape rank, dtype and device. Half-precision
-        inputs are computed in float32 and cast back.
+        inputs are computed in float32 (float64 while reduced-precision float32 matmuls
+        are enabled) and cast back.
     """
     if (scale is None) == (size is None):
         raise SrkitError("imresize: give exactly one of scale or size")
@@ -107,16 +148,11 @@ def imresize(x: Tensor, scale: float | None = None, *, size: tuple[int, int] | N
             raise SrkitError(f"imresize: output size must be positive, got {size}")
         scale_h, scale_w = out_h / in_h, out_w / in_w
 
-    dtype = _compute_dtype(x.dtype)
-    rows = resize_matrix(in_h, out_h, scale_h).to(device=x.device, dtype=dtype)
-    cols = resize_matrix(in_w, out_w, scale_w).to(device=x.device, dtype=dtype)
-    y = x.to(dtype)
-    # MATLAB resizes the dimension with the smallest scale first (rows on a tie). The
-    # products commute mathematically; the order only matters for rounding.
+    y = x.to(_compute_dtype(x.dtype, x.device))
+    # MATLAB resizes the dimension with the smallest scale first (rows on a tie). The two
+    # passes commute mathematically; the order only matters for rounding and speed.
     if scale_h <= scale_w:
-        y = torch.matmul(rows, y)
-        y = torch.matmul(y, cols.T)
+        y = _resize_dim(_resize_dim(y, -2, out_h, scale_h), -1, out_w, scale_w)
     else:
-        y = torch.matmul(y, cols.T)
-        y = torch.matmul(rows, y)
+        y = _resize_dim(_resize_dim(y, -1, out_w, scale_w), -2, out_h, scale_h)
     return y.to(x.dtype)

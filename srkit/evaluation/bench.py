@@ -95,11 +95,26 @@ def run_weights(name: str, runs_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
-def default_models(weights: dict[str, list[Path]], runs_dir: Path) -> list[str]:
-    """``bicubic``, the models given ``--weights``, and every installed one with a run folder."""
+def default_models(weights: dict[str, list[Path]], runs_dir: Path, scales: list[int]
+                   ) -> list[str]:
+    """``bicubic``, the models given ``--weights``, and every installed one whose run folders
+    hold weights for all ``scales`` (a run for another scale is no reason to fail)."""
     names = ["bicubic", *weights]
-    names += [n for n in installed_model_names() if n not in names and run_weights(n, runs_dir)]
+    for name in installed_model_names():
+        found = run_weights(name, runs_dir)
+        if name not in names and found:
+            found_scales = {_scale_of_run_weights(path) for path in found}
+            if None in found_scales or set(scales) <= found_scales:
+                names.append(name)
     return list(dict.fromkeys(names))
+
+
+def _scale_of_run_weights(path: Path) -> int | None:
+    """The file's scale (None if unrecorded); -1 for an unreadable file, which is skipped."""
+    try:
+        return _weights_scale(path)
+    except SrkitError:
+        return -1
 
 
 def _weights_scale(path: Path) -> int | None:

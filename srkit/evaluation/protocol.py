@@ -7,7 +7,7 @@
    after removing ``scale`` pixels from every border; SSIM uses Wang et al.'s 11x11
    Gaussian window (sigma 1.5) over the valid region. A reference stored as a grey file
    (Set14 ``bridge.png``) is compared on its grey level (0..255), as MATLAB scripts read
-   single-channel files: load references with :func:`load_reference` to keep that.
+   single-channel files: pass ``grey=is_grey_file(path)`` to :func:`evaluate`.
 
 Run ``python -m srkit.evaluation.protocol --dataset srkit/data/bundled/Set5 --scale 4``
 to measure the bicubic baseline of a folder of images.
@@ -55,15 +55,18 @@ def make_lr(hr: Tensor, scale: int) -> Tensor:
     return lr[0] if unbatched else lr
 
 
-def evaluate(sr: Tensor, hr: Tensor, scale: int) -> dict[str, Tensor]:
+def evaluate(sr: Tensor, hr: Tensor, scale: int, *, grey: bool = False) -> dict[str, Tensor]:
     """PSNR (dB) and SSIM of SR against HR under the protocol.
 
     sr: (N,3,H',W') or (3,H',W') with H', W' the modcropped HR size; hr: the HR reference
-    (modcropped here), RGB or single-channel for grey references (see :func:`load_reference`).
+    (modcropped here). ``grey``: the reference was a single-channel file (see
+    :func:`is_grey_file`): score the grey level instead of the [16, 235] luma.
     Returns ``{"psnr": Tensor[N], "ssim": Tensor[N]}`` (float64); a perfect reconstruction
     has PSNR ``inf``.
     """
     hr = modcrop(hr, scale)
+    if grey:
+        hr = hr[..., :1, :, :]
     if sr.dim() != hr.dim() or sr.shape[-2:] != hr.shape[-2:]:
         raise SrkitError(f"evaluate: SR {tuple(sr.shape)} does not match the modcropped HR {tuple(hr.shape)}")
     return {
@@ -72,20 +75,13 @@ def evaluate(sr: Tensor, hr: Tensor, scale: int) -> dict[str, Tensor]:
     }
 
 
-def load_reference(path: str | Path) -> Tensor:
-    """An HR reference as the protocol scores it: (3,H,W) RGB, or (1,H,W) for a grey file.
+def is_grey_file(path: str | Path) -> bool:
+    """Whether an image file stores one channel (grey), e.g. Set14 ``bridge.png``.
 
     Published tables were computed by MATLAB scripts that take a single-channel file's grey
     level as its luma (no [16, 235] range), while a grey image saved as RGB goes through
-    ``rgb2ycbcr``; only the file says which, so the channel count is kept here.
+    ``rgb2ycbcr``; only the file says which (Set14 ``man.png`` is grey saved as RGB).
     """
-    image = load_image(path)
-    if _is_single_channel_file(Path(path)):
-        return image[:1]
-    return image
-
-
-def _is_single_channel_file(path: Path) -> bool:
     with Image.open(path) as image:
         # Palette images list one band too, but their palette may hold colours.
         return image.mode != "P" and image.getbands()[0] in ("L", "I", "F", "1")
@@ -97,8 +93,8 @@ def bicubic_baseline(folder: Path, scale: int) -> dict[str, dict[str, float]]:
     upsampler = BicubicUpsampler(scale)
     results = {}
     for path in paths:
-        hr = load_reference(path).unsqueeze(0).to(torch.float64)
-        scores = evaluate(upsampler(make_lr(hr, scale)), hr, scale)
+        hr = load_image(path).unsqueeze(0).to(torch.float64)
+        scores = evaluate(upsampler(make_lr(hr, scale)), hr, scale, grey=is_grey_file(path))
         results[path.name] = {name: float(value[0]) for name, value in scores.items()}
     return results
 

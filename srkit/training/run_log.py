@@ -27,11 +27,25 @@ class RunLog:
     def __init__(self, out: Path, start: int, total: int) -> None:
         self.path = out / "log.jsonl"
         out.mkdir(parents=True, exist_ok=True)
+        self._forget_after(start)
         self._file = self.path.open("a", encoding="utf-8")
         self._tensorboard = _tensorboard_writer(out)
         # tqdm turns itself off when stderr is not a terminal (disable=None)
         self._bar = tqdm(total=total, initial=start, unit="it", dynamic_ncols=True,
                          disable=None, file=sys.stderr)
+
+    def _forget_after(self, iteration: int) -> None:
+        """On resume, drop records of iterations past the checkpoint (they are run again)."""
+        if not self.path.is_file():
+            return
+        kept = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                if json.loads(line).get("iteration", 0) <= iteration:
+                    kept.append(line)
+            except (ValueError, AttributeError):  # a line torn by a kill
+                continue
+        self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
     def record(self, entry: dict[str, Any]) -> None:
         self._file.write(json.dumps(entry, sort_keys=True) + "\n")

@@ -8,7 +8,6 @@ written by the main process only.
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from dataclasses import dataclass
@@ -153,15 +152,8 @@ class Trainer:
             sums: dict[str, Tensor] = {}
             window_start, window_steps = time.perf_counter(), 0
             for step in range(self.start, config.iters):
-                self.ctx.iteration = step
-                losses = self.recipe.train_step(self.batches.next_batch(step), self.ctx)
-                with warnings.catch_warnings():  # a step skipped by the fp16 scaler is expected
-                    warnings.filterwarnings("ignore", message=".*lr_scheduler.step.*")
-                    for scheduler in self.recipe.schedulers.values():
-                        scheduler.step()
-                self._guard_finite(losses, step)
-                for name, value in losses.items():
-                    sums[name] = sums.get(name, 0.0) + value.detach().float()
+                for name, value in self._train_step(step).items():
+                    sums[name] = sums.get(name, 0.0) + value
                 window_steps += 1
                 done = step + 1
                 if done % config.log_every == 0 or done == config.iters:
@@ -170,20 +162,37 @@ class Trainer:
                     sums, window_start, window_steps = {}, time.perf_counter(), 0
                 else:
                     log.advance()
+                paused = time.perf_counter()  # validation and saving are not training speed
                 validate_now = config.val_every and done % config.val_every == 0
                 if validate_now or done == config.iters:
                     last_metrics = self._validate(done, log)
                 if done % config.save_every == 0 or done == config.iters:
                     self._save(done)
+                window_start += time.perf_counter() - paused
             if self.start == config.iters:
                 self._save(config.iters)
         finally:
             log.close()
         return TrainResult(self.out, config.iters, self.best_psnr, last_metrics)
 
+    def _train_step(self, step: int) -> dict[str, Tensor]:
+        """One iteration: batch, recipe step, schedulers; returns the loss terms as scalars."""
+        self.ctx.iteration = step
+        losses = self.recipe.train_step(self.batches.next_batch(step), self.ctx)
+        with warnings.catch_warnings():  # a step skipped by the fp16 scaler is expected
+            warnings.filterwarnings("ignore", message=".*lr_scheduler.step.*")
+            for scheduler in self.recipe.schedulers.values():
+                scheduler.step()
+        losses = {name: torch.as_tensor(value, device=self.device).detach().float().mean()
+                  for name, value in losses.items()}
+        self._guard_finite(losses, step)
+        return losses
+
     def _guard_finite(self, losses: dict[str, Tensor], step: int) -> None:
         """Stop (every process, writing nothing) when a loss term is NaN or Inf."""
-        values = torch.stack([v.detach().float().reshape(()) for v in losses.values()])
+        if not losses:
+            return
+        values = torch.stack(list(losses.values()))
         finite = torch.isfinite(values)
         bad_here = not bool(finite.all())
         if not distributed.any_true(bad_here, self.info, self.device):
@@ -199,7 +208,7 @@ class Trainer:
     def _log_step(self, log: RunLog | SilentLog, done: int, step: int, sums: dict[str, Tensor],
                   steps: int, elapsed: float) -> None:
         means = {name: float(total) / steps for name, total in sums.items()}
-        rate = steps / elapsed if elapsed > 0 else math.nan
+        rate = steps / elapsed if elapsed > 0 else 0.0
         hr_pixels = self.config.batch_size * self.info.world_size * self.config.patch_size**2
         entry: dict[str, Any] = {"iteration": done, "phase": self.recipe.phase(step),
                                  **{f"loss.{k}": v for k, v in means.items()},

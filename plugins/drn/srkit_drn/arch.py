@@ -154,7 +154,7 @@ class DRN(nn.Module):
         for down in self.down:
             skips.append(x)
             x = down(x)
-        outputs = [self.add_mean(self.tail[0](x))]
+        outputs = [self.add_mean(self.tail[0](x))] if all_levels else []
         for up, skip, tail in zip(self.up_blocks, reversed(skips), self.tail[1:], strict=True):
             x = torch.cat((up(x), skip), dim=1)
             if all_levels:

@@ -19,10 +19,14 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from srkit.data import LRCropDataset
+from srkit.degradations.imresize import imresize
 from srkit.errors import SrkitError
 from srkit.interfaces import Batch, Recipe, StepContext
 from srkit.models import build_generator
 from srkit.training.config import TrainConfig, option
+from srkit.training.schedules import make_scheduler
+from srkit.weights import read_extras
 from srkit_drn.arch import DualModels, n_levels, preset
 
 UNPAIRED_STREAM = "unpaired_lr"
@@ -88,15 +92,11 @@ class DRNRecipe(Recipe):
             lr=config.lr, betas=(0.9, 0.999), eps=1e-8,
         )
         self.optimizers = {"generator": optimizer}
-        from srkit.training.schedules import make_scheduler
-
         self.schedulers = {"generator": make_scheduler(optimizer, config)}
 
     @staticmethod
     def _load_init_duals(duals: DualModels, path: str) -> None:
         """Start the dual models from ``dual.*`` tensors of the --init weights when it has them."""
-        from srkit.weights import read_extras
-
         state = read_extras(path).get("dual")
         if not state:
             return
@@ -109,8 +109,6 @@ class DRNRecipe(Recipe):
     def extra_datasets(self) -> dict[str, torch.utils.data.Dataset]:
         if not self.config.unpaired:
             return {}
-        from srkit.data import LRCropDataset
-
         lr_patch = self.config.patch_size // self.config.scale
         return {UNPAIRED_STREAM: LRCropDataset(self.config.unpaired, lr_patch)}
 
@@ -137,7 +135,11 @@ class DRNRecipe(Recipe):
             levels = ctx.net("generator")(torch.cat([paired_lr, unpaired_lr]), all_levels=True)
             back = ctx.net("dual")(levels)
         losses = self.losses(levels, back, paired_lr, paired_hr, unpaired_lr)
-        ctx.backward_and_step(losses["total"], "generator")
+        total = losses["total"]
+        if paired_lr.shape[0] == 0:
+            # Without paired samples the 1x output has no loss; DDP needs every parameter used.
+            total = total + 0.0 * levels[0].sum()
+        ctx.backward_and_step(total, "generator")
         return {name: value.detach() for name, value in losses.items()}
 
     def losses(self, levels: list[Tensor], back: list[Tensor], paired_lr: Tensor, paired_hr: Tensor,
@@ -166,8 +168,6 @@ class DRNRecipe(Recipe):
     @torch.no_grad()
     def paired_targets(self, lr: Tensor, hr: Tensor) -> list[Tensor]:
         """Targets of levels 1x..scale x: the LR input, the HR MATLAB-bicubic-downscaled, the HR."""
-        from srkit.degradations.imresize import imresize
-
         height, width = hr.shape[-2:]
         levels = n_levels(self.config.scale)
         middle = [imresize(hr, size=(height // 2**j, width // 2**j))

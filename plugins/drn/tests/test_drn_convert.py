@@ -101,3 +101,22 @@ def test_wrong_shape_is_named() -> None:
 def test_drn_l_converter_records_its_own_architecture() -> None:
     primal, _ = random_official_checkpoint(4)
     assert convert_drn_l(primal, scale=4, extra={}).arch == "drn-l"
+
+
+def test_convert_command_reads_the_official_file_pair(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from srkit.cli.convert import command
+
+    primal, duals = random_official_checkpoint(4)
+    torch.save(primal, tmp_path / "DRNS4x.pt")
+    torch.save(duals, tmp_path / "DRNS4x_dual_model.pt")
+    result = CliRunner().invoke(command, [
+        str(tmp_path / "DRNS4x.pt"), str(tmp_path / "drn_s_x4.safetensors"),
+        "--arch", "drn-s", "--scale", "4", "--dual", str(tmp_path / "DRNS4x_dual_model.pt"),
+    ])
+    assert result.exit_code == 0, result.output
+    assert weights_info(tmp_path / "drn_s_x4.safetensors")["extras"] == ["dual"]
+    assert set(read_extras(tmp_path / "drn_s_x4.safetensors")["dual"]) == {
+        f"{i}.{k}" for i, sd in enumerate(duals) for k in sd
+    }

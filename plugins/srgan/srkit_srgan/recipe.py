@@ -46,13 +46,14 @@ class SRResNetRecipe(PixelRecipe):
 class SRGANConfig(TrainConfig):
     # The defaults make `srkit train srgan` a short demo of both phases; the paper trains
     # 1e6 SRResNet iterations, then 1e5 at lr 1e-4 and 1e5 at 1e-5, batch 16.
-    iters: int = option(300, "training iterations, both phases together")
+    iters: int = option(60, "training iterations, both phases together")
     batch_size: int = option(4, "batch size per process")
     lr_schedule: str = option(
         "multistep", "schedule of the GAN phase: constant, multistep (lr x lr_gamma halfway) or cosine"
     )
-    pretrain_iters: int = option(
-        150, "iterations of SRResNet-MSE pretraining before the GAN phase (0 with --init)"
+    pretrain_iters: int | None = option(
+        None, "iterations of SRResNet-MSE pretraining before the GAN phase "
+        "(default: half of --iters; 0 with --init)"
     )
     channels: int = option(64, "generator feature width")
     blocks: int = option(16, "generator residual blocks")
@@ -90,6 +91,9 @@ class SRGANRecipe(Recipe):
     def __init__(self, config: SRGANConfig, device: torch.device) -> None:
         super().__init__(config, device)
         self._check(config)
+        #: iterations of the pretraining phase; the GAN phase starts at this iteration
+        self.pretrain_iters = (config.iters // 2 if config.pretrain_iters is None
+                               else config.pretrain_iters)
         # Load VGG first: missing weights must stop the run before any time is spent.
         self.content_loss = (
             VGGLoss(config.vgg_layer, config.vgg_weights, config.vgg_rescale).to(device)
@@ -107,9 +111,9 @@ class SRGANRecipe(Recipe):
             "discriminator": torch.optim.Adam(discriminator.parameters(), lr=config.d_lr,
                                               betas=(0.9, 0.999)),
         }
-        gan_iters = max(config.iters - config.pretrain_iters, 1)
+        gan_iters = max(config.iters - self.pretrain_iters, 1)
         self.schedulers = {
-            name: make_scheduler(opt, config, start=config.pretrain_iters, total=gan_iters)
+            name: make_scheduler(opt, config, start=self.pretrain_iters, total=gan_iters)
             for name, opt in self.optimizers.items()
         }
 
@@ -119,13 +123,13 @@ class SRGANRecipe(Recipe):
             raise SrkitError(f"content_loss {config.content_loss!r} must be vgg or mse")
         if config.gan_type not in GAN_TYPES:
             raise SrkitError(f"gan_type {config.gan_type!r} must be one of {', '.join(GAN_TYPES)}")
-        if not 0 <= config.pretrain_iters <= config.iters:
+        if config.pretrain_iters is not None and not 0 <= config.pretrain_iters <= config.iters:
             raise SrkitError(
                 f"pretrain_iters {config.pretrain_iters} must be between 0 and iters {config.iters}"
             )
 
     def phase(self, iteration: int) -> str:
-        return "pretrain" if iteration < self.config.pretrain_iters else "gan"
+        return "pretrain" if iteration < self.pretrain_iters else "gan"
 
     def train_step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
         if self.phase(ctx.iteration) == "pretrain":

@@ -133,3 +133,10 @@ def test_srresnet_recipe_trains_with_mse_by_default():
     before = snapshot(g)
     logs = recipe.train_step(batch(), FakeContext(recipe, iteration=0))
     assert torch.isfinite(logs["pixel"]) and changed(before, g)
+
+
+def test_pretraining_lasts_half_the_run_unless_given():
+    recipe = make_recipe("srgan", iters=20, content_loss="mse")
+    assert recipe.phase(9) == "pretrain" and recipe.phase(10) == "gan"
+    recipe = make_recipe("srgan", iters=20, pretrain_iters=0, content_loss="mse")
+    assert recipe.phase(0) == "gan"
