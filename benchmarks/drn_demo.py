@@ -7,7 +7,9 @@
    models.
 
 Every number printed is read from the runs' ``log.jsonl`` (Set5, Y channel, srkit protocol),
-next to bicubic's on the same set; nothing is hard-coded.
+next to bicubic's on the same set; nothing is hard-coded. Stages whose output already exists
+under ``--out`` are reused, so ``--control`` (the paired run continued as many steps without
+LR-only data) can be added afterwards.
 
     python benchmarks/drn_demo.py                         # CPU: 100 + 50 iterations, batch 3
     python benchmarks/drn_demo.py --paired-iters 20000 --unpaired-iters 5000 \\
@@ -60,6 +62,9 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--out", default="runs/drn_demo")
+    parser.add_argument("--control", action="store_true",
+                        help="also continue the paired run as long without LR-only data, to "
+                        "separate the effect of the LR-only images from that of more steps")
     args = parser.parse_args()
 
     out = Path(args.out)
@@ -67,22 +72,35 @@ def main() -> None:
     common = ["--scale", str(SCALE), "--variant", "s", "--batch-size", str(args.batch_size),
               "--patch-size", str(args.patch_size), "--device", args.device, "--val", "set5",
               "--val-every", "0", "--workers", str(args.workers)]
-    minutes = run(["degrade", args.lr_only_source, str(lr_only), "--scale", str(SCALE)])
-    minutes += run(["train", "drn", *common, "--iters", str(args.paired_iters),
-                    "--save-every", str(args.paired_iters), "--out", str(paired)])
-    minutes += run(["train", "drn", *common, "--iters", str(args.unpaired_iters),
-                    "--save-every", str(args.unpaired_iters), "--unpaired", str(lr_only),
-                    "--unpaired-ratio", str(args.unpaired_ratio),
-                    "--init", str(paired / "model.safetensors"), "--out", str(unpaired)])
+    minutes = 0.0
+    if not lr_only.exists():
+        minutes += run(["degrade", args.lr_only_source, str(lr_only), "--scale", str(SCALE)])
+    if not (paired / "model.safetensors").exists():
+        minutes += run(["train", "drn", *common, "--iters", str(args.paired_iters),
+                        "--save-every", str(args.paired_iters), "--out", str(paired)])
+    if not (unpaired / "model.safetensors").exists():
+        minutes += run(["train", "drn", *common, "--iters", str(args.unpaired_iters),
+                        "--save-every", str(args.unpaired_iters), "--unpaired", str(lr_only),
+                        "--unpaired-ratio", str(args.unpaired_ratio),
+                        "--init", str(paired / "model.safetensors"), "--out", str(unpaired)])
+
+    if args.control and not (out / "control" / "model.safetensors").exists():
+        minutes += run(["train", "drn", *common, "--iters", str(args.unpaired_iters),
+                        "--save-every", str(args.unpaired_iters),
+                        "--init", str(paired / "model.safetensors"), "--out", str(out / "control")])
 
     bicubic = bicubic_scores("set5")
     first, *_, after_paired = validations(paired)
     after_unpaired = validations(unpaired)[-1]
-    print(f"\nSet5 x{SCALE}, Y channel (srkit protocol); runs took {minutes:.1f} min")
+    print(f"\nSet5 x{SCALE}, Y channel (srkit protocol); this invocation trained for "
+          f"{minutes:.1f} min")
     print("| model | training | PSNR (dB) | SSIM |\n|---|---|---|---|")
     print(f"| bicubic | - | {bicubic['psnr']:.2f} | {bicubic['ssim']:.4f} |")
     rows = [("untrained", first), (f"paired, {args.paired_iters} it", after_paired),
             (f"+ LR-only fine-tuning, {args.unpaired_iters} it", after_unpaired)]
+    if args.control:
+        rows.append((f"+ paired only, {args.unpaired_iters} it (control)",
+                     validations(out / "control")[-1]))
     for label, record in rows:
         print(f"| DRN-S x8 | {label} | {record['val.psnr']:.2f} | {record['val.ssim']:.4f} |")
 

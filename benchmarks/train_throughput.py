@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+import warnings
 from typing import Any
 
 import torch
@@ -102,8 +103,10 @@ class VariantRun:
         _sync(self.device)
         started = time.perf_counter()
         self.recipe.train_step(batch, self.ctx)
-        for scheduler in self.recipe.schedulers.values():
-            scheduler.step()
+        with warnings.catch_warnings():  # optimizers idle in a phase (SRGAN's D) are expected
+            warnings.filterwarnings("ignore", message=".*lr_scheduler.step.*")
+            for scheduler in self.recipe.schedulers.values():
+                scheduler.step()
         _sync(self.device)
         if timed:
             self.seconds.append(time.perf_counter() - started)

@@ -27,6 +27,13 @@ def _number(digits: int) -> Callable[[Any], str]:
     return render
 
 
+def _significant(value: Any) -> str:
+    """Three significant digits without exponents: 0.000219, 5.31, 1234."""
+    if value is None:
+        return MISSING
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:#.3g}".rstrip(".")
+
+
 def _params(value: Any) -> str:
     if value is None:
         return MISSING
@@ -47,7 +54,7 @@ COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
     ("LPIPS", "lpips", _number(4)),
     ("Params", "params", _params),
     ("ms/img", "latency_ms", _number(1)),
-    ("MP/s", "mpix_per_s", _number(3)),
+    ("MP/s", "mpix_per_s", _significant),
     ("Peak MiB", "peak_mem_mb", _number(0)),
 ]
 _LEFT_ALIGNED = {"model", "dataset"}

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from srkit.data import resolve_dataset
 from srkit.degradations.imresize import imresize
-from srkit.evaluation.protocol import evaluate, make_lr, modcrop
+from srkit.evaluation.protocol import evaluate, is_grey_file, make_lr, modcrop
 from srkit.imageio import list_images, load_image, save_image
 from srkit.training.rng import isolated_rng
 
@@ -22,10 +22,10 @@ class Validator:
 
     def __init__(self, val: str, scale: int, device: torch.device) -> None:
         self.scale, self.device = scale, device
-        self.images: list[tuple[str, Tensor, Tensor]] = []
+        self.images: list[tuple[str, Tensor, Tensor, bool]] = []
         for path in list_images(resolve_dataset(val)):
             hr = modcrop(load_image(path), scale).unsqueeze(0)
-            self.images.append((path.stem, hr, make_lr(hr, scale)))
+            self.images.append((path.stem, hr, make_lr(hr, scale), is_grey_file(path)))
 
     @torch.no_grad()
     def run(self, generator: nn.Module, samples_dir: Path | None = None,
@@ -36,9 +36,9 @@ class Validator:
         psnrs, ssims = [], []
         try:
             with isolated_rng():
-                for name, hr, lr in self.images:
+                for name, hr, lr, grey in self.images:
                     sr = generator(lr.to(self.device)).float().clamp(0.0, 1.0).cpu()
-                    scores = evaluate(sr, hr, self.scale)
+                    scores = evaluate(sr, hr, self.scale, grey=grey)
                     psnrs.append(float(scores["psnr"][0]))
                     ssims.append(float(scores["ssim"][0]))
                     if samples_dir is not None:
