@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from srkit.cli import main
-from srkit.cli.degrade import modcrop
 from srkit.degradations.bicubic import BicubicDegradation, BlurBicubicDegradation
+from srkit.evaluation.protocol import modcrop
 from srkit.imageio import load_image
 
 

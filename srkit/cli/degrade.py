@@ -12,13 +12,8 @@ from tqdm import tqdm
 
 from srkit.data.bundled import resolve_dataset
 from srkit.errors import SrkitError
+from srkit.evaluation.protocol import modcrop
 from srkit.imageio import list_images, load_image, save_image
-
-
-def modcrop(image: torch.Tensor, scale: int) -> torch.Tensor:
-    """Crop (..., H, W) at the bottom/right so H and W are multiples of ``scale``."""
-    height, width = image.shape[-2:]
-    return image[..., : height - height % scale, : width - width % scale]
 
 
 def build_degradation(name: str, sigma: float | None) -> object:
