@@ -216,7 +216,7 @@ def _mean(values: list[float]) -> float | None:
 def bench_one(name: str, model: nn.Module, dataset: Dataset, scale: int, options: BenchOptions,
               on_image: ImageHook | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Score and time one model on one dataset at one scale: (row, per-image results)."""
-    from srkit.evaluation.protocol import evaluate
+    from srkit.evaluation.protocol import evaluate, is_grey_file
     from srkit.metrics import quantize
     from srkit.models import count_parameters
 
@@ -235,7 +235,8 @@ def bench_one(name: str, model: nn.Module, dataset: Dataset, scale: int, options
         lr, hr = _load_pair(path, scale, options.device)
         sr = meter.timed(lambda lr=lr: infer(lr), lambda out: out.shape[-2] * out.shape[-1])
         sr = quantize(sr.clamp(0, 1))
-        scores = {key: float(value[0]) for key, value in evaluate(sr, hr, scale).items()}
+        scores = {key: float(value[0]) for key, value in
+                  evaluate(sr, hr, scale, grey=is_grey_file(path)).items()}
         if options.lpips is not None:
             scores["lpips"] = float(options.lpips(sr, hr)[0])
         per_image.append({"model": name, "dataset": dataset.label, "scale": scale,

@@ -8,6 +8,7 @@ written by the main process only.
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from dataclasses import dataclass
@@ -126,8 +127,8 @@ class Trainer:
         if metadata.get("scale") != str(kwargs.get("scale")):
             raise SrkitError(f"{path}: weights are for x{metadata.get('scale')}, "
                              f"not x{kwargs.get('scale')}")
-        prefixes = [p for p in self.recipe.export_extras()]
-        state, extras = split_extras(tensors, prefixes)
+        # the file's own extras, whatever this run saves: --init may drop modules it does not train
+        state, extras = split_extras(tensors, json.loads(metadata.get("extras", "[]")))
         try:
             unwrap(generator).load_state_dict(state)
             for prefix, module in self.recipe.export_extras().items():

@@ -6,10 +6,10 @@ import json
 
 import pytest
 import torch
-from srkit_drn.arch import DRN, PIXEL_RANGE, RGB_MEAN, DualModels, drn_l, drn_s
 
 from srkit.errors import SrkitError
 from srkit.models import build_generator, count_parameters
+from srkit_drn.arch import DRN, PIXEL_RANGE, RGB_MEAN, DualModels, drn_l, drn_s
 
 #: parameters of the primal networks as published (millions, one decimal)
 PUBLISHED_MILLIONS = {("s", 4): 4.8, ("s", 8): 5.4, ("l", 4): 9.8, ("l", 8): 10.0}

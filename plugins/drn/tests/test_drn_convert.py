@@ -10,12 +10,12 @@ from drn_official import (
     official_layout,
     random_official_checkpoint,
 )
-from srkit_drn.arch import DualModels
-from srkit_drn.convert import convert_drn_l, convert_drn_s
 
 from srkit.convert import convert_checkpoint
 from srkit.errors import SrkitError
 from srkit.weights import load_model, read_extras, weights_info
+from srkit_drn.arch import DualModels
+from srkit_drn.convert import convert_drn_l, convert_drn_s
 
 
 def _flat(duals: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

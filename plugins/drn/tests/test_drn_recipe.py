@@ -8,13 +8,13 @@ from contextlib import nullcontext
 import pytest
 import torch
 from PIL import Image
-from srkit_drn.arch import DualModels
-from srkit_drn.recipe import DRNConfig, DRNRecipe
 
 from srkit.errors import SrkitError
 from srkit.interfaces import Batch
 from srkit.models import build_generator
 from srkit.weights import save_weights
+from srkit_drn.arch import DualModels
+from srkit_drn.recipe import DRNConfig, DRNRecipe
 
 LR_SIZE = 8
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from srkit_srgan.vgg import vgg19_features
 
 

@@ -1,9 +1,9 @@
 import pytest
 import torch
-from srkit_srgan.arch import SRGANDiscriminator, SRResNet
 
 from srkit.errors import SrkitError
 from srkit.models import build_discriminator, build_generator
+from srkit_srgan.arch import SRGANDiscriminator, SRResNet
 
 
 @pytest.mark.parametrize("scale", [2, 4, 8])

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from srkit_srgan.arch import SRGANDiscriminator, SRResNet
-from srkit_srgan.convert import discriminator_from_lornatang, srresnet_from_lornatang
 from torch.nn import functional as F
 
 from srkit.convert import convert_checkpoint
 from srkit.errors import SrkitError
 from srkit.plugins import lookup
 from srkit.weights import load_model, load_module
+from srkit_srgan.arch import SRGANDiscriminator, SRResNet
+from srkit_srgan.convert import discriminator_from_lornatang, srresnet_from_lornatang
 
 DATA = Path(__file__).parent / "data"
 

@@ -1,9 +1,9 @@
 import pytest
 import torch
-from srkit_srgan.losses import GAN_TYPES
 
 from srkit.errors import SrkitError
 from srkit.plugins import lookup
+from srkit_srgan.losses import GAN_TYPES
 
 
 @pytest.mark.parametrize("gan_type", GAN_TYPES)
