@@ -33,6 +33,21 @@ class Converted:
     kind: str = "generator"
 
 
+def check_layout(expected: Mapping[str, Tensor], found: Mapping[str, Tensor], what: str) -> None:
+    """One-line error naming the first missing, unexpected or wrongly shaped key of a converted checkpoint."""
+    missing = [k for k in expected if k not in found]
+    if missing:
+        raise SrkitError(f"{what}: missing key {missing[0]!r} ({len(missing)} missing)")
+    unexpected = [k for k in found if k not in expected]
+    if unexpected:
+        raise SrkitError(f"{what}: unexpected key {unexpected[0]!r} ({len(unexpected)} unexpected)")
+    for key, tensor in expected.items():
+        if tuple(found[key].shape) != tuple(tensor.shape):
+            raise SrkitError(
+                f"{what}: {key!r} has shape {tuple(found[key].shape)}, expected {tuple(tensor.shape)}"
+            )
+
+
 def load_foreign(path: str | os.PathLike[str]) -> Any:
     """Load a checkpoint without unpickling arbitrary objects (``weights_only=True``) or from safetensors."""
     path = Path(path)

@@ -9,6 +9,7 @@ import pytest
 
 from srkit.cli import main
 from srkit.training.config_io import read_config_file
+from tests.cli_helpers import expect_one_line_error
 from tests.fake_recipe import make_image_folder, tiny_args, use_tiny_plugin
 
 
@@ -16,14 +17,6 @@ from tests.fake_recipe import make_image_folder, tiny_args, use_tiny_plugin
 def _tiny_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
     use_tiny_plugin(monkeypatch)
 
-
-def _expect_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    assert info.value.code == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    return err
 
 
 def test_recipes_are_listed_as_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
@@ -40,7 +33,7 @@ def test_recipe_options_come_from_its_config_class(capsys: pytest.CaptureFixture
 
 
 def test_unknown_recipe_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
-    err = _expect_error(["train", "nosuch"], capsys)
+    err = expect_one_line_error(["train", "nosuch"], capsys)
     assert "unknown recipe 'nosuch'" in err and "tiny" in err
 
 
@@ -84,7 +77,7 @@ def test_unknown_config_key_names_key_and_file(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "bad.toml"
     config.write_text("iters = 4\nbatchsize = 3\n")
-    err = _expect_error(["train", "tiny", "--config", str(config)], capsys)
+    err = expect_one_line_error(["train", "tiny", "--config", str(config)], capsys)
     assert "batchsize" in err and str(config) in err
 
 
@@ -92,14 +85,14 @@ def test_wrongly_typed_config_value_is_a_one_line_error(tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "bad.toml"
     config.write_text('iters = "many"\n')
-    err = _expect_error(["train", "tiny", "--config", str(config)], capsys)
+    err = expect_one_line_error(["train", "tiny", "--config", str(config)], capsys)
     assert "iters" in err and "int" in err
 
 
 def test_missing_data_folder_is_a_one_line_error(tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     val = make_image_folder(tmp_path / "val")
-    err = _expect_error([*tiny_args(tmp_path / "run", val), "--data", str(tmp_path / "nope")],
+    err = expect_one_line_error([*tiny_args(tmp_path / "run", val), "--data", str(tmp_path / "nope")],
                         capsys)
     assert "nope" in err
 
@@ -117,7 +110,7 @@ def test_conflicting_or_invalid_flags_are_one_line_errors(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str],
         words: list[str]) -> None:
     val = make_image_folder(tmp_path / "val")
-    err = _expect_error([*tiny_args(tmp_path / "run", val), *extra], capsys)
+    err = expect_one_line_error([*tiny_args(tmp_path / "run", val), *extra], capsys)
     assert all(w in err for w in words), err
 
 

@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 
 from srkit.cli import main
 from tests import fake_recipe
+from tests.cli_helpers import expect_one_line_error
 from tests.fake_recipe import make_image_folder, tiny_args, use_tiny_plugin
 
 
@@ -106,19 +107,11 @@ def test_only_the_latest_two_tensor_files_are_kept(tmp_path: Path) -> None:
     assert kept == [checkpoint.tensor_file_name(6), checkpoint.tensor_file_name(9)]
 
 
-def _expect_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    assert info.value.code == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    return err
-
 
 def test_resume_without_checkpoint_is_a_one_line_error(tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     val = make_image_folder(tmp_path / "val")
-    err = _expect_error(tiny_args(tmp_path / "empty", val, "--resume"), capsys)
+    err = expect_one_line_error(tiny_args(tmp_path / "empty", val, "--resume"), capsys)
     assert "no checkpoint" in err
 
 
@@ -128,11 +121,11 @@ def test_resume_with_another_scale_or_recipe_is_a_one_line_error(
     out = tmp_path / "run"
     main(tiny_args(out, val, iters=3))
     capsys.readouterr()
-    err = _expect_error([*tiny_args(out, val, "--resume", iters=6), "--scale", "4"], capsys)
+    err = expect_one_line_error([*tiny_args(out, val, "--resume", iters=6), "--scale", "4"], capsys)
     assert "x2" in err and "x4" in err
     other = tiny_args(out, val, "--resume", iters=6)
     other[1] = "tiny-other"
-    err = _expect_error(other, capsys)
+    err = expect_one_line_error(other, capsys)
     assert "'tiny'" in err and "'tiny-other'" in err
 
 
@@ -150,5 +143,5 @@ def test_new_run_into_existing_run_folder_is_refused(tmp_path: Path,
     val = make_image_folder(tmp_path / "val")
     main(tiny_args(tmp_path / "run", val, iters=3))
     capsys.readouterr()
-    err = _expect_error(tiny_args(tmp_path / "run", val, iters=3), capsys)
+    err = expect_one_line_error(tiny_args(tmp_path / "run", val, iters=3), capsys)
     assert "--resume" in err

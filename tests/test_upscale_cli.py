@@ -8,20 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
-from srkit.cli import main
 from srkit.imageio import load_image
 from srkit.models import build_generator
 from srkit.weights import save_weights
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from tests.cli_helpers import run_cli
 
 
 @pytest.fixture

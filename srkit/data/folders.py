@@ -134,6 +134,15 @@ def _to_float(x: Tensor) -> Tensor:
     return x.float().div_(255.0)
 
 
+def _random_crop(image: Tensor, size: int, augment: bool) -> Tensor:
+    """A random (3, size, size) float crop of a uint8 image, randomly flipped/rotated if ``augment``."""
+    top, left = _random_origin(image, size)
+    crop = image[:, top : top + size, left : left + size]
+    if augment:
+        (crop,) = random_flip_rotate(crop)
+    return _to_float(crop)
+
+
 class HRCropDataset(Dataset):
     """Random HR crops (3,P,P) from a folder of HR images; the trainer makes the LR on the device.
 
@@ -183,12 +192,7 @@ class HRCropDataset(Dataset):
 
     def __getitem__(self, index: int) -> Tensor:
         (image,) = self._store[index % len(self._store)]
-        size = self.patch_size
-        top, left = _random_origin(image, size)
-        crop = image[:, top : top + size, left : left + size]
-        if self.augment:
-            (crop,) = random_flip_rotate(crop)
-        return jitter_colors(_to_float(crop), self.color_jitter)
+        return jitter_colors(_random_crop(image, self.patch_size, self.augment), self.color_jitter)
 
 
 def _lr_partner(hr: Path, lr_by_stem: dict[str, Path], scale: int) -> Path | None:
@@ -301,12 +305,7 @@ class LRCropDataset(Dataset):
 
     def __getitem__(self, index: int) -> Tensor:
         (image,) = self._store[index % len(self._store)]
-        size = self.patch_size
-        top, left = _random_origin(image, size)
-        crop = image[:, top : top + size, left : left + size]
-        if self.augment:
-            (crop,) = random_flip_rotate(crop)
-        return _to_float(crop)
+        return _random_crop(image, self.patch_size, self.augment)
 
 
 class ImageFolderDataset(Dataset):

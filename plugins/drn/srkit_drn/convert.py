@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from srkit.convert import Converted
+from srkit.convert import Converted, check_layout
 from srkit.errors import SrkitError
 from srkit_drn.arch import DRN, DualModels, n_levels
 
@@ -37,22 +37,6 @@ def infer_size(state: Mapping[str, Tensor], scale: int) -> tuple[int, int]:
             f"check --scale (a x{2 ** len(downs)} checkpoint?)"
         )
     return int(head.shape[0]), n_blocks
-
-
-def check_layout(expected: Mapping[str, Tensor], found: Mapping[str, Tensor], what: str) -> None:
-    """One-line error naming the first missing, unexpected or wrongly shaped key."""
-    missing = [k for k in expected if k not in found]
-    if missing:
-        raise SrkitError(f"{what}: missing key {missing[0]!r} ({len(missing)} missing)")
-    unexpected = [k for k in found if k not in expected]
-    if unexpected:
-        raise SrkitError(f"{what}: unexpected key {unexpected[0]!r} ({len(unexpected)} unexpected)")
-    for key, tensor in expected.items():
-        if tuple(found[key].shape) != tuple(tensor.shape):
-            raise SrkitError(
-                f"{what}: {key!r} has shape {tuple(found[key].shape)}, "
-                f"expected {tuple(tensor.shape)}"
-            )
 
 
 def flatten_duals(dual: Any) -> dict[str, Tensor]:

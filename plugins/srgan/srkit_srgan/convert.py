@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from torch import Tensor
 
-from srkit.convert import Converted
+from srkit.convert import Converted, check_layout
 from srkit.errors import SrkitError
 from srkit_srgan.arch import SRGANDiscriminator, SRResNet
 
@@ -85,15 +85,6 @@ def rename_keys(state_dict: dict[str, Tensor], rules: list[Rule], what: str) -> 
     return renamed
 
 
-def _check_keys(renamed: dict[str, Tensor], expected: dict[str, Tensor], what: str) -> None:
-    missing = [k for k in expected if k not in renamed]
-    if missing:
-        raise SrkitError(f"not a Lornatang {what} checkpoint: missing the tensor for {missing[0]!r}")
-    unexpected = [k for k in renamed if k not in expected]
-    if unexpected:
-        raise SrkitError(f"not a Lornatang {what} checkpoint: unexpected tensor {unexpected[0]!r}")
-
-
 def _count_indices(state_dict: dict[str, Tensor], prefix: str) -> int:
     indices = {int(m.group(1)) for k in state_dict if (m := re.match(rf"{prefix}\.(\d+)\.", k))}
     return max(indices) + 1 if indices else 0
@@ -108,7 +99,7 @@ def srresnet_from_lornatang(state_dict: dict[str, Tensor]) -> tuple[dict, dict[s
     kwargs = {"scale": 2**stages, "channels": int(state_dict["conv1.0.weight"].shape[0]),
               "blocks": _count_indices(state_dict, "trunk")}
     renamed = rename_keys(state_dict, SRRESNET_RULES, "SRResNet")
-    _check_keys(renamed, SRResNet(**kwargs).state_dict(), "SRResNet")
+    check_layout(SRResNet(**kwargs).state_dict(), renamed, "not a Lornatang SRResNet checkpoint")
     return kwargs, renamed
 
 
@@ -125,7 +116,8 @@ def discriminator_from_lornatang(state_dict: dict[str, Tensor]) -> tuple[dict, d
                          f"not 8*{channels}*(crop/16)^2 for any crop")
     kwargs = {"crop_size": 16 * side, "channels": channels}
     renamed = rename_keys(state_dict, DISCRIMINATOR_RULES, "SRGAN discriminator")
-    _check_keys(renamed, SRGANDiscriminator(**kwargs).state_dict(), "SRGAN discriminator")
+    check_layout(SRGANDiscriminator(**kwargs).state_dict(), renamed,
+                 "not a Lornatang SRGAN discriminator checkpoint")
     return kwargs, renamed
 
 
