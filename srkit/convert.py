@@ -60,8 +60,19 @@ def load_foreign(path: str | os.PathLike[str]) -> Any:
             return load_file(str(path))
         return torch.load(str(path), map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, OSError, ValueError, EOFError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SrkitError(f"{path}: cannot read checkpoint safely ({first_line})") from None
+        raise SrkitError(f"{path}: cannot read checkpoint safely ({_reason(exc)}); srkit loads checkpoints "
+                         "with torch.load(weights_only=True) and never runs pickled code") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """The informative line of a torch.load error (not its advice to disable weights_only)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        if "WeightsUnpickler error:" in line:
+            detail = line.split("WeightsUnpickler error:", 1)[1].strip()
+            detail = detail or (lines[i + 1] if i + 1 < len(lines) else "")
+            return detail or "unsupported content"
+    return lines[0] if lines else type(exc).__name__
 
 
 def extract_state_dict(obj: Any, source: str = "checkpoint") -> dict[str, Tensor]:
