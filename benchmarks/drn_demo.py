@@ -11,7 +11,7 @@ next to bicubic's on the same set; nothing is hard-coded. Stages whose output al
 under ``--out`` are reused, so ``--control`` (the paired run continued as many steps without
 LR-only data) can be added afterwards.
 
-    python benchmarks/drn_demo.py                         # CPU: 100 + 50 iterations, batch 3
+    python benchmarks/drn_demo.py                         # CPU: 400 + 100 iterations, batch 3
     python benchmarks/drn_demo.py --paired-iters 20000 --unpaired-iters 5000 \\
         --patch-size 384 --batch-size 32 --device cuda   # the paper's crop and batch size
 """
@@ -52,8 +52,8 @@ def validations(run_dir: Path) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--paired-iters", type=int, default=100)
-    parser.add_argument("--unpaired-iters", type=int, default=50)
+    parser.add_argument("--paired-iters", type=int, default=400)
+    parser.add_argument("--unpaired-iters", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=3)
     parser.add_argument("--patch-size", type=int, default=64, help="HR crop (LR crop = /8)")
     parser.add_argument("--lr-only-source", default="set14",
