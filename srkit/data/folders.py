@@ -134,6 +134,15 @@ def _to_float(x: Tensor) -> Tensor:
     return x.float().div_(255.0)
 
 
+def _check_crop_arguments(patch_size: int, scale: int, repeat: int) -> None:
+    """HR crops must be positive multiples of the scale (so the LR crop is whole)."""
+    _check_positive("patch size", patch_size)
+    _check_positive("scale", scale)
+    _check_positive("repeat", repeat)
+    if patch_size % scale:
+        raise SrkitError(f"patch size {patch_size} is not a multiple of scale {scale}")
+
+
 def _random_crop(image: Tensor, size: int, augment: bool) -> Tensor:
     """A random (3, size, size) float crop of a uint8 image, randomly flipped/rotated if ``augment``."""
     top, left = _random_origin(image, size)
@@ -168,11 +177,7 @@ class HRCropDataset(Dataset):
         repeat: int = 1,
         cache: bool | None = None,
     ) -> None:
-        _check_positive("patch size", patch_size)
-        _check_positive("scale", scale)
-        _check_positive("repeat", repeat)
-        if patch_size % scale:
-            raise SrkitError(f"patch size {patch_size} is not a multiple of scale {scale}")
+        _check_crop_arguments(patch_size, scale, repeat)
         if not 0.0 <= color_jitter < 1.0:
             raise SrkitError(f"color jitter must be in [0, 1), got {color_jitter}")
         self.folder = Path(folder)
@@ -229,11 +234,7 @@ class PairedCropDataset(Dataset):
         repeat: int = 1,
         cache: bool | None = None,
     ) -> None:
-        _check_positive("patch size", patch_size)
-        _check_positive("scale", scale)
-        _check_positive("repeat", repeat)
-        if patch_size % scale:
-            raise SrkitError(f"patch size {patch_size} is not a multiple of scale {scale}")
+        _check_crop_arguments(patch_size, scale, repeat)
         self.patch_size, self.scale, self.augment, self.repeat = patch_size, scale, augment, repeat
         lr_by_stem: dict[str, Path] = {}
         for path in list_images(lr_folder):
