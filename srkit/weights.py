@@ -94,10 +94,11 @@ def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor],
 def weights_info(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The decoded metadata of a weights file: arch, kwargs, scale, config, extras."""
     _, metadata = read_weights(path)
-    return _decode(metadata)
+    return decode_metadata(metadata)
 
 
-def _decode(metadata: dict[str, str]) -> dict[str, Any]:
+def decode_metadata(metadata: dict[str, str]) -> dict[str, Any]:
+    """The typed view of a weights file's string metadata: arch, kwargs, scale, config, extras."""
     return {
         "kind": metadata.get("kind", "generator"),
         "arch": metadata["arch"],
@@ -137,7 +138,7 @@ def load_module(path: str | os.PathLike[str], device: str | torch.device = "cpu"
                 scale: int | None = None, kind: str = "generator") -> nn.Module:
     """Rebuild the generator or discriminator stored in an srkit weights file, in eval mode."""
     tensors, metadata = read_weights(path)
-    info = _decode(metadata)
+    info = decode_metadata(metadata)
     if info["kind"] != kind:
         raise SrkitError(f"{path}: holds a {info['kind']} ({info['arch']}), not a {kind}")
     if scale is not None and info["scale"] is not None and info["scale"] != scale:
@@ -153,7 +154,7 @@ def load_module(path: str | os.PathLike[str], device: str | torch.device = "cpu"
 def read_extras(path: str | os.PathLike[str]) -> dict[str, dict[str, torch.Tensor]]:
     """The extra modules' state dicts stored beside the network (e.g. ``{"dual": {...}}``)."""
     tensors, metadata = read_weights(path)
-    return split_extras(tensors, _decode(metadata)["extras"])[1]
+    return split_extras(tensors, decode_metadata(metadata)["extras"])[1]
 
 
 def _load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], message: str) -> None:

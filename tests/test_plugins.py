@@ -9,7 +9,6 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from srkit.cli import main
 from srkit.hookspecs import hookimpl
 from srkit.plugins import (
     PluginLoadWarning,
@@ -21,6 +20,7 @@ from srkit.plugins import (
 )
 from srkit.registry import Origin
 from srkit.version import PLUGIN_API_VERSION
+from tests.cli_helpers import run_cli
 from tests.plugin_fixtures import make_distribution
 
 FIXTURES = "tests.plugin_fixtures"
@@ -48,16 +48,6 @@ def site(tmp_path, monkeypatch):
     reset_registry()
     yield folder
     reset_registry()
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_import_error_is_reported_with_plugin_and_cause():

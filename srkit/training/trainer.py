@@ -8,7 +8,6 @@ written by the main process only.
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from srkit.training.rng import restore_rng, seed_everything
 from srkit.training.run_log import RunLog, SilentLog
 from srkit.training.run_state import gather_state, restore_state
 from srkit.training.validation import Validator
-from srkit.weights import read_weights, save_weights, split_extras
+from srkit.weights import decode_metadata, read_weights, save_weights, split_extras
 
 
 @dataclass
@@ -119,16 +118,16 @@ class Trainer:
 
     def _load_init_weights(self, path: Path) -> None:
         tensors, metadata = read_weights(path)
+        info = decode_metadata(metadata)
         generator = self.recipe.nets["generator"]
         arch, kwargs = describe(generator)
-        if metadata["arch"] != arch:
-            raise SrkitError(f"{path}: weights are for architecture {metadata['arch']!r}, "
+        if info["arch"] != arch:
+            raise SrkitError(f"{path}: weights are for architecture {info['arch']!r}, "
                              f"this recipe trains {arch!r}")
-        if metadata.get("scale") != str(kwargs.get("scale")):
-            raise SrkitError(f"{path}: weights are for x{metadata.get('scale')}, "
-                             f"not x{kwargs.get('scale')}")
+        if info["scale"] != kwargs.get("scale"):
+            raise SrkitError(f"{path}: weights are for x{info['scale']}, not x{kwargs.get('scale')}")
         # the file's own extras, whatever this run saves: --init may drop modules it does not train
-        state, extras = split_extras(tensors, json.loads(metadata.get("extras", "[]")))
+        state, extras = split_extras(tensors, info["extras"])
         try:
             unwrap(generator).load_state_dict(state)
             for prefix, module in self.recipe.export_extras().items():
