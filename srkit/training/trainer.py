@@ -62,7 +62,7 @@ def train(recipe_name: str, recipe_class: type[Recipe], config: TrainConfig) -> 
 class Trainer:
     def __init__(self, recipe_name: str, recipe_class: type[Recipe], config: TrainConfig,
                  info: ProcessInfo, device: torch.device) -> None:
-        check_config(config)
+        check_config(config, recipe_class)
         self.name, self.config, self.info, self.device = recipe_name, config, info, device
         self.out = Path(config.out)
         self.checkpoints = self.out / "checkpoints"
