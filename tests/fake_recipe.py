@@ -47,7 +47,8 @@ def _dump_final_weights(generator: nn.Module) -> None:
 
 @dataclass
 class TinyConfig(PixelConfig):
-    nan_at: int = option(-1, "report a NaN 'fake_term' loss at this iteration (-1 = never)")
+    nan_at: int = option(-1, "report a NaN 'fake_term' loss at this iteration (-1 = never)",
+                        min=-1)
     noise: bool = option(False, "add global-RNG noise to the input (exercises RNG checkpointing)")
 
 

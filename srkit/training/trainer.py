@@ -26,6 +26,7 @@ from srkit.training.checkpoint import (
     Checkpoint,
     has_checkpoint,
     read_checkpoint,
+    read_checkpoint_state,
     remove_stale_temp_files,
     write_checkpoint,
 )
@@ -40,6 +41,7 @@ from srkit.training.run_log import RunLog, SilentLog
 from srkit.training.run_state import gather_state, restore_state
 from srkit.training.validation import Validator
 from srkit.weights import decode_metadata, read_weights, save_weights, split_extras
+from srkit.writable import check_output_folder
 
 
 @dataclass
@@ -68,6 +70,8 @@ class Trainer:
         self.checkpoints = self.out / "checkpoints"
         # the record describes the run, not how this process was launched: it never says resume
         self.record = {**config_record(recipe_name, config), "resume": False}
+        if info.is_main:  # before any work: a long run must not fail at its first save
+            check_output_folder(self.out, "--out")
         checkpoint = self._checkpoint_to_resume()
 
         seed_everything(config.seed)
@@ -118,7 +122,7 @@ class Trainer:
 
     def _load_init_weights(self, path: Path) -> None:
         tensors, metadata = read_weights(path)
-        info = decode_metadata(metadata)
+        info = decode_metadata(metadata, str(path))
         generator = self.recipe.nets["generator"]
         arch, kwargs = describe(generator)
         if info["arch"] != arch:
@@ -226,6 +230,17 @@ class Trainer:
         return unwrap(self.recipe.nets["generator"])
 
     def _validate(self, done: int, log: RunLog | SilentLog) -> dict[str, float] | None:
+        metrics, failure = None, None
+        try:
+            metrics = self._validate_here(done, log)
+        except OSError as exc:
+            failure = self._write_failure(done, exc)
+        except SrkitError as exc:  # e.g. a sample image that cannot be written
+            failure = exc
+        self._stop_together(failure, "validation failed on the main process")
+        return metrics
+
+    def _validate_here(self, done: int, log: RunLog | SilentLog) -> dict[str, float] | None:
         metrics = None
         if self.validator is not None:
             metrics = self.validator.run(self._export_net(), self.out / "samples", done)
@@ -236,15 +251,35 @@ class Trainer:
                 self.best_psnr = metrics["psnr"]
                 save_weights(self._export_net(), self.checkpoints / "best.safetensors",
                              config=self.record, extras=self.recipe.export_extras())
-        distributed.barrier(self.info)
         return metrics
 
     def _save(self, done: int) -> None:
+        failure = None
         if self.info.is_main:
-            tensors, state = gather_state(self.recipe, self.ctx, self.ema)
-            state.update(config=self.record, best_psnr=self.best_psnr,
-                         sampler={"next_step": done})
-            write_checkpoint(self.checkpoints, done, tensors, state)
-            save_weights(self._export_net(), self.out / "model.safetensors", config=self.record,
-                         extras=self.recipe.export_extras())
-        distributed.barrier(self.info)
+            try:
+                tensors, state = gather_state(self.recipe, self.ctx, self.ema)
+                state.update(config=self.record, best_psnr=self.best_psnr,
+                             sampler={"next_step": done})
+                write_checkpoint(self.checkpoints, done, tensors, state)
+                save_weights(self._export_net(), self.out / "model.safetensors", config=self.record,
+                             extras=self.recipe.export_extras())
+            except OSError as exc:
+                failure = self._write_failure(done, exc)
+        self._stop_together(failure, "the main process could not write the checkpoint")
+
+    def _write_failure(self, done: int, exc: OSError) -> SrkitError:
+        """The one-line error of a failed save: why, and which checkpoint is still intact."""
+        reason = exc.strerror or str(exc)
+        try:
+            kept = read_checkpoint_state(self.checkpoints).get("iteration")
+        except SrkitError:
+            kept = None
+        intact = (f"the checkpoint of iteration {kept} in {self.checkpoints} is intact; free space "
+                  "and continue with --resume" if kept is not None
+                  else "no checkpoint was written yet")
+        return SrkitError(f"{self.out}: could not write at iteration {done} ({reason}); {intact}")
+
+    def _stop_together(self, failure: SrkitError | None, elsewhere: str) -> None:
+        """Raise ``failure`` here and a one-line error on every other process (a collective)."""
+        if distributed.any_true(failure is not None, self.info, self.device):
+            raise failure or SrkitError(f"training stopped: {elsewhere}")
