@@ -36,7 +36,8 @@ from srkit.training.config_io import config_record, write_config_toml
 from srkit.training.context import TrainContext
 from srkit.training.distributed import ProcessInfo
 from srkit.training.ema import EMA
-from srkit.training.rng import restore_rng, seed_everything
+from srkit.training.rank_rng import add_rank_rng, capture_rank_rng, restore_rank_rng
+from srkit.training.rng import seed_everything
 from srkit.training.run_log import RunLog, SilentLog
 from srkit.training.run_state import gather_state, restore_state
 from srkit.training.validation import Validator
@@ -56,9 +57,19 @@ def train(recipe_name: str, recipe_class: type[Recipe], config: TrainConfig) -> 
     """Run (or resume) a training run described by ``config``; joins torchrun's group if any."""
     info, device = distributed.start(config.device)
     try:
-        return Trainer(recipe_name, recipe_class, config, info, device).run()
-    finally:
-        distributed.stop()
+        result = Trainer(recipe_name, recipe_class, config, info, device).run()
+    except RuntimeError as exc:
+        # no orderly shutdown when a peer is gone: it could block; the exit tears the group down
+        failure = distributed.peer_failure(exc, info)
+        if failure is None:
+            raise
+        raise failure from None
+    except BaseException:
+        if not info.distributed:
+            distributed.stop()
+        raise
+    distributed.stop()
+    return result
 
 
 class Trainer:
@@ -89,7 +100,7 @@ class Trainer:
         self.batches = TrainBatches(config, self.recipe, device, info, self.start)
         self.validator = Validator(config.val, config.scale, device) if info.is_main else None
         if checkpoint is not None:  # last: everything above may draw random numbers
-            restore_rng(checkpoint.tensors, checkpoint.state["rng"])
+            restore_rank_rng(checkpoint, info)
 
     # ---- setup -------------------------------------------------------------------------
 
@@ -255,11 +266,13 @@ class Trainer:
 
     def _save(self, done: int) -> None:
         failure = None
+        every_rank = distributed.gather_objects(capture_rank_rng(), self.info)
         if self.info.is_main:
             try:
                 tensors, state = gather_state(self.recipe, self.ctx, self.ema)
+                add_rank_rng(tensors, state, every_rank)
                 state.update(config=self.record, best_psnr=self.best_psnr,
-                             sampler={"next_step": done})
+                             sampler={"next_step": done, "world_size": self.info.world_size})
                 write_checkpoint(self.checkpoints, done, tensors, state)
                 save_weights(self._export_net(), self.out / "model.safetensors", config=self.record,
                              extras=self.recipe.export_extras())
