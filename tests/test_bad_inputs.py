@@ -68,6 +68,19 @@ def huge_header(folder: Path) -> Path:
     return path
 
 
+def garbage_pth(folder: Path) -> Path:
+    path = folder / "garbage.pth"
+    path.write_bytes(b"not a checkpoint\n" * 50)
+    return path
+
+
+def truncated_pth(folder: Path) -> Path:
+    path = folder / "truncated.pth"
+    torch.save({"w": torch.zeros(1000)}, path)
+    path.write_bytes(path.read_bytes()[:300])
+    return path
+
+
 def plain_safetensors(folder: Path) -> Path:
     path = folder / "plain.safetensors"
     save_file({"w": torch.zeros(3)}, str(path))
@@ -185,6 +198,8 @@ CASES = [
       for name, make, fragment in HOSTILE_WEIGHTS + SHAPE_LIES],
     *[Case(f"convert: {name}", convert(make), "cannot read checkpoint safely")
       for name, make, _ in HOSTILE_WEIGHTS[:3]],
+    Case("convert: garbage .pth", convert(garbage_pth), "cannot read checkpoint safely"),
+    Case("convert: truncated .pth", convert(truncated_pth), "cannot read checkpoint safely"),
     Case("bench: enormous channels", bench(kwargs(channels=10**12)), "is out of range"),
     Case("bench: channels larger than the tensors", bench(kwargs(channels=4000)),
          "tensors do not match the metadata"),
@@ -193,6 +208,10 @@ CASES = [
     Case("train --init: malformed kwargs JSON", train_init(meta(kwargs="{")),
          "metadata 'kwargs' is not valid JSON"),
     Case("train --init: truncated file", train_init(truncated), "not a safetensors file"),
+    Case("train --init: tensors of another network",
+         train_init(lambda d: save_weights(build_generator("tiny", scale=2, channels=5),
+                                           d / "wide.safetensors") or d / "wide.safetensors"),
+         "weights do not fit this 'tiny' generator"),
     Case("info: missing file", lambda d: ["info", str(d / "nope.safetensors")], "no such weights file"),
     Case("upscale: weights for another scale",
          lambda d: upscale(tiny_weights)(d) + ["--scale", "4"], "weights are for x2, not x4"),
