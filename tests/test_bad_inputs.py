@@ -196,7 +196,7 @@ CASES = [
     *[Case(f"info: {name}", info(make), fragment) for name, make, fragment in HOSTILE_WEIGHTS],
     *[Case(f"upscale: {name}", upscale(make), fragment)
       for name, make, fragment in HOSTILE_WEIGHTS + SHAPE_LIES],
-    *[Case(f"convert: {name}", convert(make), "cannot read checkpoint safely")
+    *[Case(f"convert: {name}", convert(make), "not a readable safetensors file")
       for name, make, _ in HOSTILE_WEIGHTS[:3]],
     Case("convert: garbage .pth", convert(garbage_pth), "cannot read checkpoint safely"),
     Case("convert: truncated .pth", convert(truncated_pth), "cannot read checkpoint safely"),

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import click
 
 
-def _check_arguments(info: dict, source: str) -> None:
+def _check_arguments(info: dict[str, Any], source: str) -> None:
     """The stored kwargs fit the installed factory's signature (when the architecture is installed)."""
     from srkit.plugins import get_registry
     from srkit.weights_check import check_factory_kwargs
