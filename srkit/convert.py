@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from torch import Tensor
 
 from srkit.errors import SrkitError
@@ -59,6 +60,8 @@ def load_foreign(path: str | os.PathLike[str]) -> Any:
 
             return load_file(str(path))
         return torch.load(str(path), map_location="cpu", weights_only=True)
+    except SafetensorError as exc:
+        raise SrkitError(f"{path}: not a readable safetensors file ({exc})") from None
     except (pickle.UnpicklingError, RuntimeError, OSError, ValueError, EOFError) as exc:
         raise SrkitError(f"{path}: cannot read checkpoint safely ({_reason(exc)}); srkit loads checkpoints "
                          "with torch.load(weights_only=True) and never runs pickled code") from None

@@ -105,6 +105,15 @@ class Recipe(ABC):
         self.config = config
         self.device = device
 
+    @classmethod
+    def validate(cls, config: TrainConfig) -> None:
+        """Reject configs this recipe cannot train, with a one-line :class:`srkit.errors.SrkitError`.
+
+        Called before any work starts, after every field was checked against the bounds declared
+        in its ``option(...)``; put only rules that involve this recipe's meaning here.
+        """
+        return None
+
     @abstractmethod
     def train_step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
         """Run one optimisation step; return every loss term (detached scalars) for the log.

@@ -21,7 +21,9 @@ from torch import nn
 
 from srkit.errors import SrkitError
 from srkit.models import build_discriminator, build_generator, describe, unwrap
+from srkit.plugins import lookup
 from srkit.version import __version__
+from srkit.weights_check import build_checked
 
 if TYPE_CHECKING:
     from srkit.convert import Converted
@@ -75,6 +77,17 @@ def save_weights(model: nn.Module, path: str | os.PathLike[str], *, config: dict
 def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Tensors and metadata of an srkit weights file, or a one-line error naming the file."""
     path = Path(path)
+    metadata, _ = read_header(path)
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise _not_safetensors(path, exc) from None
+    return tensors, metadata
+
+
+def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, str], dict[str, tuple[int, ...]]]:
+    """Metadata and tensor shapes of an srkit weights file, without reading the tensors."""
+    path = Path(path)
     if not path.is_file():
         raise SrkitError(f"{path}: no such weights file")
     try:
@@ -82,32 +95,64 @@ def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor],
 
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
-        tensors = load_file(str(path))
+            shapes = {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}  # noqa: SIM118
     except (SafetensorError, OSError, ValueError) as exc:
-        raise SrkitError(f"{path}: not a safetensors file ({exc}); convert foreign checkpoints with "
-                         "'srkit convert'") from None
+        raise _not_safetensors(path, exc) from None
     if metadata.get("srkit.format") != FORMAT_VERSION or "arch" not in metadata:
         raise SrkitError(f"{path}: safetensors file without srkit metadata; convert it with 'srkit convert'")
-    return tensors, metadata
+    return metadata, shapes
+
+
+def _not_safetensors(path: Path, exc: BaseException) -> SrkitError:
+    return SrkitError(f"{path}: not a safetensors file ({exc}); convert foreign checkpoints with "
+                      "'srkit convert'")
 
 
 def weights_info(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The decoded metadata of a weights file: arch, kwargs, scale, config, extras."""
     _, metadata = read_weights(path)
-    return decode_metadata(metadata)
+    return decode_metadata(metadata, str(path))
 
 
-def decode_metadata(metadata: dict[str, str]) -> dict[str, Any]:
-    """The typed view of a weights file's string metadata: arch, kwargs, scale, config, extras."""
+def decode_metadata(metadata: dict[str, str], source: str = "weights file") -> dict[str, Any]:
+    """The typed view of a weights file's string metadata: arch, kwargs, scale, config, extras.
+
+    Malformed entries are a one-line error naming ``source`` and the entry.
+    """
+    kind = metadata.get("kind", "generator")
+    if kind not in ("generator", "discriminator"):
+        raise SrkitError(f"{source}: metadata 'kind' must be generator or discriminator, got {kind!r}")
+    arch = metadata.get("arch", "")
+    if not arch.strip():
+        raise SrkitError(f"{source}: metadata 'arch' is empty")
+    kwargs = _json_entry(metadata, "kwargs", "{}", dict, source)
+    if not all(isinstance(k, str) for k in kwargs):
+        raise SrkitError(f"{source}: metadata 'kwargs' keys must be strings")
+    config = _json_entry(metadata, "config", None, dict, source) if "config" in metadata else None
+    extras = _json_entry(metadata, "extras", "[]", list, source)
+    if not all(isinstance(p, str) and p and "." not in p for p in extras):
+        raise SrkitError(f"{source}: metadata 'extras' must be a list of module prefixes, got {extras!r}")
     return {
-        "kind": metadata.get("kind", "generator"),
-        "arch": metadata["arch"],
-        "kwargs": json.loads(metadata.get("kwargs", "{}")),
+        "kind": kind,
+        "arch": arch,
+        "kwargs": kwargs,
         "scale": int(metadata["scale"]) if metadata.get("scale", "").isdigit() else None,
         "srkit_version": metadata.get("srkit_version"),
-        "config": json.loads(metadata["config"]) if "config" in metadata else None,
-        "extras": json.loads(metadata.get("extras", "[]")),
+        "config": config,
+        "extras": extras,
     }
+
+
+def _json_entry(metadata: dict[str, str], key: str, default: str | None, kind: type,
+                source: str) -> Any:
+    try:
+        value = json.loads(metadata.get(key, default))
+    except ValueError as exc:
+        raise SrkitError(f"{source}: metadata {key!r} is not valid JSON ({exc})") from None
+    if not isinstance(value, kind):
+        expected = "an object" if kind is dict else "a list"
+        raise SrkitError(f"{source}: metadata {key!r} must be {expected}, got {type(value).__name__}")
+    return value
 
 
 def split_extras(tensors: dict[str, torch.Tensor], prefixes: list[str]) -> tuple[
@@ -138,14 +183,15 @@ def load_module(path: str | os.PathLike[str], device: str | torch.device = "cpu"
                 scale: int | None = None, kind: str = "generator") -> nn.Module:
     """Rebuild the generator or discriminator stored in an srkit weights file, in eval mode."""
     tensors, metadata = read_weights(path)
-    info = decode_metadata(metadata)
+    info = decode_metadata(metadata, str(path))
     if info["kind"] != kind:
         raise SrkitError(f"{path}: holds a {info['kind']} ({info['arch']}), not a {kind}")
     if scale is not None and info["scale"] is not None and info["scale"] != scale:
         raise SrkitError(f"{path}: weights are for x{info['scale']}, not x{scale}")
     build = build_generator if kind == "generator" else build_discriminator
-    model = build(info["arch"], **info["kwargs"])
     state, _ = split_extras(tensors, info["extras"])
+    factory = lookup(kind, info["arch"])
+    model = build_checked(build, factory, info["arch"], info["kwargs"], state, str(path))
     _load_strict(model, state, f"{path}: weights do not match architecture {info['arch']!r}")
     model.srkit_weights_info = info
     return model.to(device).eval()
@@ -154,7 +200,7 @@ def load_module(path: str | os.PathLike[str], device: str | torch.device = "cpu"
 def read_extras(path: str | os.PathLike[str]) -> dict[str, dict[str, torch.Tensor]]:
     """The extra modules' state dicts stored beside the network (e.g. ``{"dual": {...}}``)."""
     tensors, metadata = read_weights(path)
-    return split_extras(tensors, decode_metadata(metadata)["extras"])[1]
+    return split_extras(tensors, decode_metadata(metadata, str(path))["extras"])[1]
 
 
 def _load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], message: str) -> None:

@@ -45,9 +45,17 @@ def _dump_final_weights(generator: nn.Module) -> None:
         save_file(dict(generator.state_dict()), os.path.join(folder, f"rank{rank}.safetensors"))
 
 
+def _fail_if_asked(iteration: int) -> None:
+    """``TINY_FAIL=RANK:ITERATION`` makes that process die at that iteration (DDP failure tests)."""
+    rank, _, at = os.environ.get("TINY_FAIL", "").partition(":")
+    if rank and int(rank) == int(os.environ.get("RANK", "0")) and int(at) == iteration:
+        raise RuntimeError(f"injected failure of rank {rank} at iteration {at}")
+
+
 @dataclass
 class TinyConfig(PixelConfig):
-    nan_at: int = option(-1, "report a NaN 'fake_term' loss at this iteration (-1 = never)")
+    nan_at: int = option(-1, "report a NaN 'fake_term' loss at this iteration (-1 = never)",
+                        min=-1)
     noise: bool = option(False, "add global-RNG noise to the input (exercises RNG checkpointing)")
 
 
@@ -57,6 +65,10 @@ class TinyRecipe(PixelRecipe):
     arch = "tiny"
 
     def train_step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
+        _fail_if_asked(ctx.iteration)
+        rank = int(os.environ.get("RANK", "0"))
+        if os.environ.get("TINY_RANK_DRAWS"):  # rank r draws r numbers: the ranks' RNGs diverge
+            torch.rand(rank)
         if self.config.noise:
             batch.lr = batch.lr + 0.01 * torch.randn(batch.lr.shape).to(batch.lr.device)
         losses = super().train_step(batch, ctx)

@@ -164,7 +164,7 @@ def test_weights_not_matching_their_architecture_are_an_error(capsys, tmp_path: 
         "srkit.format": "1", "arch": "bicubic", "kwargs": '{"scale": 4}', "scale": "4"})
     message = expect_error(capsys, "--models", "odd", "--weights", f"odd={path}",
                            "--datasets", str(tiny_dataset))
-    assert "do not match architecture 'bicubic'" in message
+    assert "do not match the metadata (bicubic" in message
 
 
 def test_unknown_model_lists_installed_ones(capsys, tiny_dataset: Path) -> None:

@@ -71,11 +71,6 @@ def test_augmented_crop_is_a_dihedral_transform_of_an_image_block(tmp_path: Path
         assert any(_occurs_in(c, image) for c in candidates)
 
 
-def test_patch_size_must_be_a_multiple_of_the_scale(tmp_path: Path) -> None:
-    with pytest.raises(SrkitError, match="patch size 18 is not a multiple of scale 4"):
-        HRCropDataset(_hr_folder(tmp_path / "hr"), 18, 4)
-
-
 def test_too_small_image_is_skipped_with_a_warning_naming_it(tmp_path: Path) -> None:
     folder = _hr_folder(tmp_path / "hr", count=2)
     _write_image(folder / "tiny.png", width=20, height=40)

@@ -17,18 +17,24 @@ from tests.fake_recipe import make_image_folder, tiny_args
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def run_two_processes(tmp_path: Path, args: list[str], dumps: Path,
+                      **env: str) -> subprocess.CompletedProcess[str]:
+    """``srkit ARGS`` under torchrun with 2 CPU processes (gloo); each dumps its final weights."""
+    dumps.mkdir(exist_ok=True)
+    env = {**os.environ, "SRKIT_PLUGIN_MODULES": "tests.fake_recipe", "TINY_DUMP_DIR": str(dumps),
+           "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1", **env}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc-per-node", "2", "-m", "srkit", *args]
+    # the timeout only guards against a hang; a dead peer must stop the run long before it
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+
+
 def test_two_process_gloo_run_keeps_ranks_identical_and_saves_once(tmp_path: Path) -> None:
     val = make_image_folder(tmp_path / "val")
     out, dumps = tmp_path / "run", tmp_path / "dumps"
-    dumps.mkdir()
-    env = {**os.environ, "SRKIT_PLUGIN_MODULES": "tests.fake_recipe", "TINY_DUMP_DIR": str(dumps),
-           "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1"}
-    args = tiny_args(out, val, "--lr", "1e-2", iters=4)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc-per-node", "2", "-m", "srkit", *args]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300,
-                            cwd=tmp_path)
+    result = run_two_processes(tmp_path, tiny_args(out, val, "--lr", "1e-2", iters=4), dumps)
     assert result.returncode == 0, result.stderr[-3000:]
 
     rank0, rank1 = (load_file(dumps / f"rank{r}.safetensors") for r in (0, 1))
@@ -38,6 +44,35 @@ def test_two_process_gloo_run_keeps_ranks_identical_and_saves_once(tmp_path: Pat
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [e["iteration"] for e in log if "val.psnr" in e] == [0, 3, 4]  # one process logs
     assert result.stdout.count("done:") == 1
+
+
+def test_dead_rank_stops_the_others_and_resume_restores_every_ranks_rng(tmp_path: Path) -> None:
+    """Rank 1 dies after the checkpoint at 3; rank 0 stops with one line; the resumed run ends
+    bit-identical to an uninterrupted one although the ranks' RNG streams differ."""
+    val = make_image_folder(tmp_path / "val")
+    options = ("--lr", "1e-2", "--noise", "--val-every", "0")
+    diverging = {"TINY_RANK_DRAWS": "1"}  # rank r draws r extra numbers per step
+    straight = run_two_processes(tmp_path, tiny_args(tmp_path / "straight", val, *options),
+                                 tmp_path / "straight_dumps", **diverging)
+    assert straight.returncode == 0, straight.stderr[-3000:]
+
+    out = tmp_path / "resumed"
+    died = run_two_processes(tmp_path, tiny_args(out, val, *options), tmp_path / "unused",
+                             TINY_FAIL="1:4", **diverging)
+    assert died.returncode != 0
+    assert "injected failure of rank 1 at iteration 4" in died.stderr
+    survivor = [line for line in died.stderr.splitlines() if "process 0 of 2 stopped" in line]
+    assert survivor and survivor[0].startswith("error: ") and "Connection closed by peer" in survivor[0]
+    assert not [line for line in died.stderr.splitlines() if line.startswith("[rank0]:")]
+    assert json.loads((out / "checkpoints" / "latest.json").read_text())["iteration"] == 3
+
+    resumed = run_two_processes(tmp_path, [*tiny_args(out, val, *options), "--resume"],
+                                tmp_path / "resumed_dumps", **diverging)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    for rank in (0, 1):
+        a = load_file(tmp_path / "straight_dumps" / f"rank{rank}.safetensors")
+        b = load_file(tmp_path / "resumed_dumps" / f"rank{rank}.safetensors")
+        assert all(torch.equal(a[k], b[k]) for k in a), rank
 
 
 @pytest.mark.parametrize("world_size", [1, 2, 5])

@@ -42,15 +42,14 @@ def effective_config(recipe: str, config_class: type, ctx: click.Context,
     if config_file is not None:
         from_file = check_file_values(config_class, read_config_file(config_file), config_file, recipe)
     chosen = {**from_file, **flags}
+    recipe_class = get_registry().get("recipe", recipe)
+    check_config(config_class(**chosen), recipe_class)  # before reading any checkpoint
     if chosen.get("resume"):
-        if chosen.get("init"):
-            raise SrkitError("--resume and --init conflict: a resumed run continues from its "
-                             "checkpoint")
         chosen = {**_checkpoint_values(recipe, config_class, chosen), **chosen}
     config = config_class(**chosen)
     if config.out is None:
         config = dataclasses.replace(config, out=f"runs/{recipe}_x{config.scale}")
-    check_config(config)
+    check_config(config, recipe_class)
     return config
 
 

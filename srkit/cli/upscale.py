@@ -93,9 +93,11 @@ def command(inputs: tuple[Path, ...], out: Path, weights: Path | None, model_nam
     from srkit.cli.bench import resolve_device
     from srkit.imageio import load_image, save_image
     from srkit.inference import autocast_context, run_model
+    from srkit.writable import check_output_folder
 
     files = collect_inputs(inputs)
     targets = output_paths(files, out)
+    check_output_folder(out, "--out")
     torch_device = resolve_device(device)
     autocast_context(precision, torch_device)
     model = _model(weights, model_name, scale, torch_device)

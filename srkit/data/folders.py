@@ -135,12 +135,11 @@ def _to_float(x: Tensor) -> Tensor:
 
 
 def _check_crop_arguments(patch_size: int, scale: int, repeat: int) -> None:
-    """HR crops must be positive multiples of the scale (so the LR crop is whole)."""
+    """Positive crop arguments (that the patch is a multiple of the scale is a training-config rule,
+    checked in :mod:`srkit.training.checks`)."""
     _check_positive("patch size", patch_size)
     _check_positive("scale", scale)
     _check_positive("repeat", repeat)
-    if patch_size % scale:
-        raise SrkitError(f"patch size {patch_size} is not a multiple of scale {scale}")
 
 
 def _random_crop(image: Tensor, size: int, augment: bool) -> Tensor:
@@ -157,7 +156,7 @@ class HRCropDataset(Dataset):
 
     Args:
         folder: folder of images (any size at least ``patch_size`` on both sides).
-        patch_size: HR crop side P; must be a multiple of ``scale`` so the LR crop is whole.
+        patch_size: HR crop side P; a multiple of ``scale`` so the degraded LR crop is whole.
         scale: the SR factor the crops are for.
         augment: random flips and 90° rotations.
         color_jitter: brightness/contrast/saturation factors drawn in [1-c, 1+c]; 0 disables.

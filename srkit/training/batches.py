@@ -15,7 +15,6 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from srkit.data import HRCropDataset, PairedCropDataset, resolve_dataset
-from srkit.errors import SrkitError
 from srkit.interfaces import Batch, Recipe
 from srkit.plugins import lookup
 from srkit.training.config import TrainConfig
@@ -51,8 +50,6 @@ class TrainBatches:
     def _main_dataset(self) -> Dataset:
         config = self.config
         if self.paired:
-            if config.data is None:
-                raise SrkitError("--data-lr needs --data (the HR folder it is paired with)")
             return PairedCropDataset(resolve_dataset(config.data), resolve_dataset(config.data_lr),
                                      config.patch_size, config.scale)
         folder = resolve_dataset(config.data if config.data is not None else DEMO_DATA)

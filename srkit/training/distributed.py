@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -75,9 +76,31 @@ def stop() -> None:
         dist.destroy_process_group()
 
 
-def barrier(info: ProcessInfo) -> None:
-    if info.distributed:
-        dist.barrier()
+#: what backends say when a peer process is gone (gloo closes its sockets; NCCL aborts)
+_PEER_GONE = ("connection closed by peer", "connection reset by peer", "broken pipe",
+              "timed out", "nccl communicator was aborted", "nccl error")
+
+
+def peer_failure(exc: BaseException, info: ProcessInfo) -> SrkitError | None:
+    """A one-line error when ``exc`` says another process of the run died, else None."""
+    if not info.distributed or not isinstance(exc, RuntimeError):
+        return None
+    text = str(exc).strip()
+    if not isinstance(exc, dist.DistError) and not any(s in text.lower() for s in _PEER_GONE):
+        return None
+    first = text.splitlines()[0] if text else type(exc).__name__
+    detail = first.split("] ", 1)[-1].split(". ", 1)[0][:200]  # the backend's reason, no advice
+    return SrkitError(f"process {info.rank} of {info.world_size} stopped: another process of this "
+                      f"run failed (its own error is above) [{detail}]")
+
+
+def gather_objects(value: Any, info: ProcessInfo) -> list[Any]:
+    """``value`` of every process, in rank order (a collective; ``[value]`` alone)."""
+    if not info.distributed:
+        return [value]
+    gathered: list[Any] = [None] * info.world_size
+    dist.all_gather_object(gathered, value)
+    return gathered
 
 
 def any_true(flag: bool, info: ProcessInfo, device: torch.device) -> bool:

@@ -26,6 +26,7 @@ from srkit.training.checkpoint import (
     Checkpoint,
     has_checkpoint,
     read_checkpoint,
+    read_checkpoint_state,
     remove_stale_temp_files,
     write_checkpoint,
 )
@@ -35,11 +36,13 @@ from srkit.training.config_io import config_record, write_config_toml
 from srkit.training.context import TrainContext
 from srkit.training.distributed import ProcessInfo
 from srkit.training.ema import EMA
-from srkit.training.rng import restore_rng, seed_everything
+from srkit.training.rank_rng import add_rank_rng, capture_rank_rng, restore_rank_rng
+from srkit.training.rng import seed_everything
 from srkit.training.run_log import RunLog, SilentLog
 from srkit.training.run_state import gather_state, restore_state
 from srkit.training.validation import Validator
 from srkit.weights import decode_metadata, read_weights, save_weights, split_extras
+from srkit.writable import check_output_folder
 
 
 @dataclass
@@ -54,20 +57,32 @@ def train(recipe_name: str, recipe_class: type[Recipe], config: TrainConfig) -> 
     """Run (or resume) a training run described by ``config``; joins torchrun's group if any."""
     info, device = distributed.start(config.device)
     try:
-        return Trainer(recipe_name, recipe_class, config, info, device).run()
-    finally:
-        distributed.stop()
+        result = Trainer(recipe_name, recipe_class, config, info, device).run()
+    except RuntimeError as exc:
+        # no orderly shutdown when a peer is gone: it could block; the exit tears the group down
+        failure = distributed.peer_failure(exc, info)
+        if failure is None:
+            raise
+        raise failure from None
+    except BaseException:
+        if not info.distributed:
+            distributed.stop()
+        raise
+    distributed.stop()
+    return result
 
 
 class Trainer:
     def __init__(self, recipe_name: str, recipe_class: type[Recipe], config: TrainConfig,
                  info: ProcessInfo, device: torch.device) -> None:
-        check_config(config)
+        check_config(config, recipe_class)
         self.name, self.config, self.info, self.device = recipe_name, config, info, device
         self.out = Path(config.out)
         self.checkpoints = self.out / "checkpoints"
         # the record describes the run, not how this process was launched: it never says resume
         self.record = {**config_record(recipe_name, config), "resume": False}
+        if info.is_main:  # before any work: a long run must not fail at its first save
+            check_output_folder(self.out, "--out")
         checkpoint = self._checkpoint_to_resume()
 
         seed_everything(config.seed)
@@ -85,7 +100,7 @@ class Trainer:
         self.batches = TrainBatches(config, self.recipe, device, info, self.start)
         self.validator = Validator(config.val, config.scale, device) if info.is_main else None
         if checkpoint is not None:  # last: everything above may draw random numbers
-            restore_rng(checkpoint.tensors, checkpoint.state["rng"])
+            restore_rank_rng(checkpoint, info)
 
     # ---- setup -------------------------------------------------------------------------
 
@@ -118,7 +133,7 @@ class Trainer:
 
     def _load_init_weights(self, path: Path) -> None:
         tensors, metadata = read_weights(path)
-        info = decode_metadata(metadata)
+        info = decode_metadata(metadata, str(path))
         generator = self.recipe.nets["generator"]
         arch, kwargs = describe(generator)
         if info["arch"] != arch:
@@ -226,6 +241,17 @@ class Trainer:
         return unwrap(self.recipe.nets["generator"])
 
     def _validate(self, done: int, log: RunLog | SilentLog) -> dict[str, float] | None:
+        metrics, failure = None, None
+        try:
+            metrics = self._validate_here(done, log)
+        except OSError as exc:
+            failure = self._write_failure(done, exc)
+        except SrkitError as exc:  # e.g. a sample image that cannot be written
+            failure = exc
+        self._stop_together(failure, "validation failed on the main process")
+        return metrics
+
+    def _validate_here(self, done: int, log: RunLog | SilentLog) -> dict[str, float] | None:
         metrics = None
         if self.validator is not None:
             metrics = self.validator.run(self._export_net(), self.out / "samples", done)
@@ -236,15 +262,37 @@ class Trainer:
                 self.best_psnr = metrics["psnr"]
                 save_weights(self._export_net(), self.checkpoints / "best.safetensors",
                              config=self.record, extras=self.recipe.export_extras())
-        distributed.barrier(self.info)
         return metrics
 
     def _save(self, done: int) -> None:
+        failure = None
+        every_rank = distributed.gather_objects(capture_rank_rng(), self.info)
         if self.info.is_main:
-            tensors, state = gather_state(self.recipe, self.ctx, self.ema)
-            state.update(config=self.record, best_psnr=self.best_psnr,
-                         sampler={"next_step": done})
-            write_checkpoint(self.checkpoints, done, tensors, state)
-            save_weights(self._export_net(), self.out / "model.safetensors", config=self.record,
-                         extras=self.recipe.export_extras())
-        distributed.barrier(self.info)
+            try:
+                tensors, state = gather_state(self.recipe, self.ctx, self.ema)
+                add_rank_rng(tensors, state, every_rank)
+                state.update(config=self.record, best_psnr=self.best_psnr,
+                             sampler={"next_step": done, "world_size": self.info.world_size})
+                write_checkpoint(self.checkpoints, done, tensors, state)
+                save_weights(self._export_net(), self.out / "model.safetensors", config=self.record,
+                             extras=self.recipe.export_extras())
+            except OSError as exc:
+                failure = self._write_failure(done, exc)
+        self._stop_together(failure, "the main process could not write the checkpoint")
+
+    def _write_failure(self, done: int, exc: OSError) -> SrkitError:
+        """The one-line error of a failed save: why, and which checkpoint is still intact."""
+        reason = exc.strerror or str(exc)
+        try:
+            kept = read_checkpoint_state(self.checkpoints).get("iteration")
+        except SrkitError:
+            kept = None
+        intact = (f"the checkpoint of iteration {kept} in {self.checkpoints} is intact; free space "
+                  "and continue with --resume" if kept is not None
+                  else "no checkpoint was written yet")
+        return SrkitError(f"{self.out}: could not write at iteration {done} ({reason}); {intact}")
+
+    def _stop_together(self, failure: SrkitError | None, elsewhere: str) -> None:
+        """Raise ``failure`` here and a one-line error on every other process (a collective)."""
+        if distributed.any_true(failure is not None, self.info, self.device):
+            raise failure or SrkitError(f"training stopped: {elsewhere}")

@@ -21,8 +21,8 @@ class ESPCNConfig(PixelConfig):
     lr: float = option(1e-3, "learning rate (Adam)")
     color: str = option("rgb", "rgb: all channels through the network; y: luma only (the paper)",
                         choices=("rgb", "y"))
-    features1: int = option(64, "width of the first (5x5) layer")
-    features2: int = option(32, "width of the second (3x3) layer")
+    features1: int = option(64, "width of the first (5x5) layer", min=1)
+    features2: int = option(32, "width of the second (3x3) layer", min=1)
 
 
 class ESPCNRecipe(PixelRecipe):

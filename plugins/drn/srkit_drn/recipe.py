@@ -38,11 +38,13 @@ class DRNConfig(TrainConfig):
     defaults here are smaller so a run on a laptop CPU finishes."""
 
     variant: str = option("s", "model size: s (DRN-S) or l (DRN-L)", choices=("s", "l"))
-    n_feats: int = option(0, "feature width (0 = the published size of --variant at --scale)")
-    n_blocks: int = option(0, "RCAB blocks per up block (0 = the published size)")
-    dual_weight: float = option(0.1, "weight lambda of the dual (closed-loop) loss")
+    n_feats: int = option(0, "feature width (0 = the published size of --variant at --scale)",
+                          min=0)
+    n_blocks: int = option(0, "RCAB blocks per up block (0 = the published size)", min=0)
+    dual_weight: float = option(0.1, "weight lambda of the dual (closed-loop) loss", min=0)
     unpaired: str | None = option(None, "folder of LR-only images (any size) mixed into training")
-    unpaired_ratio: float = option(0.3, "share of each batch taken from --unpaired (0..1)")
+    unpaired_ratio: float = option(0.3, "share of each batch taken from --unpaired (0..1)",
+                                   min=0, max=1)
     save_dual: bool = option(True, "store the dual models in the exported weights (dual.* keys)")
     patch_size: int = option(192, "HR crop size in pixels (paper: 384, i.e. x4 LR 96 / x8 LR 48)")
     batch_size: int = option(8, "batch size per process (paper: 32)")
@@ -75,12 +77,6 @@ class DRNRecipe(Recipe):
 
     def __init__(self, config: DRNConfig, device: torch.device) -> None:
         super().__init__(config, device)
-        n_levels(config.scale)
-        if not 0.0 <= config.unpaired_ratio <= 1.0:
-            raise SrkitError(f"unpaired_ratio must be in [0, 1], got {config.unpaired_ratio}")
-        if config.patch_size % config.scale:
-            raise SrkitError(
-                f"patch_size {config.patch_size} is not a multiple of scale {config.scale}")
         kwargs = self.generator_kwargs()
         generator = build_generator(f"drn-{config.variant}", **kwargs)
         duals = DualModels(config.scale, kwargs["n_feats"])
@@ -93,6 +89,12 @@ class DRNRecipe(Recipe):
         )
         self.optimizers = {"generator": optimizer}
         self.schedulers = {"generator": make_scheduler(optimizer, config)}
+
+    @classmethod
+    def validate(cls, config: DRNConfig) -> None:
+        """DRN halves the resolution per level: the scale must be a power of two."""
+        n_levels(config.scale)
+        resolve_size(config)
 
     @staticmethod
     def _load_init_duals(duals: DualModels, path: str) -> None:

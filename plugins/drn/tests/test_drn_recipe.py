@@ -12,6 +12,7 @@ from PIL import Image
 from srkit.errors import SrkitError
 from srkit.interfaces import Batch
 from srkit.models import build_generator
+from srkit.training.checks import check_config
 from srkit.weights import save_weights
 from srkit_drn.arch import DualModels
 from srkit_drn.recipe import DRNConfig, DRNRecipe
@@ -160,6 +161,13 @@ def test_lr_only_folder_gives_lr_crops_of_any_image_size(tmp_path) -> None:
     assert len(crops) == 2 and crops[0].shape == (3, LR_SIZE, LR_SIZE)
 
 
-def test_bad_ratio_is_a_one_line_error() -> None:
-    with pytest.raises(SrkitError, match="unpaired_ratio"):
-        make_recipe(unpaired_ratio=1.5)
+def test_bad_ratio_is_rejected_by_config_validation() -> None:
+    config = DRNConfig(scale=4, n_feats=4, n_blocks=1, patch_size=LR_SIZE * 4, unpaired_ratio=1.5)
+    with pytest.raises(SrkitError, match=r"--unpaired-ratio must be in \[0, 1\], got 1.5"):
+        check_config(config, DRNRecipe)
+
+
+def test_scale_that_is_not_a_power_of_two_is_rejected_by_the_recipe_rules() -> None:
+    config = DRNConfig(scale=3, n_feats=4, n_blocks=1, patch_size=48)
+    with pytest.raises(SrkitError, match="power of two"):
+        check_config(config, DRNRecipe)

@@ -26,8 +26,8 @@ CONTENT_LOSSES = ("vgg", "mse")
 @dataclass
 class SRResNetConfig(PixelConfig):
     loss: str = option("mse", "pixel loss: mse (the paper's SRResNet-MSE), l1 or any registered loss")
-    channels: int = option(64, "generator feature width")
-    blocks: int = option(16, "generator residual blocks")
+    channels: int = option(64, "generator feature width", min=1)
+    blocks: int = option(16, "generator residual blocks", min=1)
 
 
 class SRResNetRecipe(PixelRecipe):
@@ -53,15 +53,15 @@ class SRGANConfig(TrainConfig):
     )
     pretrain_iters: int | None = option(
         None, "iterations of SRResNet-MSE pretraining before the GAN phase "
-        "(default: half of --iters; 0 with --init)"
+        "(default: half of --iters; 0 with --init)", min=0
     )
-    channels: int = option(64, "generator feature width")
-    blocks: int = option(16, "generator residual blocks")
-    d_channels: int = option(64, "discriminator width of its first conv")
-    d_lr: float = option(1e-4, "discriminator learning rate")
+    channels: int = option(64, "generator feature width", min=1)
+    blocks: int = option(16, "generator residual blocks", min=1)
+    d_channels: int = option(64, "discriminator width of its first conv", min=1)
+    d_lr: float = option(1e-4, "discriminator learning rate", min=0, min_exclusive=True, max=1)
     content_loss: str = option("vgg", "GAN-phase content loss: vgg or mse", choices=CONTENT_LOSSES)
-    content_weight: float = option(1.0, "weight of the content loss")
-    adv_weight: float = option(1e-3, "weight of the adversarial loss")
+    content_weight: float = option(1.0, "weight of the content loss", min=0)
+    adv_weight: float = option(1e-3, "weight of the adversarial loss", min=0)
     gan_type: str = option("bce", "adversarial loss: bce (the paper), ragan or lsgan", choices=GAN_TYPES)
     vgg_layer: str = option(
         "relu5_4", "VGG19 layer compared: relu5_4 (VGG54), relu2_2 (VGG22), conv5_4 (before activation)"
@@ -90,7 +90,6 @@ class SRGANRecipe(Recipe):
 
     def __init__(self, config: SRGANConfig, device: torch.device) -> None:
         super().__init__(config, device)
-        self._check(config)
         #: iterations of the pretraining phase; the GAN phase starts at this iteration
         self.pretrain_iters = (config.iters // 2 if config.pretrain_iters is None
                                else config.pretrain_iters)
@@ -117,15 +116,11 @@ class SRGANRecipe(Recipe):
             for name, opt in self.optimizers.items()
         }
 
-    @staticmethod
-    def _check(config: SRGANConfig) -> None:
-        if config.content_loss not in CONTENT_LOSSES:
-            raise SrkitError(f"content_loss {config.content_loss!r} must be vgg or mse")
-        if config.gan_type not in GAN_TYPES:
-            raise SrkitError(f"gan_type {config.gan_type!r} must be one of {', '.join(GAN_TYPES)}")
-        if config.pretrain_iters is not None and not 0 <= config.pretrain_iters <= config.iters:
+    @classmethod
+    def validate(cls, config: SRGANConfig) -> None:
+        if config.pretrain_iters is not None and config.pretrain_iters > config.iters:
             raise SrkitError(
-                f"pretrain_iters {config.pretrain_iters} must be between 0 and iters {config.iters}"
+                f"--pretrain-iters {config.pretrain_iters} must not exceed --iters {config.iters}"
             )
 
     def phase(self, iteration: int) -> str:

@@ -9,6 +9,7 @@ import torch
 from srkit.errors import SrkitError
 from srkit.interfaces import Batch
 from srkit.plugins import lookup
+from srkit.training.checks import check_config
 
 TINY = dict(scale=2, channels=8, blocks=2, d_channels=8, patch_size=32, batch_size=2)
 
@@ -118,11 +119,12 @@ def test_gan_phase_learning_rate_drops_tenfold_halfway():
         assert recipe.optimizers[name].defaults["betas"][0] == 0.9
 
 
-def test_bad_options_are_one_line_errors():
-    with pytest.raises(SrkitError, match="content_loss"):
-        make_recipe("srgan", content_loss="lpips")
-    with pytest.raises(SrkitError, match="pretrain_iters"):
-        make_recipe("srgan", iters=10, pretrain_iters=20, content_loss="mse")
+def test_bad_options_are_one_line_errors_of_config_validation():
+    recipe_class = lookup("recipe", "srgan")
+    with pytest.raises(SrkitError, match="--content-loss must be one of vgg, mse"):
+        check_config(recipe_class.config_class(content_loss="lpips"), recipe_class)
+    with pytest.raises(SrkitError, match="--pretrain-iters 20 must not exceed --iters 10"):
+        check_config(recipe_class.config_class(iters=10, pretrain_iters=20), recipe_class)
 
 
 def test_srresnet_recipe_trains_with_mse_by_default():

@@ -1,0 +1,377 @@
+"""Hostile and broken input, one table row each: a one-line error, the right exit code, no traceback,
+and nothing written.
+
+Each row builds its inputs in a fresh folder, runs ``srkit ARGV`` in-process and checks that the
+command exits with ``code``, prints exactly one ``error: ...`` line on stderr containing
+``fragment`` (and no traceback), and leaves every file of the folder as it was (no new file, no
+changed file, no half-written output).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import struct
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from srkit.cli import main
+from srkit.models import build_generator
+from srkit.weights import save_weights
+from tests.fake_recipe import make_image_folder, tiny_args, use_tiny_plugin
+
+# ---- building bad files ------------------------------------------------------------------------
+
+
+def tiny_weights(folder: Path, name: str = "tiny.safetensors", **meta: str) -> Path:
+    """A valid x2 ``tiny`` weights file, with metadata entries replaced by ``meta``."""
+    path = folder / name
+    save_weights(build_generator("tiny", scale=2, channels=4), path)
+    if meta:
+        from safetensors import safe_open
+
+        with safe_open(str(path), "pt") as f:
+            metadata, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+        metadata.update(meta)
+        save_file(tensors, str(path), metadata={k: v for k, v in metadata.items() if v is not None})
+    return path
+
+
+def with_kwargs(**kwargs: object) -> dict[str, str]:
+    return {"kwargs": json.dumps({"scale": 2, "channels": 4, **kwargs})}
+
+
+def garbage(folder: Path) -> Path:
+    path = folder / "garbage.safetensors"
+    path.write_bytes(bytes(range(256)) * 8)
+    return path
+
+
+def truncated(folder: Path) -> Path:
+    whole = tiny_weights(folder, "whole.safetensors").read_bytes()
+    path = folder / "truncated.safetensors"
+    path.write_bytes(whole[: len(whole) // 2])
+    (folder / "whole.safetensors").unlink()
+    return path
+
+
+def huge_header(folder: Path) -> Path:
+    path = folder / "huge.safetensors"
+    path.write_bytes(struct.pack("<Q", 1 << 60) + b'{"__metadata__": {}}')
+    return path
+
+
+def garbage_pth(folder: Path) -> Path:
+    path = folder / "garbage.pth"
+    path.write_bytes(b"not a checkpoint\n" * 50)
+    return path
+
+
+def truncated_pth(folder: Path) -> Path:
+    path = folder / "truncated.pth"
+    torch.save({"w": torch.zeros(1000)}, path)
+    path.write_bytes(path.read_bytes()[:300])
+    return path
+
+
+def plain_safetensors(folder: Path) -> Path:
+    path = folder / "plain.safetensors"
+    save_file({"w": torch.zeros(3)}, str(path))
+    return path
+
+
+def image(folder: Path) -> Path:
+    make_image_folder(folder / "images", count=1, size=(12, 12))
+    return folder / "images" / "img0.png"
+
+
+def a_file(folder: Path) -> Path:
+    path = folder / "a_file"
+    path.write_text("not a folder")
+    return path
+
+
+def read_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every write probe fails as on a read-only file system (tests may run as root)."""
+
+    def refuse(folder: Path) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(folder))
+
+    monkeypatch.setattr("srkit.writable.probe_write", refuse)
+
+
+# ---- the table ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input: ``argv(folder)`` builds it and returns the command; ``fragment`` is expected
+    in the one error line; ``prepare`` may patch the environment (e.g. a read-only file system)."""
+
+    id: str
+    argv: Callable[[Path], list[str]]
+    fragment: str
+    code: int = 2
+    prepare: Callable[[pytest.MonkeyPatch], None] | None = None
+
+
+def upscale(weights: Callable[[Path], Path]) -> Callable[[Path], list[str]]:
+    return lambda d: ["upscale", "--device", "cpu", "--weights", str(weights(d)), str(image(d)),
+                      "--out", str(d / "out")]
+
+
+def info(weights: Callable[[Path], Path]) -> Callable[[Path], list[str]]:
+    return lambda d: ["info", str(weights(d))]
+
+
+def convert(source: Callable[[Path], Path]) -> Callable[[Path], list[str]]:
+    return lambda d: ["convert", str(source(d)), str(d / "out.safetensors"), "--arch", "srresnet",
+                      "--scale", "4"]
+
+
+def bench(weights: Callable[[Path], Path]) -> Callable[[Path], list[str]]:
+    return lambda d: ["bench", "--no-lpips", "--device", "cpu", "--models", "mine", "--weights",
+                      f"mine={weights(d)}", "--datasets", str(make_image_folder(d / "set")),
+                      "--scales", "2"]
+
+
+def train(*extra: str, recipe: str = "tiny") -> Callable[[Path], list[str]]:
+    def argv(d: Path) -> list[str]:
+        args = tiny_args(d / "run", make_image_folder(d / "val"), *extra)
+        args[1] = recipe
+        return [a.replace("{d}", str(d)) for a in args]
+    return argv
+
+
+def train_init(weights: Callable[[Path], Path]) -> Callable[[Path], list[str]]:
+    return lambda d: train("--init", str(weights(d)))(d)
+
+
+def meta(**entries: str) -> Callable[[Path], Path]:
+    return lambda d: tiny_weights(d, "bad.safetensors", **entries)
+
+
+def kwargs(**values: object) -> Callable[[Path], Path]:
+    return meta(**with_kwargs(**values))
+
+
+HOSTILE_WEIGHTS = [
+    ("garbage bytes", garbage, "not a safetensors file"),
+    ("truncated file", truncated, "not a safetensors file"),
+    ("enormous header length", huge_header, "header too large"),
+    ("safetensors without srkit metadata", plain_safetensors, "without srkit metadata"),
+    ("malformed kwargs JSON", meta(kwargs="{scale: 2,"), "metadata 'kwargs' is not valid JSON"),
+    ("kwargs not an object", meta(kwargs="[2, 4]"), "metadata 'kwargs' must be an object"),
+    ("malformed config JSON", meta(config="{oops"), "metadata 'config' is not valid JSON"),
+    ("config not an object", meta(config='"fast"'), "metadata 'config' must be an object"),
+    ("malformed extras JSON", meta(extras="[dual"), "metadata 'extras' is not valid JSON"),
+    ("extras entry not a prefix", meta(extras="[1]"), "metadata 'extras' must be a list of module"),
+    ("unknown kind", meta(kind="vae"), "metadata 'kind' must be generator or discriminator"),
+    ("empty arch", meta(arch=" "), "metadata 'arch' is empty"),
+    ("float channels", kwargs(channels=4.5), "constructor argument channels must be int, got 4.5"),
+    ("list channels", kwargs(channels=[4]), "constructor argument channels must be int"),
+    ("string channels", kwargs(channels="4"), "constructor argument channels must be int"),
+    ("bool channels", kwargs(channels=True), "constructor argument channels must be int"),
+    ("negative channels", kwargs(channels=-4), "channels = -4 is out of range"),
+    ("enormous channels", kwargs(channels=10**12), "is out of range"),
+    ("zero scale", kwargs(scale=0), "scale = 0 must be at least 1"),
+    ("unknown argument", kwargs(depth=3), "unknown constructor argument 'depth'"),
+    ("object argument", kwargs(channels={"a": 1}), "constructor argument channels must be int"),
+]
+SHAPE_LIES = [
+    ("channels larger than the tensors", kwargs(channels=4000),
+     "tensors do not match the metadata (tiny {'scale': 2, 'channels': 4000})"),
+    ("scale other than the tensors", meta(kwargs=json.dumps({"scale": 3, "channels": 4})),
+     "tensors do not match the metadata"),
+]
+
+CASES = [
+    *[Case(f"info: {name}", info(make), fragment) for name, make, fragment in HOSTILE_WEIGHTS],
+    *[Case(f"upscale: {name}", upscale(make), fragment)
+      for name, make, fragment in HOSTILE_WEIGHTS + SHAPE_LIES],
+    *[Case(f"convert: {name}", convert(make), "not a readable safetensors file")
+      for name, make, _ in HOSTILE_WEIGHTS[:3]],
+    Case("convert: garbage .pth", convert(garbage_pth), "cannot read checkpoint safely"),
+    Case("convert: truncated .pth", convert(truncated_pth), "cannot read checkpoint safely"),
+    Case("bench: enormous channels", bench(kwargs(channels=10**12)), "is out of range"),
+    Case("bench: channels larger than the tensors", bench(kwargs(channels=4000)),
+         "tensors do not match the metadata"),
+    Case("bench: garbage bytes", bench(garbage), "not a safetensors file"),
+    Case("train --init: garbage bytes", train_init(garbage), "not a safetensors file"),
+    Case("train --init: malformed kwargs JSON", train_init(meta(kwargs="{")),
+         "metadata 'kwargs' is not valid JSON"),
+    Case("train --init: truncated file", train_init(truncated), "not a safetensors file"),
+    Case("train --init: tensors of another network",
+         train_init(lambda d: save_weights(build_generator("tiny", scale=2, channels=5),
+                                           d / "wide.safetensors") or d / "wide.safetensors"),
+         "weights do not fit this 'tiny' generator"),
+    Case("info: missing file", lambda d: ["info", str(d / "nope.safetensors")], "no such weights file"),
+    Case("upscale: weights for another scale",
+         lambda d: upscale(tiny_weights)(d) + ["--scale", "4"], "weights are for x2, not x4"),
+    Case("upscale: missing input", lambda d: ["upscale", "--weights", str(tiny_weights(d)),
+                                              str(d / "nope.png"), "--out", str(d / "out")],
+         "no such file or folder"),
+    Case("upscale: input not an image", lambda d: ["upscale", "--weights", str(tiny_weights(d)),
+                                                   str(a_file(d)), "--out", str(d / "out")],
+         "not an image file"),
+    Case("upscale: neither --weights nor --model",
+         lambda d: ["upscale", str(image(d)), "--out", str(d / "out")], "--weights FILE is required"),
+    # outputs that cannot be written
+    Case("upscale: --out under an existing file",
+         lambda d: upscale(tiny_weights)(d)[:-1] + [str(a_file(d) / "sub")],
+         "--out must be a folder, but this is a file"),
+    Case("upscale: --out is an existing file",
+         lambda d: upscale(tiny_weights)(d)[:-1] + [str(a_file(d))], "is a file"),
+    Case("upscale: --out on a read-only file system", upscale(tiny_weights),
+         "--out is not writable", prepare=read_only),
+    Case("train: --out is an existing file",
+         lambda d: train()(d) + ["--out", str(a_file(d))], "--out must be a folder, but this is a file"),
+    Case("train: --out under an existing file",
+         lambda d: train()(d) + ["--out", str(a_file(d) / "run")], "--out must be a folder"),
+    Case("train: --out on a read-only file system", train(), "--out is not writable",
+         prepare=read_only),
+    # numeric flags, every recipe's fields checked in one place
+    Case("train: --lr nan", train("--lr", "nan"), "--lr must be a finite number, got nan"),
+    Case("train: --lr inf", train("--lr", "inf"), "--lr must be a finite number, got inf"),
+    Case("train: --lr 1e300", train("--lr", "1e300"), "--lr must be in (0, 1], got 1e+300"),
+    Case("train: --lr 0", train("--lr", "0"), "--lr must be in (0, 1], got 0"),
+    Case("train: --lr -1", train("--lr", "-1"), "--lr must be in (0, 1]"),
+    Case("train: --lr-gamma 0", train("--lr-gamma", "0"), "--lr-gamma must be in (0, 1]"),
+    Case("train: --lr-min nan", train("--lr-min", "nan"), "--lr-min must be a finite number"),
+    Case("train: --batch-size 0", train("--batch-size", "0"), "--batch-size must be >= 1, got 0"),
+    Case("train: --iters 0", train("--iters", "0"), "--iters must be >= 1"),
+    Case("train: --scale 0", train("--scale", "0"), "--scale must be in [1, 64], got 0"),
+    Case("train: --patch-size 15", train("--patch-size", "15"),
+         "--patch-size 15 is not a multiple of --scale 2"),
+    Case("train: --patch-size -2", train("--patch-size", "-2"), "--patch-size must be >= 1"),
+    Case("train: --ema 1.5", train("--ema", "1.5"), "--ema must be in [0, 1), got 1.5"),
+    Case("train: --ema 1", train("--ema", "1"), "--ema must be in [0, 1)"),
+    Case("train: --grad-clip -1", train("--grad-clip", "-1"), "--grad-clip must be >= 0"),
+    Case("train: --workers -1", train("--workers", "-1"), "--workers must be >= 0"),
+    Case("train: --val-every -1", train("--val-every", "-1"), "--val-every must be >= 0"),
+    Case("train: --save-every 0", train("--save-every", "0"), "--save-every must be >= 1"),
+    Case("train: --seed -1", train("--seed", "-1"), "--seed must be >= 0"),
+    Case("train: --nan-at -5 (a plugin's own bound)", train("--nan-at", "-5"),
+         "--nan-at must be >= -1"),
+    Case("srresnet: --channels 0", train("--channels", "0", recipe="srresnet"),
+         "--channels must be >= 1, got 0"),
+    Case("srresnet: --blocks -1", train("--blocks", "-1", recipe="srresnet"),
+         "--blocks must be >= 1, got -1"),
+    Case("srgan: --blocks -1", train("--blocks", "-1", recipe="srgan"), "--blocks must be >= 1"),
+    Case("srgan: --d-lr nan", train("--d-lr", "nan", recipe="srgan"),
+         "--d-lr must be a finite number"),
+    Case("srgan: --adv-weight -1", train("--adv-weight", "-1", recipe="srgan"),
+         "--adv-weight must be >= 0"),
+    Case("srgan: --pretrain-iters past --iters", train("--pretrain-iters", "20", recipe="srgan"),
+         "--pretrain-iters 20 must not exceed --iters 6"),
+    Case("drn: --dual-weight -1", train("--dual-weight", "-1", recipe="drn"),
+         "--dual-weight must be >= 0, got -1"),
+    Case("drn: --unpaired-ratio 1.5", train("--unpaired-ratio", "1.5", recipe="drn"),
+         "--unpaired-ratio must be in [0, 1], got 1.5"),
+    Case("drn: --n-feats -1", train("--n-feats", "-1", recipe="drn"), "--n-feats must be >= 0"),
+    Case("drn: --scale 3", train("--scale", "3", "--patch-size", "48", recipe="drn"),
+         "DRN scale must be a power of two"),
+    Case("train: --resume with --init", lambda d: train("--resume", "--init", str(tiny_weights(d)))(d),
+         "--resume and --init conflict"),
+    Case("train: --data-lr without --data", train("--data-lr", "{d}"),
+         "--data-lr needs --data"),
+    Case("train: lr = nan in a config file",
+         lambda d: train("--config", str(_write(d / "c.toml", "lr = nan\n")))(d),
+         "--lr must be a finite number"),
+    Case("train: wrongly typed config value",
+         lambda d: train("--config", str(_write(d / "c.toml", 'iters = "many"\n')))(d),
+         "iters must be int"),
+    Case("train: unknown config key",
+         lambda d: train("--config", str(_write(d / "c.toml", "batchsize = 3\n")))(d),
+         "unknown key 'batchsize'"),
+    Case("train: unknown recipe", lambda d: ["train", "nosuch"], "unknown recipe 'nosuch'"),
+    Case("train: missing data folder", train("--data", "{d}/nope"), "nope"),
+    Case("train: --resume without a checkpoint", train("--resume"), "no checkpoint to resume from"),
+]
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else b"<dir>"
+            for p in sorted(folder.rglob("*"))}
+
+
+def run_case(case: Case, argv: list[str], monkeypatch: pytest.MonkeyPatch,
+             capsys: pytest.CaptureFixture[str]) -> tuple[int | None, str, str | None]:
+    """(exit code, stderr, traceback text if the command raised instead of exiting)."""
+    if case.prepare is not None:
+        case.prepare(monkeypatch)
+    capsys.readouterr()
+    try:
+        main(argv)
+        code, raised = 0, None
+    except SystemExit as exc:
+        code, raised = int(exc.code or 0), None
+    except BaseException:  # noqa: BLE001 - any escape is the bug this module looks for
+        code, raised = None, traceback.format_exc()
+    return code, capsys.readouterr().err, raised
+
+
+@pytest.fixture(autouse=True)
+def _tiny_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_tiny_plugin(monkeypatch)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_is_one_line_error_with_nothing_written(
+        case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "case"
+    folder.mkdir()
+    argv = case.argv(folder)  # builds the inputs, so the snapshot holds them
+    before = _snapshot(folder)
+    code, err, raised = run_case(case, argv, monkeypatch, capsys)
+    assert raised is None, raised
+    assert "Traceback" not in err, err
+    assert code == case.code, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert case.fragment in lines[0], lines[0]
+    assert _snapshot(folder) == before, "the command wrote or changed files"
+
+
+def test_disk_full_at_a_checkpoint_keeps_the_previous_one_and_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from srkit.training.checkpoint import read_checkpoint
+
+    val = make_image_folder(tmp_path / "val")
+    out = tmp_path / "run"
+    real_save = save_file
+
+    def full_disk(tensors: dict, path: str, metadata: dict | None = None) -> None:
+        if "ckpt-0000006" in str(path):
+            Path(path).write_bytes(b"partial")  # the file system filled up mid-write
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+        real_save(tensors, path, metadata=metadata)
+
+    monkeypatch.setattr("srkit.weights.save_file", full_disk)
+    with pytest.raises(SystemExit) as exit_info:
+        main(tiny_args(out, val, iters=6))
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "Traceback" not in err, err
+    err = err.strip().splitlines()[-1]  # after the progress lines of the run
+    assert "could not write at iteration 6 (No space left on device)" in err
+    assert "the checkpoint of iteration 3" in err and "is intact" in err and "--resume" in err
+    assert read_checkpoint(out / "checkpoints").iteration == 3  # loads: intact
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
+        "best.safetensors", "ckpt-0000003.safetensors", "latest.json"]  # no torn temp file
+
+    monkeypatch.setattr("srkit.weights.save_file", real_save)  # space freed: resume finishes
+    main([*tiny_args(out, val, iters=6), "--resume"])
+    assert read_checkpoint(out / "checkpoints").iteration == 6
