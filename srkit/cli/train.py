@@ -47,6 +47,12 @@ def effective_config(recipe: str, config_class: type, ctx: click.Context,
             raise SrkitError("--resume and --init conflict: a resumed run continues from its "
                              "checkpoint")
         chosen = {**_checkpoint_values(recipe, config_class, chosen), **chosen}
+    elif chosen.get("init"):
+        from srkit.training.init_weights import scale_from_init
+
+        scale = scale_from_init(chosen["init"], chosen.get("scale"))
+        if scale is not None:
+            chosen["scale"] = scale
     config = config_class(**chosen)
     if config.out is None:
         config = dataclasses.replace(config, out=f"runs/{recipe}_x{config.scale}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from srkit.errors import SrkitError
+from srkit.errors import SrkitError, first_informative_line
 
 EPILOG = """\b
 Examples:
@@ -106,7 +106,7 @@ def command(inputs: tuple[Path, ...], out: Path, weights: Path | None, model_nam
             sr = run_model(model, lr, tile=tile, overlap=overlap, precision=precision,
                            self_ensemble=self_ensemble)
         except RuntimeError as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            reason = first_informative_line(exc)
             raise SrkitError(f"{file}: the model failed on this {lr.shape[-1]}x{lr.shape[-2]} "
                              f"image ({reason})") from None
         save_image(sr.clamp(0, 1), target)

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from srkit.errors import SrkitError
 from srkit.interfaces import Recipe
-from srkit.models import describe, unwrap
+from srkit.models import unwrap
 from srkit.training import distributed
 from srkit.training.batches import TrainBatches
 from srkit.training.checkpoint import (
@@ -35,11 +35,12 @@ from srkit.training.config_io import config_record, write_config_toml
 from srkit.training.context import TrainContext
 from srkit.training.distributed import ProcessInfo
 from srkit.training.ema import EMA
+from srkit.training.init_weights import load_init_weights
 from srkit.training.rng import restore_rng, seed_everything
 from srkit.training.run_log import RunLog, SilentLog
 from srkit.training.run_state import gather_state, restore_state
 from srkit.training.validation import Validator
-from srkit.weights import decode_metadata, read_weights, save_weights, split_extras
+from srkit.weights import save_weights
 
 
 @dataclass
@@ -74,7 +75,7 @@ class Trainer:
         self.recipe = recipe_class(config, device)
         self._check_recipe()
         if config.init and checkpoint is None:
-            self._load_init_weights(Path(config.init))
+            load_init_weights(Path(config.init), self.recipe, recipe_name)
         ema_names = list(self.recipe.ema_nets()) if config.ema > 0 else []
         self.ema = EMA({n: self.recipe.nets[n] for n in ema_names}, config.ema) if ema_names else None
         self.ctx = TrainContext(self.recipe, config, device, info, self.ema)
@@ -115,27 +116,6 @@ class Trainer:
                 raise SrkitError(f"recipe {self.name!r}: __init__ must set self.{attribute} (a dict)")
         if "generator" not in recipe.nets:
             raise SrkitError(f"recipe {self.name!r}: nets has no 'generator' to validate and export")
-
-    def _load_init_weights(self, path: Path) -> None:
-        tensors, metadata = read_weights(path)
-        info = decode_metadata(metadata)
-        generator = self.recipe.nets["generator"]
-        arch, kwargs = describe(generator)
-        if info["arch"] != arch:
-            raise SrkitError(f"{path}: weights are for architecture {info['arch']!r}, "
-                             f"this recipe trains {arch!r}")
-        if info["scale"] != kwargs.get("scale"):
-            raise SrkitError(f"{path}: weights are for x{info['scale']}, not x{kwargs.get('scale')}")
-        # the file's own extras, whatever this run saves: --init may drop modules it does not train
-        state, extras = split_extras(tensors, info["extras"])
-        try:
-            unwrap(generator).load_state_dict(state)
-            for prefix, module in self.recipe.export_extras().items():
-                if extras.get(prefix):
-                    unwrap(module).load_state_dict(extras[prefix])
-        except RuntimeError as exc:
-            raise SrkitError(f"{path}: weights do not fit this {arch!r} generator "
-                             f"({str(exc).splitlines()[0]})") from None
 
     # ---- the loop ----------------------------------------------------------------------
 

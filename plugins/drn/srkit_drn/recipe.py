@@ -26,7 +26,6 @@ from srkit.interfaces import Batch, Recipe, StepContext
 from srkit.models import build_generator
 from srkit.training.config import TrainConfig, option
 from srkit.training.schedules import make_scheduler
-from srkit.weights import read_extras
 from srkit_drn.arch import DualModels, n_levels, preset
 
 UNPAIRED_STREAM = "unpaired_lr"
@@ -84,8 +83,6 @@ class DRNRecipe(Recipe):
         kwargs = self.generator_kwargs()
         generator = build_generator(f"drn-{config.variant}", **kwargs)
         duals = DualModels(config.scale, kwargs["n_feats"])
-        if config.init:
-            self._load_init_duals(duals, config.init)
         self.nets = {"generator": generator.to(device), "dual": duals.to(device)}
         optimizer = torch.optim.Adam(
             [{"params": generator.parameters()}, {"params": duals.parameters()}],
@@ -93,18 +90,6 @@ class DRNRecipe(Recipe):
         )
         self.optimizers = {"generator": optimizer}
         self.schedulers = {"generator": make_scheduler(optimizer, config)}
-
-    @staticmethod
-    def _load_init_duals(duals: DualModels, path: str) -> None:
-        """Start the dual models from ``dual.*`` tensors of the --init weights when it has them."""
-        state = read_extras(path).get("dual")
-        if not state:
-            return
-        try:
-            duals.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise SrkitError(f"{path}: dual models do not fit this DRN: {first}") from None
 
     def extra_datasets(self) -> dict[str, torch.utils.data.Dataset]:
         if not self.config.unpaired:
