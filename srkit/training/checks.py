@@ -12,7 +12,7 @@ def _flag(name: str) -> str:
 
 def check_config(config: TrainConfig) -> None:
     """Values no single field can judge alone; one-line errors."""
-    positive = ("scale", "iters", "batch_size", "patch_size", "save_every", "log_every")
+    positive = ("scale", "iters", "batch_size", "patch_size", "save_every", "log_every", "keep")
     for name in positive:
         if getattr(config, name) < 1:
             raise SrkitError(f"{_flag(name)} must be at least 1, got {getattr(config, name)}")

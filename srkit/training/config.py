@@ -40,6 +40,8 @@ class TrainConfig:
     resume: bool = option(False, "resume from the latest checkpoint in --out")
     init: str | None = option(None, "start from these generator weights (.safetensors)")
     save_every: int = option(500, "write a checkpoint every N iterations")
+    keep: int = option(2, "keep only the newest K checkpoints in OUT/checkpoints (older ones "
+                       "are deleted; model.safetensors and best.safetensors are always kept)")
     val_every: int = option(500, "validate every N iterations (0 = only at the end)")
     log_every: int = option(10, "log losses every N iterations")
     amp: str = option("off", "mixed precision: off, bf16 or fp16", choices=("off", "bf16", "fp16"))

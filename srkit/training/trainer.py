@@ -36,6 +36,7 @@ from srkit.training.context import TrainContext
 from srkit.training.distributed import ProcessInfo
 from srkit.training.ema import EMA
 from srkit.training.init_weights import load_init_weights
+from srkit.training.progress import RunProgress, phase_plan, start_summary
 from srkit.training.rng import restore_rng, seed_everything
 from srkit.training.run_log import RunLog, SilentLog
 from srkit.training.run_state import gather_state, restore_state
@@ -80,9 +81,11 @@ class Trainer:
         self.ema = EMA({n: self.recipe.nets[n] for n in ema_names}, config.ema) if ema_names else None
         self.ctx = TrainContext(self.recipe, config, device, info, self.ema)
         self.start, self.best_psnr = 0, None
+        self.last_validation: dict[str, Any] | None = None
         if checkpoint is not None:
             restore_state(checkpoint, self.recipe, self.ctx, self.ema)
             self.start, self.best_psnr = checkpoint.iteration, checkpoint.state.get("best_psnr")
+            self.last_validation = checkpoint.state.get("validation")
         self.batches = TrainBatches(config, self.recipe, device, info, self.start)
         self.validator = Validator(config.val, config.scale, device) if info.is_main else None
         if checkpoint is not None:  # last: everything above may draw random numbers
@@ -123,10 +126,19 @@ class Trainer:
         config, info = self.config, self.info
         log = RunLog(self.out, self.start, config.iters) if info.is_main else SilentLog()
         last_metrics = None
+        plan = phase_plan(self.recipe, config.iters)
+        self.progress = RunProgress(config, self.device, self.start, plan, not log.interactive)
         try:
             if info.is_main:
                 write_config_toml(self.out / "config.toml", self.record)
                 remove_stale_temp_files(self.checkpoints)
+            if self.start == config.iters:
+                log.message(f"{self.out}: this run finished at iteration {config.iters}; nothing "
+                            "to train (pass a larger --iters with --resume to train further)")
+            else:
+                for line in start_summary(self.name, self.recipe, config, self.device,
+                                          info.world_size, self.batches.sizes, self.start, plan):
+                    log.message(line)
             if self.start == 0:
                 last_metrics = self._validate(0, log)
             sums: dict[str, Tensor] = {}
@@ -196,6 +208,8 @@ class Trainer:
                                     for name, opt in self.recipe.optimizers.items()},
                                  "it_per_s": rate, "hr_mpix_per_s": rate * hr_pixels / 1e6}
         log.record(entry)
+        for line in self.progress.on_record(entry):
+            log.message(line)
         log.advance(means)
 
     # ---- validation and saving ---------------------------------------------------------
@@ -212,10 +226,13 @@ class Trainer:
             log.record({"iteration": done, "val.psnr": metrics["psnr"], "val.ssim": metrics["ssim"]})
             log.message(f"iteration {done}: validation PSNR {metrics['psnr']:.3f} dB, "
                         f"SSIM {metrics['ssim']:.4f}")
+            self.last_validation = {"iteration": done, "psnr": metrics["psnr"],
+                                    "ssim": metrics["ssim"], "set": self.config.val}
             if done > 0 and (self.best_psnr is None or metrics["psnr"] > self.best_psnr):
                 self.best_psnr = metrics["psnr"]
                 save_weights(self._export_net(), self.checkpoints / "best.safetensors",
-                             config=self.record, extras=self.recipe.export_extras())
+                             config=self.record, extras=self.recipe.export_extras(),
+                             validation=self.last_validation)
         distributed.barrier(self.info)
         return metrics
 
@@ -223,8 +240,11 @@ class Trainer:
         if self.info.is_main:
             tensors, state = gather_state(self.recipe, self.ctx, self.ema)
             state.update(config=self.record, best_psnr=self.best_psnr,
-                         sampler={"next_step": done})
-            write_checkpoint(self.checkpoints, done, tensors, state)
+                         validation=self.last_validation, sampler={"next_step": done})
+            write_checkpoint(self.checkpoints, done, tensors, state, keep=self.config.keep)
+            validated = self.last_validation
+            if validated is not None and validated["iteration"] != done:
+                validated = None  # a result of earlier weights does not describe these
             save_weights(self._export_net(), self.out / "model.safetensors", config=self.record,
-                         extras=self.recipe.export_extras())
+                         extras=self.recipe.export_extras(), validation=validated)
         distributed.barrier(self.info)

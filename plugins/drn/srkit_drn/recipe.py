@@ -100,6 +100,15 @@ class DRNRecipe(Recipe):
     def phase(self, iteration: int) -> str:
         return "semi-supervised" if self.config.unpaired else "paired"
 
+    def start_notes(self) -> list[str]:
+        if not self.config.unpaired or self.config.init:
+            return []
+        scale = self.config.scale
+        return [f"--unpaired without --init: joint paired + LR-only training of a new DRN from "
+                f"scratch; to fine-tune a trained model on the LR-only images instead, add "
+                f"--init runs/drn_x{scale}/model.safetensors (from 'srkit train drn --scale "
+                f"{scale}')"]
+
     def export_extras(self) -> dict[str, torch.nn.Module]:
         return {"dual": self.nets["dual"]} if self.config.save_dual else {}
 
