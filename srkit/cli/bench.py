@@ -13,7 +13,7 @@ Examples:
   srkit bench
   srkit bench --models bicubic --datasets set5,set14 --scales 2,4,8 --format json
   srkit bench --models bicubic,srgan,drn \\
-      --weights srgan=runs/srgan/model.safetensors,drn=DRNS4x.safetensors \\
+      --weights srgan=runs/srgan_x4/model.safetensors,drn=drn_s_x4.safetensors \\
       --datasets set5,set14,path/to/Urban100 --scales 4 --format md --report report/
 """
 
@@ -50,15 +50,16 @@ def resolve_device(text: str):  # noqa: ANN201 - torch is imported lazily to kee
 
 
 def _lpips(enabled: bool, net: str, weights: Path | None, device):  # noqa: ANN001, ANN202
+    """(the LPIPS metric, None) or (None, why it is unavailable)."""
     if not enabled:
-        return None
+        return None, "skipped (--no-lpips)"
     from srkit.evaluation.lpips_metric import LpipsUnavailable, load_lpips
 
     try:
-        return load_lpips(net, weights=weights, device=device)
+        return load_lpips(net, weights=weights, device=device), None
     except LpipsUnavailable as exc:
         click.echo(f"warning: LPIPS unavailable: {exc}", err=True)
-        return None
+        return None, str(exc)
 
 
 @click.command("bench", epilog=EPILOG)
@@ -110,11 +111,12 @@ def command(models: str | None, weights_text: str | None, datasets: str, scales:
                    else default_models(weights, runs_dir, scale_list))
     torch_device = resolve_device(device)
     autocast_context(precision, torch_device)  # fp16 on CPU fails before any work
+    lpips, lpips_unavailable = _lpips(not no_lpips, lpips_net, lpips_weights, torch_device)
     options = BenchOptions(
         models=list(dict.fromkeys(model_names)), datasets=_split(datasets), scales=scale_list,
         weights=weights, runs_dir=runs_dir, device=torch_device, precision=precision, tile=tile,
         self_ensemble=self_ensemble, warmup=warmup,
-        lpips=_lpips(not no_lpips, lpips_net, lpips_weights, torch_device),
+        lpips=lpips, lpips_unavailable=lpips_unavailable,
     )
     collector = None
     if report_dir is not None:
