@@ -33,7 +33,7 @@ def _scales(text: str) -> list[int]:
 
 
 def resolve_device(text: str):  # noqa: ANN201 - torch is imported lazily to keep --help fast
-    """``auto`` (CUDA if available), ``cpu``, ``cuda`` or ``cuda:N`` as a checked torch.device."""
+    """``auto`` (CUDA if available), ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` as a checked device."""
     import torch
 
     if text == "auto":
@@ -41,7 +41,9 @@ def resolve_device(text: str):  # noqa: ANN201 - torch is imported lazily to kee
     try:
         device = torch.device(text)
     except RuntimeError:
-        raise SrkitError(f"--device {text!r}: expected auto, cpu, cuda or cuda:N") from None
+        raise SrkitError(f"--device {text!r}: expected auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise SrkitError(f"--device {text}: MPS is not available on this machine")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SrkitError(f"--device {text}: CUDA is not available on this machine")
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
@@ -62,7 +64,8 @@ def _lpips(enabled: bool, net: str, weights: Path | None, device):  # noqa: ANN0
         return None, str(exc)
 
 
-@click.command("bench", epilog=EPILOG)
+@click.command("bench", epilog=EPILOG,
+               short_help="Score models (PSNR, SSIM, LPIPS, speed) on benchmark sets.")
 @click.option("--models", default=None, metavar="A,B",
               help="Models to compare: bicubic, any installed generator/recipe, or a --weights "
                    "name. Default: bicubic plus every model with weights found.")
@@ -81,7 +84,8 @@ def _lpips(enabled: bool, net: str, weights: Path | None, device):  # noqa: ANN0
               show_default=True, help="Inference precision (autocast; fp16 on CUDA only).")
 @click.option("--tile", type=click.IntRange(min=1), default=None,
               help="Process the LR image in tiles of this many pixels.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--device", default="auto", show_default=True, metavar="DEVICE",
+              help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg"]), default="alex",
               show_default=True, help="LPIPS backbone.")
 @click.option("--lpips-weights", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 
-@click.command("info")
+@click.command("info", short_help="Show what a weights file or checkpoint holds.")
 @click.argument("weights", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON.")
 def command(weights: Path, as_json: bool) -> None:

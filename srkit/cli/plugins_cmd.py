@@ -14,7 +14,7 @@ from srkit.registry import COMMAND, KINDS, Entry, Registry
 _TITLES = {"loss": "losses", COMMAND: "commands"}
 
 
-@click.command("plugins")
+@click.command("plugins", short_help="List installed models, recipes and plugins.")
 @click.option("--verbose", "-v", is_flag=True,
               help="Also show where each item is defined, its summary, and failure tracebacks.")
 @click.option("--json", "as_json", is_flag=True, help="Print everything as JSON (for tools).")

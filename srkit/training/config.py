@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 def option(default, help: str, **extra):  # noqa: A002 - mirrors click's keyword
     """A config field with the help text its ``srkit train`` flag shows.
 
-    ``extra`` metadata understood by the CLI: ``choices=(...)`` restricts the value.
+    ``extra`` metadata understood by the CLI: ``choices=(...)`` restricts the value,
+    ``path="file"`` or ``path="dir"`` marks a path (shown as FILE or DIRECTORY), ``metavar="..."``
+    names the value in ``--help``.
     """
     return field(default=default, metadata={"help": help, **extra})
 
@@ -17,10 +19,12 @@ def option(default, help: str, **extra):  # noqa: A002 - mirrors click's keyword
 class TrainConfig:
     """Options shared by every recipe. A recipe subclasses this to add its own fields."""
 
-    data: str | None = option(None, "HR image folder (default: the bundled demo photos)")
+    data: str | None = option(None, "HR image folder (default: the bundled demo photos)",
+                              path="dir")
     data_lr: str | None = option(
-        None, "LR folder paired with --data (same names or DIV2K-style 0001x4.png)")
-    val: str = option("set5", "validation set: a bundled name (set5, set14) or an HR folder")
+        None, "LR folder paired with --data (same names or DIV2K-style 0001x4.png)", path="dir")
+    val: str = option("set5", "validation set: a bundled name (set5, set14) or an HR folder",
+                      metavar="NAME|DIRECTORY")
     scale: int = option(4, "upscaling factor")
     iters: int = option(1000, "training iterations")
     batch_size: int = option(16, "batch size per process")
@@ -34,11 +38,13 @@ class TrainConfig:
     lr_gamma: float = option(0.1, "multistep: factor at each milestone")
     lr_min: float = option(1e-7, "cosine: final learning rate")
     degradation: str = option("bicubic", "degradation that makes LR from HR crops")
-    out: str | None = option(None, "run folder (default: runs/<recipe>_x<scale>)")
+    out: str | None = option(None, "run folder (default: runs/<recipe>_x<scale>)", path="dir")
     seed: int = option(0, "random seed")
-    device: str = option("auto", "auto, cpu, cuda, cuda:N or mps")
+    device: str = option("auto", "auto, cpu, cuda, cuda:N or mps", metavar="DEVICE")
     resume: bool = option(False, "resume from the latest checkpoint in --out")
-    init: str | None = option(None, "start from these generator weights (.safetensors)")
+    init: str | None = option(
+        None, "start from these srkit weights (.safetensors; its scale is used when --scale is "
+        "not given)", path="file")
     save_every: int = option(500, "write a checkpoint every N iterations")
     keep: int = option(2, "keep only the newest K checkpoints in OUT/checkpoints (older ones "
                        "are deleted; model.safetensors and best.safetensors are always kept)")

@@ -40,7 +40,8 @@ class DRNConfig(TrainConfig):
     n_feats: int = option(0, "feature width (0 = the published size of --variant at --scale)")
     n_blocks: int = option(0, "RCAB blocks per up block (0 = the published size)")
     dual_weight: float = option(0.1, "weight lambda of the dual (closed-loop) loss")
-    unpaired: str | None = option(None, "folder of LR-only images (any size) mixed into training")
+    unpaired: str | None = option(None, "folder of LR-only images (any size) mixed into training",
+                                  path="dir")
     unpaired_ratio: float = option(0.3, "share of each batch taken from --unpaired (0..1)")
     save_dual: bool = option(True, "store the dual models in the exported weights (dual.* keys)")
     patch_size: int = option(192, "HR crop size in pixels (paper: 384, i.e. x4 LR 96 / x8 LR 48)")
