@@ -46,6 +46,10 @@ def _phases_text(plan: list[tuple[int, str]], iters: int) -> str:
     return ", ".join(f"{name} {start}-{end}" for (start, name), end in zip(plan, ends, strict=True))
 
 
+def _images(count: int) -> str:
+    return f"{count} image" if count == 1 else f"{count} images"
+
+
 def _device_text(device: torch.device, config: TrainConfig, world_size: int) -> str:
     name = str(device)
     if device.type == "cuda":
@@ -69,9 +73,10 @@ def start_summary(recipe_name: str, recipe: Recipe, config: TrainConfig, device:
     data = dict(data_sizes)
     main = data.pop("main", 0)
     source = config.data or "the bundled demo photos"
-    kind = "HR/LR pairs" if config.data_lr else "HR images (LR made by the degradation)"
+    kind = ("HR/LR pairs" if config.data_lr
+            else f"HR images (LR made by the {config.degradation} degradation)")
     data_text = f"{main} {kind} from {source}" + "".join(
-        f", {count} images in stream {name!r}" for name, count in data.items())
+        f", {_images(count)} in stream {name!r}" for name, count in data.items())
     resumed = f", resuming at iteration {start}" if start else ""
     lines = [
         f"training {recipe_name}: {arch}, {params}, x{config.scale}",
