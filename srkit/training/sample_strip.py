@@ -23,11 +23,25 @@ def labelled_strip(crops: list[Tensor], labels: list[str]) -> Tensor:
     strip = torch.cat([to_uint8(c) for c in crops], dim=-1).permute(1, 2, 0).numpy()
     canvas = Image.new("RGB", (strip.shape[1], BAND + strip.shape[0]), (255, 255, 255))
     canvas.paste(Image.fromarray(strip), (0, BAND))
-    draw = ImageDraw.Draw(canvas)
-    try:
-        font = ImageFont.load_default(size=11)
-    except TypeError:  # Pillow < 10.1: the fixed-size bitmap font
-        font = ImageFont.load_default()
     for index, label in enumerate(labels):
-        draw.text((index * side + 3, 2), label, fill=(0, 0, 0), font=font)
+        canvas.paste(_label(label, side), (index * side, 0))
     return torch.from_numpy(np.asarray(canvas).copy()).permute(2, 0, 1).float() / 255.0
+
+
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1: the fixed-size bitmap font
+        return ImageFont.load_default()
+
+
+def _label(text: str, width: int) -> Image.Image:
+    """``text`` on a white band ``width`` wide: shrunk to fit if it can be, else cut at the edge."""
+    band = Image.new("RGB", (width, BAND), (255, 255, 255))
+    draw = ImageDraw.Draw(band)
+    for size in (11, 10, 9, 8, 7):
+        font = _font(size)
+        if draw.textlength(text, font=font) <= width - 4:
+            break
+    draw.text((2, 2), text, fill=(0, 0, 0), font=font)
+    return band
