@@ -7,3 +7,22 @@ class SrkitError(Exception):
 
 class PluginError(SrkitError):
     """A plugin could not be loaded or registered something invalid."""
+
+
+def first_informative_line(error: BaseException | str, limit: int = 300) -> str:
+    """The first line of ``error`` that says something, for one-line messages.
+
+    Library errors often open with a header that ends in a colon ("Error(s) in loading
+    state_dict for X:") and put the facts on the next lines; such a header is joined with the
+    line after it so the message is never cut to an empty sentence. Falls back to the
+    exception's type name when its text is empty.
+    """
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__ if isinstance(error, BaseException) else ""
+    text = lines[0]
+    for line in lines[1:]:
+        if not text.endswith(":"):
+            break
+        text = f"{text} {line}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -14,7 +14,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
-from srkit.errors import SrkitError
+from srkit.errors import SrkitError, first_informative_line
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -31,7 +31,7 @@ _READ_ERRORS = (
 
 
 def _unreadable(path: Path, exc: Exception) -> SrkitError:
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    reason = first_informative_line(exc)
     return SrkitError(f"{path}: cannot read image ({reason})")
 
 

@@ -129,6 +129,10 @@ class Recipe(ABC):
         """A short name of the training phase at ``iteration`` (shown in logs), e.g. ``pretrain``."""
         return "train"
 
+    def start_notes(self) -> list[str]:
+        """Sentences printed once when a run starts: what this configuration does, when surprising."""
+        return []
+
     def ema_nets(self) -> Iterator[str]:
         """Names of the nets whose exponential moving average is kept when ``--ema`` is on."""
         yield "generator"

@@ -1,8 +1,9 @@
 """Self-describing weights: safetensors files whose metadata says how to rebuild the model.
 
 Metadata keys (all strings): ``srkit.format`` ("1"), ``arch``, ``kwargs`` (JSON), ``scale``,
-``srkit_version``, optionally ``config`` (JSON of the training config) and ``extras`` (JSON list
-of prefixes of extra modules stored in the same file, e.g. ``["dual"]``). Loading never unpickles.
+``srkit_version``, optionally ``config`` (JSON of the training config), ``extras`` (JSON list
+of prefixes of extra modules stored in the same file, e.g. ``["dual"]``) and ``validation``
+(JSON: the run's validation PSNR/SSIM of these weights). Loading never unpickles.
 """
 
 from __future__ import annotations
@@ -49,8 +50,11 @@ def atomic_save_safetensors(tensors: dict[str, torch.Tensor], path: str | os.Pat
 
 def save_weights(model: nn.Module, path: str | os.PathLike[str], *, config: dict[str, Any] | None = None,
                  extras: Mapping[str, nn.Module | Mapping[str, torch.Tensor]] | None = None,
-                 kind: str = "generator") -> None:
+                 kind: str = "generator", validation: dict[str, Any] | None = None) -> None:
     """Save a network built by :func:`srkit.build_generator` with everything needed to rebuild it.
+
+    ``validation`` is the training run's validation result for exactly these weights
+    (``iteration``, ``psnr``, ``ssim``, ``set``); ``srkit info`` shows it.
 
     ``extras`` are further modules (or state dicts) stored under ``<prefix>.`` keys, e.g. DRN's
     dual models; :func:`load_model` ignores them, :func:`read_extras` returns them.
@@ -71,6 +75,8 @@ def save_weights(model: nn.Module, path: str | os.PathLike[str], *, config: dict
     }
     if config is not None:
         metadata["config"] = json.dumps(config, sort_keys=True, default=str)
+    if validation is not None:
+        metadata["validation"] = json.dumps(validation, sort_keys=True)
     atomic_save_safetensors(tensors, path, metadata)
 
 
@@ -140,6 +146,8 @@ def decode_metadata(metadata: dict[str, str], source: str = "weights file") -> d
         "srkit_version": metadata.get("srkit_version"),
         "config": config,
         "extras": extras,
+        "validation": (_json_entry(metadata, "validation", None, dict, source)
+                       if "validation" in metadata else None),
     }
 
 

@@ -232,7 +232,7 @@ CASES = [
     Case("upscale: --out on a read-only file system", upscale(tiny_weights),
          "--out is not writable", prepare=read_only),
     Case("train: --out is an existing file",
-         lambda d: train()(d) + ["--out", str(a_file(d))], "--out must be a folder, but this is a file"),
+         lambda d: train()(d) + ["--out", str(a_file(d))], "is a file"),
     Case("train: --out under an existing file",
          lambda d: train()(d) + ["--out", str(a_file(d) / "run")], "--out must be a folder"),
     Case("train: --out on a read-only file system", train(), "--out is not writable",

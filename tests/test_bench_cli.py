@@ -72,10 +72,10 @@ def test_table_is_the_default_and_csv_md_carry_the_same_rows(capsys, tiny_datase
             "--datasets", str(tiny_dataset))
     code, table, _ = run_cli(capsys, *args)
     assert code == 0
-    header, rule, line, footer = table.strip().splitlines()
+    header, rule, line, footer, lpips = table.strip().splitlines()
     assert header.split()[:5] == ["Model", "Dataset", "Scale", "PSNR", "SSIM"]
     assert line.split()[:3] == ["bicubic", "tiny", "x4"] and "n/a" in line
-    assert "precision: fp32" in footer
+    assert "precision: fp32" in footer and lpips == "LPIPS n/a: skipped (--no-lpips)"
 
     code, text, _ = run_cli(capsys, *args, "--format", "csv")
     (row,) = list(csv.DictReader(io.StringIO(text)))
@@ -246,3 +246,55 @@ def test_bundled_bicubic_baselines_match_published_values(capsys) -> None:
     assert scores[("set5", 8)][0] == pytest.approx(24.40, abs=0.03)
     # published 26.00; bridge.png (a grey file) is scored on its grey level, as the MATLAB scripts do
     assert scores[("set14", 4)][0] == pytest.approx(26.00, abs=0.03)
+
+
+def test_every_model_without_weights_is_named_with_its_training_command(
+        capsys, tmp_path: Path, tiny_dataset: Path) -> None:
+    message = expect_error(capsys, "--models", "bicubic,srgan,drn", "--runs", str(tmp_path),
+                           "--datasets", str(tiny_dataset))
+    assert "no weights found for srgan, drn" in message
+    assert "'srkit train srgan --scale 4'" in message and "'srkit train drn --scale 4'" in message
+
+
+def test_table_names_weights_files_marks_best_values_and_explains_lpips(
+        capsys, tmp_path: Path, tiny_dataset: Path) -> None:
+    weights = bicubic_weights(tmp_path / "mine.safetensors", scale=2)
+    code, out, _ = run_cli(capsys, "bench", "--no-lpips", "--device", "cpu", "--models",
+                           "bicubic,mine", "--weights", f"mine={weights}", "--datasets",
+                           str(tiny_dataset), "--scales", "2")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[-1] == "Weights"
+    mine = next(line for line in lines if line.startswith("mine"))
+    bicubic = next(line for line in lines if line.startswith("bicubic"))
+    assert mine.endswith(str(weights)) and bicubic.endswith(" -")
+    # the same network twice: both hold the best PSNR
+    psnr_column = lines[0].split().index("PSNR")
+    assert mine.split()[psnr_column].endswith("*") and bicubic.split()[psnr_column].endswith("*")
+    assert "* best per dataset and scale" in out
+    assert "LPIPS n/a: skipped (--no-lpips)" in out
+
+
+def test_markdown_bolds_the_best_value(capsys, tmp_path: Path, tiny_dataset: Path) -> None:
+    from srkit.evaluation.formats import format_markdown
+
+    rows = [{"model": "a", "dataset": "d", "scale": 2, "psnr": 30.0, "ssim": 0.9},
+            {"model": "b", "dataset": "d", "scale": 2, "psnr": 31.0, "ssim": 0.8}]
+    table = format_markdown(rows)
+    assert "| **31.00** |" in table and "| **0.9000** |" in table and "| 30.00 |" in table
+
+
+def test_report_scores_the_bicubic_crop_and_marks_the_best(capsys, tmp_path: Path,
+                                                          tiny_dataset: Path) -> None:
+    weights = bicubic_weights(tmp_path / "mine.safetensors", scale=2)
+    report = tmp_path / "report"
+    code, _, err = run_cli(capsys, "bench", "--no-lpips", "--device", "cpu", "--models", "mine",
+                           "--weights", f"mine={weights}", "--datasets", str(tiny_dataset),
+                           "--scales", "2", "--report", str(report))
+    assert code == 0, err
+    page = (report / "index.html").read_text()
+    images = json.loads((report / "images.json").read_text())
+    # the bicubic crop's caption carries the protocol score, equal to the bicubic model's
+    first = images[0]
+    assert page.count(f"bicubic<br>{first['psnr']:.2f} dB") >= 1
+    assert str(weights) in page and "LPIPS n/a: skipped (--no-lpips)" in page

@@ -69,7 +69,9 @@ def test_table_aligns_columns_and_shows_missing_values_as_na() -> None:
     assert len({len(line) for line in lines[:2]}) == 1
     assert lines[2].split()[:6] == ["bicubic", "set5", "x4", "28.43", "0.8113", "n/a"]
     assert "1.55M" in lines[3]
-    assert lines[-1].startswith("device: cpu; precision: fp32")
+    assert lines[4].startswith("device: cpu; precision: fp32")
+    assert lines[3].split()[3:6] == ["inf*", "1.0000*", "0.0000*"]  # best of the two rows
+    assert lines[-1] == "* best per dataset and scale"
 
 
 def test_markdown_has_a_header_alignment_row_and_one_line_per_row() -> None:

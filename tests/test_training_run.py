@@ -95,3 +95,15 @@ def test_init_with_weights_of_another_scale_is_a_one_line_error(
         main([*tiny_args(tmp_path / "second", val, "--init", str(weights)), "--scale", "4"])
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "x2" in err and err.count("\n") == 1
+    assert "--scale 4" in err and "leave out --scale" in err
+
+
+def test_init_without_scale_trains_at_the_files_scale(tmp_path: Path) -> None:
+    val = make_image_folder(tmp_path / "val")
+    main(tiny_args(tmp_path / "first", val, iters=1))
+    weights = tmp_path / "first" / "model.safetensors"
+    args = tiny_args(tmp_path / "second", val, "--init", str(weights), iters=1)
+    scale_at = args.index("--scale")
+    del args[scale_at:scale_at + 2]  # the tiny recipe's default scale is 4; the file says 2
+    main(args)
+    assert weights_info(tmp_path / "second" / "model.safetensors")["scale"] == 2

@@ -13,7 +13,7 @@ Examples:
   srkit bench
   srkit bench --models bicubic --datasets set5,set14 --scales 2,4,8 --format json
   srkit bench --models bicubic,srgan,drn \\
-      --weights srgan=runs/srgan/model.safetensors,drn=DRNS4x.safetensors \\
+      --weights srgan=runs/srgan_x4/model.safetensors,drn=drn_s_x4.safetensors \\
       --datasets set5,set14,path/to/Urban100 --scales 4 --format md --report report/
 """
 
@@ -33,7 +33,7 @@ def _scales(text: str) -> list[int]:
 
 
 def resolve_device(text: str):  # noqa: ANN201 - torch is imported lazily to keep --help fast
-    """``auto`` (CUDA if available), ``cpu``, ``cuda`` or ``cuda:N`` as a checked torch.device."""
+    """``auto`` (CUDA if available), ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` as a checked device."""
     import torch
 
     if text == "auto":
@@ -41,7 +41,9 @@ def resolve_device(text: str):  # noqa: ANN201 - torch is imported lazily to kee
     try:
         device = torch.device(text)
     except RuntimeError:
-        raise SrkitError(f"--device {text!r}: expected auto, cpu, cuda or cuda:N") from None
+        raise SrkitError(f"--device {text!r}: expected auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise SrkitError(f"--device {text}: MPS is not available on this machine")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SrkitError(f"--device {text}: CUDA is not available on this machine")
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
@@ -50,18 +52,20 @@ def resolve_device(text: str):  # noqa: ANN201 - torch is imported lazily to kee
 
 
 def _lpips(enabled: bool, net: str, weights: Path | None, device):  # noqa: ANN001, ANN202
+    """(the LPIPS metric, None) or (None, why it is unavailable)."""
     if not enabled:
-        return None
+        return None, "skipped (--no-lpips)"
     from srkit.evaluation.lpips_metric import LpipsUnavailable, load_lpips
 
     try:
-        return load_lpips(net, weights=weights, device=device)
+        return load_lpips(net, weights=weights, device=device), None
     except LpipsUnavailable as exc:
         click.echo(f"warning: LPIPS unavailable: {exc}", err=True)
-        return None
+        return None, str(exc)
 
 
-@click.command("bench", epilog=EPILOG)
+@click.command("bench", epilog=EPILOG,
+               short_help="Score models (PSNR, SSIM, LPIPS, speed) on benchmark sets.")
 @click.option("--models", default=None, metavar="A,B",
               help="Models to compare: bicubic, any installed generator/recipe, or a --weights "
                    "name. Default: bicubic plus every model with weights found.")
@@ -80,7 +84,8 @@ def _lpips(enabled: bool, net: str, weights: Path | None, device):  # noqa: ANN0
               show_default=True, help="Inference precision (autocast; fp16 on CUDA only).")
 @click.option("--tile", type=click.IntRange(min=1), default=None,
               help="Process the LR image in tiles of this many pixels.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--device", default="auto", show_default=True, metavar="DEVICE",
+              help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg"]), default="alex",
               show_default=True, help="LPIPS backbone.")
 @click.option("--lpips-weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -110,11 +115,12 @@ def command(models: str | None, weights_text: str | None, datasets: str, scales:
                    else default_models(weights, runs_dir, scale_list))
     torch_device = resolve_device(device)
     autocast_context(precision, torch_device)  # fp16 on CPU fails before any work
+    lpips, lpips_unavailable = _lpips(not no_lpips, lpips_net, lpips_weights, torch_device)
     options = BenchOptions(
         models=list(dict.fromkeys(model_names)), datasets=_split(datasets), scales=scale_list,
         weights=weights, runs_dir=runs_dir, device=torch_device, precision=precision, tile=tile,
         self_ensemble=self_ensemble, warmup=warmup,
-        lpips=_lpips(not no_lpips, lpips_net, lpips_weights, torch_device),
+        lpips=lpips, lpips_unavailable=lpips_unavailable,
     )
     collector = None
     if report_dir is not None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 
-@click.command("convert")
+@click.command("convert", short_help="Convert a foreign checkpoint into srkit safetensors.")
 @click.argument("src", type=click.Path(path_type=Path))
 @click.argument("dst", type=click.Path(path_type=Path))
 @click.option("--arch", required=True, help="Architecture of SRC, e.g. srresnet, srgan-d, drn-s, drn-l.")

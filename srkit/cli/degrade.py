@@ -74,7 +74,7 @@ def _degrade_file(hr_path: Path, scale: int, degrade: object,
     return lr
 
 
-@click.command("degrade")
+@click.command("degrade", short_help="Make an LR folder from an HR folder.")
 @click.argument("hr_dir")
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--scale", "-s", type=click.IntRange(min=2), required=True,

@@ -20,17 +20,22 @@ def _check_arguments(info: dict[str, Any], source: str) -> None:
         check_factory_kwargs(registry.get(info["kind"], info["arch"]), info["kwargs"], source)
 
 
-@click.command("info")
+@click.command("info", short_help="Show what a weights file or checkpoint holds.")
 @click.argument("weights", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON.")
 def command(weights: Path, as_json: bool) -> None:
     """Show the architecture, scale, stored values and training config of WEIGHTS.
 
     Reads only the file's header: the network is never built, so a file whose metadata lies
-    cannot make this command allocate anything.
+    cannot make this command allocate anything. A training checkpoint is recognised as one.
     """
+    from srkit.training.checkpoint import describe_checkpoint_file
     from srkit.weights import decode_metadata, read_header
 
+    checkpoint = describe_checkpoint_file(weights) if weights.exists() else None
+    if checkpoint is not None:
+        _show_checkpoint(checkpoint, as_json)
+        return
     metadata, shapes = read_header(weights)
     info = decode_metadata(metadata, str(weights))
     _check_arguments(info, str(weights))
@@ -47,5 +52,29 @@ def command(weights: Path, as_json: bool) -> None:
     click.echo(f"  arguments: {json.dumps(info['kwargs'], sort_keys=True)}")
     if info["extras"]:
         click.echo(f"  extra modules: {', '.join(info['extras'])}")
+    if info.get("validation"):
+        click.echo(f"  validation: {_validation_text(info['validation'])}")
     if info["config"]:
         click.echo("  training config: " + ", ".join(f"{k}={v}" for k, v in sorted(info["config"].items())))
+
+
+def _validation_text(validation: dict) -> str:
+    return (f"PSNR {validation['psnr']:.3f} dB, SSIM {validation['ssim']:.4f} on "
+            f"{validation.get('set', '?')} at iteration {validation.get('iteration', '?')}")
+
+
+def _show_checkpoint(checkpoint: dict, as_json: bool) -> None:
+    """A training checkpoint: where the run stands and which file to use instead."""
+    if as_json:
+        click.echo(json.dumps({"kind": "checkpoint", **checkpoint}, indent=2, sort_keys=True))
+        return
+    recipe, run = checkpoint["recipe"] or "RECIPE", checkpoint["run"]
+    of_total = f" of {checkpoint['iters']}" if checkpoint.get("iters") else ""
+    scale = f" x{checkpoint['scale']}" if checkpoint.get("scale") else ""
+    click.echo(f"{checkpoint['file']}: srkit training checkpoint of recipe {recipe}{scale} at "
+               f"iteration {checkpoint['iteration']}{of_total} (optimizer and RNG state included)")
+    if checkpoint.get("validation"):
+        click.echo(f"  last validation: {_validation_text(checkpoint['validation'])}")
+    click.echo(f"  continue training: srkit train {recipe} --resume --out {run}")
+    click.echo(f"  weights for upscale/bench: {Path(run) / 'model.safetensors'} "
+               "(srkit info shows them)")

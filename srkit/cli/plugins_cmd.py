@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -13,7 +14,7 @@ from srkit.registry import COMMAND, KINDS, Entry, Registry
 _TITLES = {"loss": "losses", COMMAND: "commands"}
 
 
-@click.command("plugins")
+@click.command("plugins", short_help="List installed models, recipes and plugins.")
 @click.option("--verbose", "-v", is_flag=True,
               help="Also show where each item is defined, its summary, and failure tracebacks.")
 @click.option("--json", "as_json", is_flag=True, help="Print everything as JSON (for tools).")
@@ -73,16 +74,36 @@ def _origin_fields(origin: Any) -> dict[str, str]:
 
 
 def _where(obj: Any) -> str:
+    """``module.name`` of what was registered; a function made by a factory is named by the
+    factory (``module.make_thing(...)``), not as ``make_thing.<locals>.inner``."""
     target = obj.callback if isinstance(obj, click.Command) and obj.callback else obj
     module = getattr(target, "__module__", None) or type(target).__module__
     name = getattr(target, "__qualname__", None) or type(target).__qualname__
+    if ".<locals>." in name:
+        name = name.split(".<locals>.")[0] + "(...)"
     return f"{module}.{name}"
 
 
+#: reStructuredText roles (:class:`x`, :func:`~a.b`) and inline literals (``x``)
+_RST_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`~?([^`]+)`")
+_RST_LITERAL = re.compile(r"``([^`]+)``")
+
+
+def plain_summary(text: str) -> str:
+    """The first paragraph of a docstring on one line, with RST markup reduced to its text."""
+    paragraph = []
+    for line in text.strip().splitlines():
+        if not line.strip():
+            break
+        paragraph.append(line.strip())
+    summary = _RST_LITERAL.sub(r"\1", _RST_ROLE.sub(r"\1", " ".join(paragraph)))
+    return summary.replace("`", "")
+
+
 def _summary(entry: Entry) -> str:
-    """One line: a recipe's ``description``, a command's help, else the first docstring line."""
+    """One line: a recipe's ``description``, a command's help, else the docstring's summary."""
     obj = entry.obj
     if entry.kind == "recipe" and getattr(obj, "description", ""):
         return obj.description
     text = (obj.help or "") if isinstance(obj, click.Command) else (getattr(obj, "__doc__", "") or "")
-    return text.strip().splitlines()[0] if text.strip() else ""
+    return plain_summary(text)

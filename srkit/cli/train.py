@@ -25,10 +25,15 @@ def _click_option(spec: FieldSpec) -> click.Option:
     if spec.kind is bool:
         return click.Option([f"{_flag(spec.name)}/--no-{spec.name.replace('_', '-')}", spec.name],
                             default=None, help=f"{spec.help} [default: {spec.default}]")
-    kind = click.Choice(spec.choices) if spec.choices else _CLICK_TYPES[spec.kind]
+    if spec.choices:
+        kind: click.ParamType = click.Choice(spec.choices)
+    elif spec.path is not None:  # a path the run reads or writes: FILE or DIRECTORY in --help
+        kind = click.Path(file_okay=spec.path == "file", dir_okay=spec.path == "dir")
+    else:
+        kind = _CLICK_TYPES[spec.kind]
     shown = "" if spec.default in (None, "") else f" [default: {spec.default}]"
     return click.Option([_flag(spec.name), spec.name], type=kind, default=None,
-                        help=spec.help + shown)
+                        metavar=spec.metavar, help=spec.help + shown)
 
 
 def effective_config(recipe: str, config_class: type, ctx: click.Context,
@@ -46,6 +51,12 @@ def effective_config(recipe: str, config_class: type, ctx: click.Context,
     check_config(config_class(**chosen), recipe_class)  # before reading any checkpoint
     if chosen.get("resume"):
         chosen = {**_checkpoint_values(recipe, config_class, chosen), **chosen}
+    elif chosen.get("init"):
+        from srkit.training.init_weights import scale_from_init
+
+        scale = scale_from_init(chosen["init"], chosen.get("scale"))
+        if scale is not None:
+            chosen["scale"] = scale
     config = config_class(**chosen)
     if config.out is None:
         config = dataclasses.replace(config, out=f"runs/{recipe}_x{config.scale}")
@@ -85,7 +96,7 @@ def _make_command(name: str) -> click.Command:
 
     description = getattr(recipe_class, "description", "") or f"Train the {name} recipe."
     return click.Command(name, params=params, callback=callback, help=description,
-                         short_help=description)
+                         short_help=description, epilog=RECIPE_EPILOG)
 
 
 class RecipeGroup(click.Group):
@@ -102,8 +113,19 @@ class RecipeGroup(click.Group):
         return _make_command(cmd_name)
 
 
-command = RecipeGroup(
-    "train",
-    help="Train a model: srkit train RECIPE [options]. Each recipe lists its options with "
-    "'srkit train RECIPE --help'. Under torchrun, runs one process per GPU (DDP).",
-)
+RECIPE_EPILOG = ("Curves of a run: srkit plot OUT (pip install 'srkit[plot]'); TensorBoard: pip "
+                 "install 'srkit[tensorboard]', then tensorboard --logdir OUT.")
+
+TRAIN_HELP = """Train a model: srkit train RECIPE [options].
+
+Each recipe lists its options with 'srkit train RECIPE --help'. Under torchrun, runs one
+process per GPU (DDP).
+
+A run folder (--out, default runs/RECIPE_xSCALE) holds model.safetensors (the weights to use),
+config.toml, log.jsonl, samples/ (bicubic | SR | HR strips) and checkpoints/ (the newest
+--keep of them, 2 by default). Curves: 'srkit plot RUN' writes a PNG (needs the plot extra:
+pip install 'srkit[plot]'); with the tensorboard extra (pip install 'srkit[tensorboard]') every
+run also logs to TensorBoard: tensorboard --logdir RUN.
+"""
+
+command = RecipeGroup("train", help=TRAIN_HELP, short_help="Train a model (one subcommand per recipe).")

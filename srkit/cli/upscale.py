@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from srkit.errors import SrkitError
+from srkit.errors import SrkitError, first_informative_line
 
 EPILOG = """\b
 Examples:
@@ -67,9 +67,10 @@ def _model(weights: Path | None, name: str | None, scale: int | None, device):  
     return build_generator(name, scale=scale).to(device).eval()
 
 
-@click.command("upscale", epilog=EPILOG)
+@click.command("upscale", epilog=EPILOG, short_help="Upscale image files and folders into PNGs.")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("upscaled"), show_default=True,
               help="Folder for the PNG results (created if missing).")
 @click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="srkit .safetensors weights file.")
@@ -83,7 +84,8 @@ def _model(weights: Path | None, name: str | None, scale: int | None, device):  
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
               show_default=True, help="Inference precision (autocast; fp16 on CUDA only).")
 @click.option("--self-ensemble", is_flag=True, help="Average the 8 flips/rotations (x8 slower).")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--device", default="auto", show_default=True, metavar="DEVICE",
+              help="auto, cpu, cuda, cuda:N or mps.")
 def command(inputs: tuple[Path, ...], out: Path, weights: Path | None, model_name: str | None,
             scale: int | None, tile: int | None, overlap: int, precision: str,
             self_ensemble: bool, device: str) -> None:
@@ -108,7 +110,7 @@ def command(inputs: tuple[Path, ...], out: Path, weights: Path | None, model_nam
             sr = run_model(model, lr, tile=tile, overlap=overlap, precision=precision,
                            self_ensemble=self_ensemble)
         except RuntimeError as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            reason = first_informative_line(exc)
             raise SrkitError(f"{file}: the model failed on this {lr.shape[-1]}x{lr.shape[-2]} "
                              f"image ({reason})") from None
         save_image(sr.clamp(0, 1), target)

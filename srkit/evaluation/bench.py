@@ -48,6 +48,8 @@ class BenchOptions:
     tile: int | None = None
     self_ensemble: bool = False
     lpips: Lpips | None = None
+    #: why ``lpips`` is None (shown under the table)
+    lpips_unavailable: str | None = None
     warmup: int = 1
     progress: bool = True
 
@@ -152,6 +154,24 @@ def select_weights(name: str, scale: int, options: BenchOptions) -> Path | None:
     raise SrkitError(f"{name}: no weights for x{scale}; found {found}")
 
 
+def check_weights_found(options: BenchOptions) -> None:
+    """Name every model without weights at once, each with the command that trains it."""
+    installed = installed_model_names()
+    unknown = [n for n in options.models if n not in PARAMETER_FREE and n not in options.weights
+               and n not in installed]
+    if unknown:
+        raise SrkitError(f"unknown model {unknown[0]!r}; installed: {', '.join(installed)} "
+                         "(or pass --weights NAME=FILE)")
+    missing = [n for n in options.models if n not in PARAMETER_FREE and n not in options.weights
+               and not run_weights(n, options.runs_dir)]
+    if not missing:
+        return
+    commands = "; ".join(f"'srkit train {n} --scale {s}'" for n in missing for s in options.scales)
+    raise SrkitError(f"no weights found for {', '.join(missing)} in "
+                     f"{options.runs_dir / 'NAME*' / RUN_WEIGHTS_NAME}; train them ({commands}) "
+                     "or pass --weights NAME=FILE")
+
+
 def build_model(name: str, scale: int, weights: Path | None, device: torch.device) -> nn.Module:
     """The generator benchmarked as ``name``: from ``weights``, or built for parameter-free ones."""
     if weights is None:
@@ -253,6 +273,8 @@ def bench_one(name: str, model: nn.Module, dataset: Dataset, scale: int, options
         "ssim": _mean([r["ssim"] for r in per_image]),
         "lpips": _mean(lpips_values),
         "lpips_net": options.lpips.net if options.lpips is not None else None,
+        "lpips_unavailable": (options.lpips_unavailable or "not computed")
+        if options.lpips is None else None,
         "params": count_parameters(model),
         **meter.summary(),
         "device": device_name(options.device),
@@ -272,6 +294,7 @@ def run_bench(options: BenchOptions, on_image: ImageHook | None = None) -> Bench
         raise SrkitError(f"--weights names {', '.join(unknown)}, which --models does not list")
     datasets = resolve_datasets(options.datasets)
     check_image_sizes(datasets, options.scales)
+    check_weights_found(options)
     plan = [(name, scale, select_weights(name, scale, options))
             for scale in options.scales for name in options.models]
     for name, scale, weights in plan:  # a file that does not fit its architecture fails now

@@ -1,8 +1,9 @@
 """Rendering benchmark rows as a terminal table, JSON, CSV or Markdown.
 
 JSON and CSV carry every field of every row (machines read them); the table and Markdown
-show the columns people compare, with the fields shared by all rows (device, precision,
-what peak memory measures) stated once underneath.
+show the columns people compare, the weights file of each row, the best value of each column
+marked, and the fields shared by all rows (device, precision, what peak memory measures, why
+LPIPS is missing) stated once underneath.
 """
 
 from __future__ import annotations
@@ -56,30 +57,70 @@ COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
     ("ms/img", "latency_ms", _number(1)),
     ("MP/s", "mpix_per_s", _significant),
     ("Peak MiB", "peak_mem_mb", _number(0)),
+    ("Weights", "weights", lambda v: v or "-"),
 ]
-_LEFT_ALIGNED = {"model", "dataset"}
+_LEFT_ALIGNED = {"model", "dataset", "weights"}
 _SHARED_FIELDS = (("device", "device"), ("precision", "precision"),
                   ("peak memory", "peak_mem_kind"), ("LPIPS net", "lpips_net"),
                   ("self-ensemble", "self_ensemble"), ("tile", "tile"))
+#: columns where one value is best among rows of the same dataset and scale: True = higher
+BETTER_HIGHER = {"psnr": True, "ssim": True, "lpips": False, "latency_ms": False,
+                 "mpix_per_s": True}
+BEST_MARK = "*"
 
 
-def _cells(rows: list[dict[str, Any]]) -> list[list[str]]:
-    return [[render(row.get(key)) for _, key, render in COLUMNS] for row in rows]
+def best_cells(rows: list[dict[str, Any]]) -> set[tuple[int, str]]:
+    """``(row index, key)`` of the best value of each column per (dataset, scale) group.
+
+    Only groups of two or more rows have a best; ties mark every row that has the value.
+    """
+    groups: dict[tuple[Any, Any], list[int]] = {}
+    for index, row in enumerate(rows):
+        groups.setdefault((row.get("dataset"), row.get("scale")), []).append(index)
+    best = set()
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        for key, higher in BETTER_HIGHER.items():
+            values = {i: rows[i].get(key) for i in members}
+            values = {i: v for i, v in values.items()  # inf PSNR (a perfect match) is best
+                      if isinstance(v, (int, float)) and not math.isnan(v)}
+            if not values:
+                continue
+            target = max(values.values()) if higher else min(values.values())
+            best.update((i, key) for i, v in values.items() if v == target)
+    return best
 
 
-def _footer(rows: list[dict[str, Any]]) -> str:
+def _cells(rows: list[dict[str, Any]], mark: Callable[[str], str] | None = None
+           ) -> list[list[str]]:
+    best = best_cells(rows) if mark is not None else set()
+    return [[mark(render(row.get(key))) if (i, key) in best and mark else render(row.get(key))
+             for _, key, render in COLUMNS] for i, row in enumerate(rows)]
+
+
+def lpips_note(rows: list[dict[str, Any]]) -> str | None:
+    """Why LPIPS is n/a, when it is for every row."""
+    reasons = [row.get("lpips_unavailable") for row in rows]
+    if rows and all(reasons):
+        return f"LPIPS n/a: {reasons[0]}"
+    return None
+
+
+def _footer(rows: list[dict[str, Any]], best_note: str) -> str:
     parts = []
     for label, key in _SHARED_FIELDS:
         values = list(dict.fromkeys(MISSING if row.get(key) is None else str(row.get(key))
                                      for row in rows))
         parts.append(f"{label}: {' / '.join(values)}")
-    return "; ".join(parts)
+    notes = [n for n in (lpips_note(rows), best_note if best_cells(rows) else None) if n]
+    return "; ".join(parts) + "".join(f"\n{note}" for note in notes)
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     """An aligned plain-text table for the terminal, with the shared fields underneath."""
     headers = [header for header, _, _ in COLUMNS]
-    cells = _cells(rows)
+    cells = _cells(rows, lambda text: text + BEST_MARK)
     widths = [max(len(text) for text in column) for column in zip(headers, *cells, strict=True)]
 
     def line(values: list[str]) -> str:
@@ -89,15 +130,18 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
     rule = "  ".join("-" * w for w in widths)
     body = [line(headers), rule, *(line(c) for c in cells)]
-    return "\n".join(body + ([_footer(rows)] if rows else []))
+    note = f"{BEST_MARK} best per dataset and scale"
+    return "\n".join(body + ([_footer(rows, note)] if rows else []))
 
 
 def format_markdown(rows: list[dict[str, Any]]) -> str:
     """A GitHub-flavoured Markdown table (numbers right-aligned) and the shared fields."""
     headers = [header for header, _, _ in COLUMNS]
     align = [":---" if key in _LEFT_ALIGNED else "---:" for _, key, _ in COLUMNS]
-    lines = ["| " + " | ".join(values) + " |" for values in [headers, align, *_cells(rows)]]
-    return "\n".join(lines + ([f"\n{_footer(rows)}"] if rows else []))
+    cells = _cells(rows, lambda text: f"**{text}**")
+    lines = ["| " + " | ".join(values) + " |" for values in [headers, align, *cells]]
+    footer = _footer(rows, "bold: best per dataset and scale").replace("\n", "\n\n")
+    return "\n".join(lines + ([f"\n{footer}"] if rows else []))
 
 
 def format_json(rows: list[dict[str, Any]]) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from srkit.errors import SrkitError
+from srkit.errors import SrkitError, first_informative_line
 
 #: LPIPS backbone -> (its name in messages, the torchvision checkpoint file name)
 BACKBONES: dict[str, tuple[str, str]] = {
@@ -81,7 +81,7 @@ def load_lpips(net: str = "alex", *, weights: str | os.PathLike[str] | None = No
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # any unreadable file is the user's input, said in one line
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_informative_line(exc)
         raise SrkitError(f"{path}: cannot read {display} weights ({reason})") from None
     _load_backbone(model.net, state, path, display)
     return Lpips(model, net).to(device).eval()
@@ -101,5 +101,5 @@ def _load_backbone(backbone: nn.Module, state: object, path: Path, display: str)
     try:
         backbone.load_state_dict(mapped, strict=True)
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[-1].strip()
+        first = first_informative_line(exc)
         raise SrkitError(f"{path}: does not fit the {display} backbone: {first}") from None

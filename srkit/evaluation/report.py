@@ -17,7 +17,7 @@ from typing import Any
 from torch import Tensor
 from torch.nn import functional as F
 
-from srkit.evaluation.formats import COLUMNS, format_json
+from srkit.evaluation.formats import COLUMNS, best_cells, format_json, lpips_note
 from srkit.imageio import save_image
 
 CROP_SIZE = 128
@@ -71,11 +71,20 @@ class ReportCollector:
             entry = self.entries[key] = ImageCrops(dataset, scale, path.name)
             self._save(entry, "HR", hr, (top, left, side))
             if model != "bicubic":
-                from srkit.baseline import BicubicUpsampler
-
-                bicubic = BicubicUpsampler(scale)(lr).clamp(0, 1)
-                self._save(entry, "bicubic", bicubic, (top, left, side))
+                self._save_bicubic(entry, path, lr, hr, (top, left, side))
         self._save(entry, model, sr, (top, left, side))
+
+    def _save_bicubic(self, entry: ImageCrops, path: Path, lr: Tensor, hr: Tensor,
+                      box: tuple[int, int, int]) -> None:
+        """The baseline crop, scored by the protocol like every model (quantized, Y channel)."""
+        from srkit.baseline import BicubicUpsampler
+        from srkit.evaluation.protocol import evaluate, is_grey_file
+        from srkit.metrics import quantize
+
+        bicubic = quantize(BicubicUpsampler(entry.scale)(lr).clamp(0, 1))
+        self._save(entry, "bicubic", bicubic, box)
+        scores = evaluate(bicubic, hr, entry.scale, grey=is_grey_file(path))
+        entry.scores["bicubic"] = {key: float(value[0]) for key, value in scores.items()}
 
     def record_scores(self, images: list[dict[str, Any]]) -> None:
         for result in images:
@@ -98,6 +107,7 @@ table.results {{ border-collapse: collapse; margin-bottom: 2em; }}
 table.results th, table.results td {{ border: 1px solid #ccc; padding: 4px 8px;
   text-align: right; }}
 table.results td:nth-child(-n+2), table.results th {{ text-align: left; }}
+table.results td.best {{ font-weight: bold; background: #e6f4e6; }}
 .strip {{ display: flex; flex-wrap: wrap; gap: 10px; margin-bottom: 1.5em; }}
 figure {{ margin: 0; text-align: center; font-size: 0.85em; }}
 figure img {{ width: {DISPLAY_SIZE}px; height: {DISPLAY_SIZE}px; image-rendering: pixelated;
@@ -107,10 +117,16 @@ figure img {{ width: {DISPLAY_SIZE}px; height: {DISPLAY_SIZE}px; image-rendering
 
 def _results_table(rows: list[dict[str, Any]]) -> str:
     head = "".join(f"<th>{html.escape(header)}</th>" for header, _, _ in COLUMNS)
+    best = best_cells(rows)
+
+    def cell(index: int, key: str, text: str) -> str:
+        text = html.escape(text)
+        return f'<td class="best">{text}</td>' if (index, key) in best else f"<td>{text}</td>"
+
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(render(row.get(key)))}</td>"
-                         for _, key, render in COLUMNS) + "</tr>"
-        for row in rows
+        "<tr>" + "".join(cell(i, key, render(row.get(key))) for _, key, render in COLUMNS)
+        + "</tr>"
+        for i, row in enumerate(rows)
     )
     return f'<table class="results"><tr>{head}</tr>{body}</table>'
 
@@ -143,12 +159,15 @@ def write_report(folder: Path, rows: list[dict[str, Any]], images: list[dict[str
     (folder / "images.json").write_text(json.dumps(images, indent=2) + "\n")
     device = html.escape(", ".join(dict.fromkeys(str(r.get("device")) for r in rows)))
     strips = "".join(_strip(entry) for entry in collector.entries.values())
+    note = lpips_note(rows)
+    notes = f"<p>{html.escape(note)}</p>" if note else ""
     page = (
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>srkit benchmark</title>"
         f"<style>{_STYLE}</style></head><body><h1>srkit benchmark</h1>"
         f"<p>Device: {device}. PSNR/SSIM on the Y channel with a scale-pixel border crop; "
-        f"crops are {CROP_SIZE}px HR regions (highest texture), shown enlarged.</p>"
-        f"{_results_table(rows)}<h2>Crops</h2>{strips}"
+        f"crops are {CROP_SIZE}px HR regions (highest texture), shown enlarged; "
+        "captions score the whole image. Bold: best per dataset and scale.</p>"
+        f"{_results_table(rows)}{notes}<h2>Crops</h2>{strips}"
         '<p>Raw numbers: <a href="results.json">results.json</a>, '
         '<a href="images.json">images.json</a>.</p></body></html>\n'
     )

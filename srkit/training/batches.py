@@ -43,9 +43,12 @@ class TrainBatches:
         self.config, self.device, self.info = config, device, info
         self.paired = config.data_lr is not None
         self.degradation = None if self.paired else lookup("degradation", config.degradation)()
-        self._main = self._stream(self._main_dataset(), 0, start_step)
+        main, extras = self._main_dataset(), recipe.extra_datasets()
+        #: images per stream ("main", then each extra stream's name), for the start summary
+        self.sizes = {"main": len(main), **{name: len(d) for name, d in extras.items()}}
+        self._main = self._stream(main, 0, start_step)
         self._extras = {name: self._stream(dataset, zlib.crc32(name.encode()), start_step)
-                        for name, dataset in recipe.extra_datasets().items()}
+                        for name, dataset in extras.items()}
 
     def _main_dataset(self) -> Dataset:
         config = self.config

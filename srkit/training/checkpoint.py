@@ -7,8 +7,8 @@ Layout of ``OUT/checkpoints/``::
     latest.json                JSON state; names the tensor file it belongs to
 
 The tensor file is written first (temp file + rename), then ``latest.json`` (temp file + rename),
-so a kill at any moment leaves ``latest.json`` naming a complete tensor file. The previous tensor
-file is kept as well; older ones are deleted.
+so a kill at any moment leaves ``latest.json`` naming a complete tensor file. The ``--keep`` newest
+tensor files are kept (2 by default: the newest and the one before); older ones are deleted.
 """
 
 from __future__ import annotations
@@ -63,25 +63,18 @@ def tensor_file_name(iteration: int) -> str:
 
 
 def write_checkpoint(folder: Path, iteration: int, tensors: dict[str, torch.Tensor],
-                     state: dict[str, Any]) -> None:
-    """Write the state at ``iteration``; keep the previous tensor file, delete older ones."""
+                     state: dict[str, Any], keep: int = 2) -> None:
+    """Write the state at ``iteration``; keep the ``keep`` newest tensor files, delete older ones."""
     folder.mkdir(parents=True, exist_ok=True)
-    previous = _pointed_file(folder)
     name = tensor_file_name(iteration)
     atomic_save_safetensors(tensors, folder / name, {"srkit.checkpoint": str(FORMAT)})
     state = {**state, "format": FORMAT, "iteration": iteration, "tensors": name}
     atomic_write_text(folder / LATEST, json.dumps(state, indent=1))
-    keep = {name, previous}
-    for old in folder.glob("ckpt-*.safetensors"):
-        if old.name not in keep:
-            old.unlink(missing_ok=True)
-
-
-def _pointed_file(folder: Path) -> str | None:
-    try:
-        return json.loads((folder / LATEST).read_text(encoding="utf-8")).get("tensors")
-    except (OSError, ValueError, AttributeError):
-        return None
+    others = sorted(p.name for p in folder.glob("ckpt-*.safetensors") if p.name != name)
+    kept = set(others[len(others) - (keep - 1):]) if keep > 1 else set()
+    for old in others:
+        if old not in kept:
+            (folder / old).unlink(missing_ok=True)
 
 
 def remove_stale_temp_files(folder: Path) -> None:
@@ -128,3 +121,44 @@ def read_checkpoint_state(folder: Path) -> dict[str, Any]:
         return json.loads(latest.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise SrkitError(f"{latest}: unreadable checkpoint state ({exc})") from None
+
+
+def describe_checkpoint_file(path: Path) -> dict[str, Any] | None:
+    """What ``srkit info`` says about a training checkpoint; None if ``path`` is not one.
+
+    A checkpoint tensor file (``ckpt-*.safetensors``), its ``latest.json`` or the
+    ``checkpoints/`` folder: the iteration, the recipe and its config, and the run folder.
+    """
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    if path.is_dir() or path.name == LATEST:
+        path = folder / LATEST
+        if not path.is_file():
+            return None
+        state = read_checkpoint_state(folder)
+    else:
+        try:
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as f:
+                if "srkit.checkpoint" not in (f.metadata() or {}):
+                    return None
+        except (SafetensorError, OSError, ValueError):
+            return None
+        state = _state_naming(folder, path.name)
+    config = state.get("config") or {}
+    return {"file": str(path), "iteration": state.get("iteration"), "recipe": config.get("recipe"),
+            "scale": config.get("scale"), "iters": config.get("iters"), "config": config,
+            "validation": state.get("validation"), "run": str(folder.parent)}
+
+
+def _state_naming(folder: Path, tensor_name: str) -> dict[str, Any]:
+    """``latest.json`` if it belongs to ``tensor_name``, else just the iteration in the name."""
+    try:
+        state = json.loads((folder / LATEST).read_text(encoding="utf-8"))
+        if state.get("tensors") == tensor_name:
+            return state
+    except (OSError, ValueError, AttributeError):
+        pass
+    digits = tensor_name.removeprefix("ckpt-").removesuffix(".safetensors")
+    return {"iteration": int(digits) if digits.isdigit() else None}

@@ -33,6 +33,8 @@ class FieldSpec:
     default: Any
     help: str
     choices: tuple[str, ...] | None
+    path: str | None = None  # "file" or "dir" for path options
+    metavar: str | None = None
 
 
 def field_specs(config_class: type[TrainConfig]) -> list[FieldSpec]:
@@ -46,9 +48,22 @@ def field_specs(config_class: type[TrainConfig]) -> list[FieldSpec]:
         if kind not in (bool, int, float, str):
             raise SrkitError(f"{config_class.__name__}.{f.name}: unsupported option type {hint}")
         default = f.default if f.default is not dataclasses.MISSING else None
+        meta = _inherited_metadata(config_class, f)
         specs.append(FieldSpec(f.name, kind, optional, default, f.metadata.get("help", ""),
-                               f.metadata.get("choices")))
+                               meta.get("choices"), meta.get("path"), meta.get("metavar")))
     return specs
+
+
+def _inherited_metadata(config_class: type, f: dataclasses.Field) -> dict[str, Any]:
+    """A field's metadata, with ``choices``/``path``/``metavar`` a subclass did not restate
+    taken from the base class that declared them (a recipe changing a default keeps them)."""
+    merged: dict[str, Any] = {}
+    for base in reversed(config_class.__mro__):
+        fields = getattr(base, "__dataclass_fields__", {})
+        if f.name in fields:
+            merged.update({k: v for k, v in fields[f.name].metadata.items()
+                           if k in ("choices", "path", "metavar")})
+    return merged
 
 
 def coerce(spec: FieldSpec, value: Any, source: str) -> Any:

@@ -40,12 +40,17 @@ class RunLog:
             return
         kept = []
         for line in self.path.read_text(encoding="utf-8").splitlines():
-            try:
-                if json.loads(line).get("iteration", 0) <= iteration:
+            try:  # a fresh run (iteration 0) starts a fresh log: its records are all redone
+                if 0 < iteration and json.loads(line).get("iteration", 0) <= iteration:
                     kept.append(line)
             except (ValueError, AttributeError):  # a line torn by a kill
                 continue
         self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+    @property
+    def interactive(self) -> bool:
+        """Whether a live progress bar is shown (stderr is a terminal)."""
+        return not self._bar.disable
 
     def record(self, entry: dict[str, Any]) -> None:
         self._file.write(json.dumps(entry, sort_keys=True) + "\n")
@@ -80,6 +85,8 @@ class SilentLog:
 
     def advance(self, postfix: dict[str, float] | None = None) -> None:
         pass
+
+    interactive = False
 
     def message(self, text: str) -> None:
         pass

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from srkit.errors import SrkitError
 from srkit.interfaces import Recipe
-from srkit.models import describe, unwrap
+from srkit.models import unwrap
 from srkit.training import distributed
 from srkit.training.batches import TrainBatches
 from srkit.training.checkpoint import (
@@ -36,12 +36,14 @@ from srkit.training.config_io import config_record, write_config_toml
 from srkit.training.context import TrainContext
 from srkit.training.distributed import ProcessInfo
 from srkit.training.ema import EMA
+from srkit.training.init_weights import load_init_weights
+from srkit.training.progress import RunProgress, phase_plan, start_summary
 from srkit.training.rank_rng import add_rank_rng, capture_rank_rng, restore_rank_rng
 from srkit.training.rng import seed_everything
 from srkit.training.run_log import RunLog, SilentLog
 from srkit.training.run_state import gather_state, restore_state
 from srkit.training.validation import Validator
-from srkit.weights import decode_metadata, read_weights, save_weights, split_extras
+from srkit.weights import save_weights
 from srkit.writable import check_output_folder
 
 
@@ -89,14 +91,16 @@ class Trainer:
         self.recipe = recipe_class(config, device)
         self._check_recipe()
         if config.init and checkpoint is None:
-            self._load_init_weights(Path(config.init))
+            load_init_weights(Path(config.init), self.recipe, recipe_name)
         ema_names = list(self.recipe.ema_nets()) if config.ema > 0 else []
         self.ema = EMA({n: self.recipe.nets[n] for n in ema_names}, config.ema) if ema_names else None
         self.ctx = TrainContext(self.recipe, config, device, info, self.ema)
         self.start, self.best_psnr = 0, None
+        self.last_validation: dict[str, Any] | None = None
         if checkpoint is not None:
             restore_state(checkpoint, self.recipe, self.ctx, self.ema)
             self.start, self.best_psnr = checkpoint.iteration, checkpoint.state.get("best_psnr")
+            self.last_validation = checkpoint.state.get("validation")
         self.batches = TrainBatches(config, self.recipe, device, info, self.start)
         self.validator = Validator(config.val, config.scale, device) if info.is_main else None
         if checkpoint is not None:  # last: everything above may draw random numbers
@@ -131,37 +135,25 @@ class Trainer:
         if "generator" not in recipe.nets:
             raise SrkitError(f"recipe {self.name!r}: nets has no 'generator' to validate and export")
 
-    def _load_init_weights(self, path: Path) -> None:
-        tensors, metadata = read_weights(path)
-        info = decode_metadata(metadata, str(path))
-        generator = self.recipe.nets["generator"]
-        arch, kwargs = describe(generator)
-        if info["arch"] != arch:
-            raise SrkitError(f"{path}: weights are for architecture {info['arch']!r}, "
-                             f"this recipe trains {arch!r}")
-        if info["scale"] != kwargs.get("scale"):
-            raise SrkitError(f"{path}: weights are for x{info['scale']}, not x{kwargs.get('scale')}")
-        # the file's own extras, whatever this run saves: --init may drop modules it does not train
-        state, extras = split_extras(tensors, info["extras"])
-        try:
-            unwrap(generator).load_state_dict(state)
-            for prefix, module in self.recipe.export_extras().items():
-                if extras.get(prefix):
-                    unwrap(module).load_state_dict(extras[prefix])
-        except RuntimeError as exc:
-            raise SrkitError(f"{path}: weights do not fit this {arch!r} generator "
-                             f"({str(exc).splitlines()[0]})") from None
-
     # ---- the loop ----------------------------------------------------------------------
 
     def run(self) -> TrainResult:
         config, info = self.config, self.info
         log = RunLog(self.out, self.start, config.iters) if info.is_main else SilentLog()
         last_metrics = None
+        plan = phase_plan(self.recipe, config.iters)
+        self.progress = RunProgress(config, self.device, self.start, plan, not log.interactive)
         try:
             if info.is_main:
                 write_config_toml(self.out / "config.toml", self.record)
                 remove_stale_temp_files(self.checkpoints)
+            if self.start == config.iters:
+                log.message(f"{self.out}: this run finished at iteration {config.iters}; nothing "
+                            "to train (pass a larger --iters with --resume to train further)")
+            else:
+                for line in start_summary(self.name, self.recipe, config, self.device,
+                                          info.world_size, self.batches.sizes, self.start, plan):
+                    log.message(line)
             if self.start == 0:
                 last_metrics = self._validate(0, log)
             sums: dict[str, Tensor] = {}
@@ -231,6 +223,8 @@ class Trainer:
                                     for name, opt in self.recipe.optimizers.items()},
                                  "it_per_s": rate, "hr_mpix_per_s": rate * hr_pixels / 1e6}
         log.record(entry)
+        for line in self.progress.on_record(entry):
+            log.message(line)
         log.advance(means)
 
     # ---- validation and saving ---------------------------------------------------------
@@ -258,10 +252,13 @@ class Trainer:
             log.record({"iteration": done, "val.psnr": metrics["psnr"], "val.ssim": metrics["ssim"]})
             log.message(f"iteration {done}: validation PSNR {metrics['psnr']:.3f} dB, "
                         f"SSIM {metrics['ssim']:.4f}")
+            self.last_validation = {"iteration": done, "psnr": metrics["psnr"],
+                                    "ssim": metrics["ssim"], "set": self.config.val}
             if done > 0 and (self.best_psnr is None or metrics["psnr"] > self.best_psnr):
                 self.best_psnr = metrics["psnr"]
                 save_weights(self._export_net(), self.checkpoints / "best.safetensors",
-                             config=self.record, extras=self.recipe.export_extras())
+                             config=self.record, extras=self.recipe.export_extras(),
+                             validation=self.last_validation)
         return metrics
 
     def _save(self, done: int) -> None:
@@ -272,10 +269,14 @@ class Trainer:
                 tensors, state = gather_state(self.recipe, self.ctx, self.ema)
                 add_rank_rng(tensors, state, every_rank)
                 state.update(config=self.record, best_psnr=self.best_psnr,
+                             validation=self.last_validation,
                              sampler={"next_step": done, "world_size": self.info.world_size})
-                write_checkpoint(self.checkpoints, done, tensors, state)
+                write_checkpoint(self.checkpoints, done, tensors, state, keep=self.config.keep)
+                validated = self.last_validation
+                if validated is not None and validated["iteration"] != done:
+                    validated = None  # a result of earlier weights does not describe these
                 save_weights(self._export_net(), self.out / "model.safetensors", config=self.record,
-                             extras=self.recipe.export_extras())
+                             extras=self.recipe.export_extras(), validation=validated)
             except OSError as exc:
                 failure = self._write_failure(done, exc)
         self._stop_together(failure, "the main process could not write the checkpoint")

@@ -12,8 +12,9 @@ from srkit.degradations.imresize import imresize
 from srkit.evaluation.protocol import evaluate, is_grey_file, make_lr, modcrop
 from srkit.imageio import list_images, load_image, save_image
 from srkit.training.rng import isolated_rng
+from srkit.training.sample_strip import labelled_strip
 
-#: side of the HR crop shown in samples (bicubic | SR | HR side by side)
+#: side of the HR crop shown in samples (bicubic | SR | HR side by side, labelled)
 SAMPLE_CROP = 192
 
 
@@ -42,14 +43,15 @@ class Validator:
                     psnrs.append(float(scores["psnr"][0]))
                     ssims.append(float(scores["ssim"][0]))
                     if samples_dir is not None:
-                        save_image(self._sample(lr, sr, hr),
+                        labels = ["bicubic", f"SR, iteration {iteration}: {psnrs[-1]:.2f} dB", "HR"]
+                        save_image(labelled_strip(self._crops(lr, sr, hr), labels),
                                    samples_dir / f"iter_{iteration:06d}_{name}.png")
         finally:
             generator.train(was_training)
         return {"psnr": sum(psnrs) / len(psnrs), "ssim": sum(ssims) / len(ssims)}
 
-    def _sample(self, lr: Tensor, sr: Tensor, hr: Tensor) -> Tensor:
-        """(3, c, 3c) image: bicubic-upscaled LR | SR | HR of a central crop of side c."""
+    def _crops(self, lr: Tensor, sr: Tensor, hr: Tensor) -> list[Tensor]:
+        """Three (3, c, c) images: bicubic-upscaled LR, SR and HR of a central crop of side c."""
         s = self.scale
         h, w = hr.shape[-2:]
         c = min(h, w, SAMPLE_CROP) // s * s
@@ -57,4 +59,4 @@ class Validator:
         lr_crop = lr[..., top // s: (top + c) // s, left // s: (left + c) // s]
         bicubic = imresize(lr_crop, float(s)).clamp(0.0, 1.0)
         crops = [x[..., top: top + c, left: left + c] for x in (sr, hr)]
-        return torch.cat([bicubic, *crops], dim=-1)[0]
+        return [bicubic[0], *(crop[0] for crop in crops)]

@@ -26,7 +26,6 @@ from srkit.interfaces import Batch, Recipe, StepContext
 from srkit.models import build_generator
 from srkit.training.config import TrainConfig, option
 from srkit.training.schedules import make_scheduler
-from srkit.weights import read_extras
 from srkit_drn.arch import DualModels, n_levels, preset
 
 UNPAIRED_STREAM = "unpaired_lr"
@@ -42,7 +41,8 @@ class DRNConfig(TrainConfig):
                           min=0)
     n_blocks: int = option(0, "RCAB blocks per up block (0 = the published size)", min=0)
     dual_weight: float = option(0.1, "weight lambda of the dual (closed-loop) loss", min=0)
-    unpaired: str | None = option(None, "folder of LR-only images (any size) mixed into training")
+    unpaired: str | None = option(None, "folder of LR-only images (any size) mixed into training",
+                                  path="dir")
     unpaired_ratio: float = option(0.3, "share of each batch taken from --unpaired (0..1)",
                                    min=0, max=1)
     save_dual: bool = option(True, "store the dual models in the exported weights (dual.* keys)")
@@ -80,8 +80,6 @@ class DRNRecipe(Recipe):
         kwargs = self.generator_kwargs()
         generator = build_generator(f"drn-{config.variant}", **kwargs)
         duals = DualModels(config.scale, kwargs["n_feats"])
-        if config.init:
-            self._load_init_duals(duals, config.init)
         self.nets = {"generator": generator.to(device), "dual": duals.to(device)}
         optimizer = torch.optim.Adam(
             [{"params": generator.parameters()}, {"params": duals.parameters()}],
@@ -96,18 +94,6 @@ class DRNRecipe(Recipe):
         n_levels(config.scale)
         resolve_size(config)
 
-    @staticmethod
-    def _load_init_duals(duals: DualModels, path: str) -> None:
-        """Start the dual models from ``dual.*`` tensors of the --init weights when it has them."""
-        state = read_extras(path).get("dual")
-        if not state:
-            return
-        try:
-            duals.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise SrkitError(f"{path}: dual models do not fit this DRN: {first}") from None
-
     def extra_datasets(self) -> dict[str, torch.utils.data.Dataset]:
         if not self.config.unpaired:
             return {}
@@ -116,6 +102,15 @@ class DRNRecipe(Recipe):
 
     def phase(self, iteration: int) -> str:
         return "semi-supervised" if self.config.unpaired else "paired"
+
+    def start_notes(self) -> list[str]:
+        if not self.config.unpaired or self.config.init:
+            return []
+        scale = self.config.scale
+        return [f"--unpaired without --init: joint paired + LR-only training of a new DRN from "
+                f"scratch; to fine-tune a trained model on the LR-only images instead, add "
+                f"--init runs/drn_x{scale}/model.safetensors (from 'srkit train drn --scale "
+                f"{scale}')"]
 
     def export_extras(self) -> dict[str, torch.nn.Module]:
         return {"dual": self.nets["dual"]} if self.config.save_dual else {}

@@ -30,8 +30,12 @@ def test_paired_run_then_lr_only_fine_tuning(tmp_path) -> None:
     weights = tmp_path / "paired" / "model.safetensors"
     assert weights_info(weights)["extras"] == ["dual"]
 
-    srkit("train", "drn", *TINY, "--iters", "2", "--unpaired", str(lr_only),
+    # as the README shows it: the scale (x8) comes from the --init file
+    assert TINY[:2] == ["--scale", "8"]
+    without_scale = TINY[2:]
+    srkit("train", "drn", *without_scale, "--iters", "2", "--unpaired", str(lr_only),
           "--init", str(weights), "--out", str(tmp_path / "unpaired"))
+    assert weights_info(tmp_path / "unpaired" / "model.safetensors")["scale"] == 8
     lines = (tmp_path / "unpaired" / "log.jsonl").read_text().splitlines()
     log = [json.loads(line) for line in lines]
     steps = [r for r in log if "loss.total" in r]

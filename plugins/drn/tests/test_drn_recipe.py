@@ -13,6 +13,7 @@ from srkit.errors import SrkitError
 from srkit.interfaces import Batch
 from srkit.models import build_generator
 from srkit.training.checks import check_config
+from srkit.training.init_weights import load_init_weights
 from srkit.weights import save_weights
 from srkit_drn.arch import DualModels
 from srkit_drn.recipe import DRNConfig, DRNRecipe
@@ -149,6 +150,7 @@ def test_init_weights_bring_their_dual_models(tmp_path) -> None:
     torch.nn.init.constant_(duals[1].dual_module[1].weight, 0.25)
     save_weights(generator, tmp_path / "w.safetensors", extras={"dual": duals})
     recipe = make_recipe(init=str(tmp_path / "w.safetensors"))
+    assert load_init_weights(tmp_path / "w.safetensors", recipe, "drn") == ["generator", "dual"]
     assert torch.equal(recipe.nets["dual"].state_dict()["1.dual_module.1.weight"],
                        duals.state_dict()["1.dual_module.1.weight"])
 
@@ -171,3 +173,13 @@ def test_scale_that_is_not_a_power_of_two_is_rejected_by_the_recipe_rules() -> N
     config = DRNConfig(scale=3, n_feats=4, n_blocks=1, patch_size=48)
     with pytest.raises(SrkitError, match="power of two"):
         check_config(config, DRNRecipe)
+
+
+def test_dual_models_that_do_not_fit_name_the_mismatch(tmp_path) -> None:
+    generator = build_generator("drn-s", scale=4, n_feats=4, n_blocks=1)
+    save_weights(generator, tmp_path / "w.safetensors", extras={"dual": DualModels(4, 8)})
+    recipe = make_recipe()
+    with pytest.raises(SrkitError) as info:
+        load_init_weights(tmp_path / "w.safetensors", recipe, "drn")
+    message = str(info.value)
+    assert "'dual' module" in message and "size mismatch" in message and "\n" not in message

@@ -59,7 +59,9 @@ class SRGANConfig(TrainConfig):
     blocks: int = option(16, "generator residual blocks", min=1)
     d_channels: int = option(64, "discriminator width of its first conv", min=1)
     d_lr: float = option(1e-4, "discriminator learning rate", min=0, min_exclusive=True, max=1)
-    content_loss: str = option("vgg", "GAN-phase content loss: vgg or mse", choices=CONTENT_LOSSES)
+    content_loss: str = option(
+        "vgg", "GAN-phase content loss: vgg (needs the VGG19 ImageNet file: --vgg-weights or the "
+        "torch hub cache) or mse (needs no file)", choices=CONTENT_LOSSES)
     content_weight: float = option(1.0, "weight of the content loss", min=0)
     adv_weight: float = option(1e-3, "weight of the adversarial loss", min=0)
     gan_type: str = option("bce", "adversarial loss: bce (the paper), ragan or lsgan", choices=GAN_TYPES)
@@ -67,8 +69,8 @@ class SRGANConfig(TrainConfig):
         "relu5_4", "VGG19 layer compared: relu5_4 (VGG54), relu2_2 (VGG22), conv5_4 (before activation)"
     )
     vgg_weights: str | None = option(
-        None, "VGG19 ImageNet weights file (default: torchvision's file in the torch hub cache)"
-    )
+        None, "VGG19 ImageNet weights file (default: torchvision's file in the torch hub cache)",
+        path="file")
     vgg_rescale: bool = option(False, "scale VGG features by 1/12.75 as in the paper")
 
 

@@ -1,0 +1,23 @@
+"""``srkit plot RUN``: a PNG of a run's loss terms and validation PSNR, from its log.jsonl."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("plot", short_help="Plot a run's losses and validation PSNR into a PNG.")
+@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PNG file to write.  [default: RUN/curves.png]")
+def command(run: Path, out: Path | None) -> None:
+    """Plot the loss terms and validation PSNR of training run RUN (its log.jsonl) into a PNG.
+
+    Needs matplotlib (pip install 'srkit[plot]'). Live curves: pip install 'srkit[tensorboard]'
+    and run tensorboard --logdir RUN.
+    """
+    from srkit.training.curves import plot_curves
+
+    written = plot_curves(run, out if out is not None else run / "curves.png")
+    click.echo(f"wrote {written}", err=True)

@@ -1,0 +1,75 @@
+"""Looking at a finished run: ``srkit plot`` draws its curves, ``srkit info`` reads its files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from srkit.cli import main
+from tests.cli_helpers import expect_one_line_error, run_cli
+from tests.fake_recipe import make_image_folder, tiny_args, use_tiny_plugin
+
+
+@pytest.fixture(autouse=True)
+def _tiny_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_tiny_plugin(monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("run")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        use_tiny_plugin(monkeypatch)
+        main(tiny_args(root / "run", make_image_folder(root / "val"), iters=6))
+    return root / "run"
+
+
+def test_plot_writes_a_png_of_losses_and_validation(finished_run: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "curves.png"
+    code, _, err = run_cli(capsys, "plot", str(finished_run), "--out", str(out))
+    assert code == 0 and f"wrote {out}" in err
+    with Image.open(out) as image:
+        assert image.format == "PNG" and image.size == (800, 650)
+        pixels = np.asarray(image.convert("RGB"))
+    assert (pixels < 100).any() and (pixels == 255).mean() > 0.5  # lines on a white page
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 20
+
+
+def test_plot_of_a_folder_without_log_is_a_one_line_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = expect_one_line_error(["plot", str(tmp_path)], capsys)
+    assert "no log.jsonl" in err
+
+
+def test_plot_without_matplotlib_says_how_to_install_it(
+        finished_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    err = expect_one_line_error(["plot", str(finished_run), "--out", str(tmp_path / "c.png")],
+                                capsys)
+    assert "pip install 'srkit[plot]'" in err
+
+
+def test_info_shows_the_final_validation_of_exported_weights(
+        finished_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "info", str(finished_run / "model.safetensors"))
+    assert code == 0
+    line = next(line for line in out.splitlines() if line.strip().startswith("validation:"))
+    assert "dB" in line and "at iteration 6" in line
+
+
+def test_info_recognises_a_training_checkpoint(finished_run: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    tensors = finished_run / "checkpoints" / "ckpt-0000006.safetensors"
+    code, out, err = run_cli(capsys, "info", str(tensors))
+    assert code == 0, err
+    assert "training checkpoint of recipe tiny x2 at iteration 6 of 6" in out
+    assert f"srkit train tiny --resume --out {finished_run}" in out
+    assert "convert" not in out + err
+    code, folder_out, _ = run_cli(capsys, "info", str(finished_run / "checkpoints"))
+    assert code == 0 and "iteration 6 of 6" in folder_out
