@@ -14,10 +14,6 @@ def _randint(high: int, generator: torch.Generator | None) -> int:
     return int(torch.randint(high, (1,), generator=generator).item())
 
 
-def _uniform(low: float, high: float, generator: torch.Generator | None) -> float:
-    return low + (high - low) * float(torch.rand((), generator=generator).item())
-
-
 def random_flip_rotate(
     *tensors: Tensor, generator: torch.Generator | None = None
 ) -> tuple[Tensor, ...]:
@@ -37,26 +33,3 @@ def random_flip_rotate(
             x = x.transpose(-1, -2)
         result.append(x.contiguous())
     return tuple(result)
-
-
-def _grayscale(x: Tensor) -> Tensor:
-    r, g, b = x.unbind(-3)
-    return (0.299 * r + 0.587 * g + 0.114 * b).unsqueeze(-3)
-
-
-def color_jitter(x: Tensor, strength: float, generator: torch.Generator | None = None) -> Tensor:
-    """Random brightness, contrast and saturation, each a factor in [1-strength, 1+strength].
-
-    ``x``: (3,H,W) or (N,3,H,W) float in [0, 1]; returns the same shape, clamped to [0, 1].
-    ``strength`` 0 returns ``x`` unchanged (no random numbers drawn).
-    """
-    if strength <= 0:
-        return x
-    low, high = max(0.0, 1.0 - strength), 1.0 + strength
-    brightness, contrast, saturation = (_uniform(low, high, generator) for _ in range(3))
-    x = x * brightness
-    mean = _grayscale(x).mean(dim=(-3, -2, -1), keepdim=True)
-    x = (x - mean) * contrast + mean
-    gray = _grayscale(x)
-    x = (x - gray) * saturation + gray
-    return x.clamp(0.0, 1.0)

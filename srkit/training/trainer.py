@@ -242,8 +242,7 @@ class Trainer:
     def _save(self, done: int) -> None:
         if self.info.is_main:
             tensors, state = gather_state(self.recipe, self.ctx, self.ema)
-            state.update(config=self.record, best_psnr=self.best_psnr,
-                         sampler={"next_step": done})
+            state.update(config=self.record, best_psnr=self.best_psnr)
             write_checkpoint(self.checkpoints, done, tensors, state)
             save_weights(self._export_net(), self.out / "model.safetensors", config=self.record,
                          extras=self.recipe.export_extras())
