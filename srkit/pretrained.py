@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from srkit.convert import load_foreign_state_dict
 from srkit.errors import SrkitError
 
 
@@ -24,31 +25,19 @@ def hub_cache_path(file_name: str) -> Path:
 
 def read_pretrained_state(path: str | os.PathLike[str], display: str, *,
                           missing: SrkitError) -> dict[str, Tensor]:
-    """The state dict in ``path`` (``.pth`` read with ``weights_only``, or ``.safetensors``).
+    """The state dict in ``path``, read as :func:`srkit.convert.load_foreign_state_dict` does.
 
     Raises ``missing`` when the file does not exist, and a one-line :class:`SrkitError` naming
-    ``display`` (e.g. "VGG19") when it cannot be read or holds no state dict. A checkpoint that
-    nests the weights under ``state_dict`` is un-nested.
+    ``display`` (e.g. "VGG19") when it cannot be read or holds no state dict.
     """
     path = Path(path)
     if not path.is_file():
         raise missing
     try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state: object = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # any unreadable file is the user's to fix, in one line
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SrkitError(f"{path}: cannot read {display} weights ({reason})") from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise SrkitError(f"{path}: not a torchvision {display} state dict "
-                         f"(it holds a {type(state).__name__})")
-    return state
+        return load_foreign_state_dict(path)
+    except SrkitError as exc:
+        detail = str(exc).removeprefix(f"{path}: ")
+        raise SrkitError(f"{path}: cannot read {display} weights ({detail})") from None
 
 
 def load_features(module: nn.Module, state: dict[str, Tensor], path: str | os.PathLike[str],

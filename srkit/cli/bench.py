@@ -32,23 +32,6 @@ def _scales(text: str) -> list[int]:
     return list(dict.fromkeys(scales))
 
 
-def resolve_device(text: str):  # noqa: ANN201 - torch is imported lazily to keep --help fast
-    """``auto`` (CUDA if available), ``cpu``, ``cuda`` or ``cuda:N`` as a checked torch.device."""
-    import torch
-
-    if text == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(text)
-    except RuntimeError:
-        raise SrkitError(f"--device {text!r}: expected auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SrkitError(f"--device {text}: CUDA is not available on this machine")
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise SrkitError(f"--device {text}: only {torch.cuda.device_count()} CUDA device(s)")
-    return device
-
-
 def _lpips(enabled: bool, net: str, weights: Path | None, device):  # noqa: ANN001, ANN202
     if not enabled:
         return None
@@ -95,6 +78,7 @@ def command(models: str | None, weights_text: str | None, datasets: str, scales:
             device: str, lpips_net: str, lpips_weights: Path | None, no_lpips: bool,
             runs_dir: Path, warmup: int) -> None:
     """Benchmark models: PSNR/SSIM (Y channel, scale-pixel border), LPIPS, parameters, speed."""
+    from srkit.devices import resolve_device
     from srkit.evaluation.bench import (
         BenchOptions,
         default_models,

@@ -1,4 +1,4 @@
-"""Training-time augmentations on (..., 3, H, W) tensors, drawing randomness only from torch.
+"""Flips/rotations of (..., 3, H, W) tensors: training augmentation, drawing randomness only from torch.
 
 Using torch's RNG (optionally an explicit ``generator``) rather than Python's ``random`` is
 what makes DataLoader runs reproducible: torch seeds each worker from the base seed.
@@ -14,6 +14,32 @@ def _randint(high: int, generator: torch.Generator | None) -> int:
     return int(torch.randint(high, (1,), generator=generator).item())
 
 
+def dihedral(x: Tensor, index: int) -> Tensor:
+    """The ``index``-th (0..7) of the 8 flips/90° rotations of the last two dimensions (H, W).
+
+    Bit 0 flips W, bit 1 flips H, bit 2 transposes (in that order); used by training
+    augmentation and by test-time self-ensemble.
+    """
+    if index & 1:
+        x = x.flip(-1)
+    if index & 2:
+        x = x.flip(-2)
+    if index & 4:
+        x = x.transpose(-1, -2)
+    return x
+
+
+def dihedral_inverse(x: Tensor, index: int) -> Tensor:
+    """Undo :func:`dihedral` ``index`` (each step is its own inverse; applied in reverse)."""
+    if index & 4:
+        x = x.transpose(-1, -2)
+    if index & 2:
+        x = x.flip(-2)
+    if index & 1:
+        x = x.flip(-1)
+    return x
+
+
 def random_flip_rotate(
     *tensors: Tensor, generator: torch.Generator | None = None
 ) -> tuple[Tensor, ...]:
@@ -22,14 +48,6 @@ def random_flip_rotate(
     The same transform is used for every tensor, so an LR crop and its HR crop stay aligned.
     The last two dimensions are (H, W); square crops keep their shape.
     """
-    hflip, vflip, transpose = (_randint(2, generator) == 1 for _ in range(3))
-    result = []
-    for x in tensors:
-        if hflip:
-            x = x.flip(-1)
-        if vflip:
-            x = x.flip(-2)
-        if transpose:
-            x = x.transpose(-1, -2)
-        result.append(x.contiguous())
-    return tuple(result)
+    hflip, vflip, transpose = (_randint(2, generator) for _ in range(3))
+    index = hflip + 2 * vflip + 4 * transpose
+    return tuple(dihedral(x, index).contiguous() for x in tensors)

@@ -16,7 +16,7 @@ from srkit.errors import SrkitError
 from srkit.interfaces import Batch, Recipe, StepContext
 from srkit.models import build_discriminator, build_generator
 from srkit.training.config import TrainConfig, option
-from srkit.training.pixel_recipe import PixelConfig, PixelRecipe
+from srkit.training.pixel_recipe import PixelConfig, PixelRecipe, pixel_step
 from srkit.training.schedules import make_scheduler
 from srkit_srgan.losses import GAN_TYPES, AdversarialLoss, VGGLoss
 
@@ -137,11 +137,8 @@ class SRGANRecipe(Recipe):
         return self._gan_step(batch, ctx)
 
     def _pretrain_step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
-        with ctx.autocast():
-            sr = ctx.net("generator")(batch.lr)
-            loss = F.mse_loss(sr.float(), batch.hr)
-        ctx.backward_and_step(loss, "generator")
-        return {"content": loss.detach(), "g_total": loss.detach()}
+        loss = pixel_step(F.mse_loss, batch, ctx)
+        return {"content": loss, "g_total": loss}
 
     def _content(self, sr: Tensor, hr: Tensor) -> Tensor:
         if self.content_loss is None:
