@@ -75,10 +75,11 @@ def test_input_and_output_are_in_unit_range() -> None:
     assert sr.abs().max() < 5.0
 
 
-def test_registry_builds_presets_with_json_kwargs() -> None:
+def test_registry_builds_presets_and_records_the_preset_sizes() -> None:
     model = build_generator("drn-l", scale=8)
     assert (model.scale, model.n_feats, model.n_blocks) == (8, 10, 36)
-    assert json.loads(json.dumps(model.srkit_kwargs)) == {"scale": 8}
+    # the preset sizes are stored, so a later change of the presets cannot rebuild it differently
+    assert json.loads(json.dumps(model.srkit_kwargs)) == {"scale": 8, "n_feats": 10, "n_blocks": 36}
 
 
 def test_unpublished_scale_needs_explicit_sizes() -> None:
