@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from contextlib import nullcontext
 
 import pytest
 import torch
@@ -12,6 +11,7 @@ from PIL import Image
 from srkit.errors import SrkitError
 from srkit.interfaces import Batch
 from srkit.models import build_generator
+from srkit.testing import PlainStepContext
 from srkit.weights import save_weights
 from srkit_drn.arch import DualModels
 from srkit_drn.recipe import DRNConfig, DRNRecipe
@@ -19,26 +19,15 @@ from srkit_drn.recipe import DRNConfig, DRNRecipe
 LR_SIZE = 8
 
 
-class RecordingContext:
-    """Minimal StepContext: plain backward and step, keeping the gradients it applied."""
-
-    def __init__(self, recipe: DRNRecipe) -> None:
-        self.recipe, self.iteration, self.device = recipe, 0, torch.device("cpu")
-        self.grads: dict[str, torch.Tensor] = {}
-
-    def net(self, name: str) -> torch.nn.Module:
-        return self.recipe.nets[name]
-
-    def autocast(self):
-        return nullcontext()
+class RecordingContext(PlainStepContext):
+    """The plain step context, keeping the generator gradients it applied."""
 
     def backward_and_step(self, loss: torch.Tensor, optimizer: str) -> None:
-        opt = self.recipe.optimizers[optimizer]
-        opt.zero_grad()
-        loss.backward()
+        self.grads = {}
+        loss.backward(retain_graph=True)
         self.grads = {n: p.grad.clone() for n, p in self.recipe.nets["generator"].named_parameters()
                       if p.grad is not None}
-        opt.step()
+        super().backward_and_step(loss, optimizer)
 
 
 def make_recipe(scale: int = 4, **options) -> DRNRecipe:

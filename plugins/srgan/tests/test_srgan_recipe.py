@@ -1,43 +1,23 @@
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 
 import pytest
 import torch
 
+from srkit import testing as srkit_testing
 from srkit.errors import SrkitError
 from srkit.interfaces import Batch
 from srkit.plugins import lookup
+from srkit.testing import PlainStepContext
 
 TINY = dict(scale=2, channels=8, blocks=2, d_channels=8, patch_size=32, batch_size=2)
 
 
-class FakeContext:
-    """The StepContext contract in fp32 on CPU: no scaling, clipping, DDP or EMA."""
-
-    def __init__(self, recipe, iteration: int) -> None:
-        self.recipe, self.iteration, self.device = recipe, iteration, torch.device("cpu")
-
-    def net(self, name):
-        return self.recipe.nets[name]
-
-    def autocast(self):
-        return contextlib.nullcontext()
-
-    def backward_and_step(self, loss, optimizer):
-        opt = self.recipe.optimizers[optimizer]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-
 def make_recipe(name: str, **overrides):
-    recipe_class = lookup("recipe", name)
-    fields = {f.name for f in dataclasses.fields(recipe_class.config_class)}
-    tiny = {k: v for k, v in TINY.items() if k in fields}
-    config = recipe_class.config_class(**{**tiny, **overrides})
-    return recipe_class(config, torch.device("cpu"))
+    fields = {f.name for f in dataclasses.fields(lookup("recipe", name).config_class)}
+    return srkit_testing.make_recipe(name, **{**{k: v for k, v in TINY.items() if k in fields},
+                                             **overrides})
 
 
 def batch(seed: int = 0) -> Batch:
@@ -63,7 +43,7 @@ def test_one_srgan_step_updates_g_and_d_and_leaves_vgg_frozen(vgg19_file):
     before_g, before_d = snapshot(g), snapshot(d)
     before_vgg = snapshot(recipe.content_loss.features)
 
-    logs = recipe.train_step(batch(), FakeContext(recipe, iteration=5))
+    logs = recipe.train_step(batch(), PlainStepContext(recipe, iteration=5))
 
     assert recipe.phase(5) == "gan"
     assert set(logs) == {"content", "adv", "g_total", "d_real_loss", "d_fake_loss", "d_real", "d_fake"}
@@ -81,7 +61,7 @@ def test_pretrain_step_trains_only_the_generator_with_mse():
     recipe = make_recipe("srgan", iters=10, pretrain_iters=5, content_loss="mse")
     g, d = recipe.nets["generator"], recipe.nets["discriminator"]
     before_g, before_d = snapshot(g), snapshot(d)
-    logs = recipe.train_step(batch(), FakeContext(recipe, iteration=0))
+    logs = recipe.train_step(batch(), PlainStepContext(recipe, iteration=0))
     assert recipe.phase(0) == "pretrain" and recipe.phase(4) == "pretrain"
     assert set(logs) == {"content", "g_total"}
     assert changed(before_g, g) and not changed(before_d, d)
@@ -92,7 +72,7 @@ def test_gan_variants_train_with_mse_content(gan_type):
     recipe = make_recipe("srgan", iters=4, pretrain_iters=0, content_loss="mse", gan_type=gan_type,
                          adv_weight=0.5, patch_size=40)  # 40 is no multiple of 16: pooled head
     assert recipe.nets["discriminator"].crop_size is None
-    logs = recipe.train_step(_batch_of(40), FakeContext(recipe, iteration=0))
+    logs = recipe.train_step(_batch_of(40), PlainStepContext(recipe, iteration=0))
     assert all(torch.isfinite(v) for v in logs.values())
     torch.testing.assert_close(logs["g_total"], logs["content"] + 0.5 * logs["adv"])
 
@@ -136,7 +116,7 @@ def test_srresnet_recipe_trains_with_mse_by_default():
     g = recipe.nets["generator"]
     assert g.srkit_kwargs == {"scale": 2, "channels": 8, "blocks": 2}
     before = snapshot(g)
-    logs = recipe.train_step(batch(), FakeContext(recipe, iteration=0))
+    logs = recipe.train_step(batch(), PlainStepContext(recipe, iteration=0))
     assert torch.isfinite(logs["pixel"]) and changed(before, g)
 
 
