@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 from srkit import testing as srkit_testing
 from srkit.errors import SrkitError
@@ -55,6 +57,36 @@ def test_one_srgan_step_updates_g_and_d_and_leaves_vgg_frozen(vgg19_file):
     assert not changed(before_vgg, vgg) and not vgg.training
     assert all(p.grad is None and not p.requires_grad for p in vgg.parameters())
     assert all(p.requires_grad for p in d.parameters())  # D is trainable again after G's update
+
+
+def test_gan_step_losses_match_a_hand_computation():
+    """MSE content + 0.01 x -log D(G(lr)) for G; -log D(hr) and -log(1 - D(G(lr))) for D, with
+    D as it was before its update and the SR of the same step."""
+    recipe = make_recipe("srgan", iters=10, pretrain_iters=0, content_loss="mse", adv_weight=0.01)
+    g, d = (copy.deepcopy(recipe.nets[name]).train() for name in ("generator", "discriminator"))
+    data = batch(seed=3)
+    logs = recipe.train_step(data, PlainStepContext(recipe, iteration=0))
+    with torch.no_grad():
+        sr = g(data.lr)
+        content = ((sr - data.hr) ** 2).mean()
+        adv = F.softplus(-d(sr)).mean()  # -log sigmoid(logit)
+        d_real, d_fake = F.softplus(-d(data.hr)).mean(), F.softplus(d(sr)).mean()
+    torch.testing.assert_close(logs["content"], content)
+    torch.testing.assert_close(logs["adv"], adv)
+    torch.testing.assert_close(logs["g_total"], content + 0.01 * adv)
+    torch.testing.assert_close(logs["d_real_loss"], d_real)
+    torch.testing.assert_close(logs["d_fake_loss"], d_fake)
+
+
+def test_pretrain_step_is_the_mse_of_the_generator_before_its_update():
+    recipe = make_recipe("srgan", iters=10, pretrain_iters=5, content_loss="mse")
+    g = copy.deepcopy(recipe.nets["generator"]).train()
+    data = batch(seed=4)
+    logs = recipe.train_step(data, PlainStepContext(recipe, iteration=0))
+    with torch.no_grad():
+        expected = ((g(data.lr) - data.hr) ** 2).mean()
+    torch.testing.assert_close(logs["content"], expected)
+    torch.testing.assert_close(logs["g_total"], expected)
 
 
 def test_pretrain_step_trains_only_the_generator_with_mse():
