@@ -116,7 +116,8 @@ def _is_state_dict(obj: Mapping) -> bool:
 
 
 def convert_checkpoint(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, arch: str,
-                       scale: int, extra_files: dict[str, str | os.PathLike[str]] | None = None) -> Converted:
+                       scale: int, extra_files: Mapping[str, str | os.PathLike[str]] | None = None
+                       ) -> Converted:
     """Convert ``src`` with the converter registered for ``arch`` and write srkit safetensors to ``dst``."""
     from srkit.plugins import get_registry
     from srkit.weights import save_converted

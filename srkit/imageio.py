@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -64,10 +65,10 @@ def load_image(path: str | Path) -> Tensor:
     try:
         with Image.open(path) as image:
             image.load()
-            image = ImageOps.exif_transpose(image) or image
-            if _has_alpha(image):
+            upright = ImageOps.exif_transpose(image) or image
+            if _has_alpha(upright):
                 warnings.warn(f"{path}: alpha channel dropped", stacklevel=2)
-            tensor = pil_to_tensor(image)
+            tensor = pil_to_tensor(upright)
     except _READ_ERRORS as exc:
         raise _unreadable(path, exc) from None
     return tensor
@@ -129,7 +130,7 @@ def save_image(image: Tensor, path: str | Path, *, jpeg_quality: int = 95) -> No
         raise SrkitError(f"{path}: cannot save a tensor of shape {shape}; expected (3,H,W)")
     pil_image = tensor_to_pil(image)
     path.parent.mkdir(parents=True, exist_ok=True)
-    options = {"quality": jpeg_quality} if path.suffix.lower() in {".jpg", ".jpeg"} else {}
+    options: dict[str, Any] = {"quality": jpeg_quality} if path.suffix.lower() in {".jpg", ".jpeg"} else {}
     try:
         pil_image.save(path, **options)
     except (OSError, ValueError, KeyError) as exc:

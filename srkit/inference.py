@@ -126,7 +126,8 @@ def run_model(model: nn.Module, lr: Tensor, *, tile: int | None = None,
         raise SrkitError(f"{type(model).__name__}: model has no integer 'scale' attribute")
     if tile is not None and tile < 1:
         raise SrkitError(f"tile {tile}: must be a positive number of LR pixels")
-    options = dict(overlap=overlap, precision=precision, ensemble=self_ensemble, scale=scale)
+    options: dict[str, Any] = dict(overlap=overlap, precision=precision, ensemble=self_ensemble,
+                                   scale=scale)
     autocast_context(precision, lr.device)  # reject fp16 on CPU before any work
     try:
         return _run(model, lr, tile=tile, **options)
@@ -160,12 +161,16 @@ def _as_model(model: nn.Module | str | os.PathLike[str], device: str | torch.dev
 
 
 @overload
-def upscale(model: nn.Module | str | os.PathLike[str], image: Tensor, **options: Any) -> Tensor: ...
+def upscale(model: nn.Module | str | os.PathLike[str], image: Tensor, *,
+            tile: int | None = ..., overlap: int = ..., precision: str = ...,
+            self_ensemble: bool = ..., device: str | torch.device | None = ...) -> Tensor: ...
 
 
 @overload
 def upscale(model: nn.Module | str | os.PathLike[str],
-            image: Image.Image | str | os.PathLike[str], **options: Any) -> Image.Image: ...
+            image: Image.Image | str | os.PathLike[str], *,
+            tile: int | None = ..., overlap: int = ..., precision: str = ...,
+            self_ensemble: bool = ..., device: str | torch.device | None = ...) -> Image.Image: ...
 
 
 def upscale(model: nn.Module | str | os.PathLike[str],

@@ -76,10 +76,10 @@ def _survives_json(value: Any) -> bool:
 
 def describe(module: nn.Module) -> tuple[str, dict[str, Any]]:
     """``(arch, kwargs)`` of a module built by :func:`build_generator` (unwrapping DDP/compile)."""
-    module = unwrap(module)
+    recorded = vars(unwrap(module))
     try:
-        return module.srkit_arch, module.srkit_kwargs
-    except AttributeError:
+        return recorded["srkit_arch"], recorded["srkit_kwargs"]
+    except KeyError:
         raise SrkitError(
             f"{type(module).__name__} was not built with srkit.build_generator; its architecture is unknown"
         ) from None

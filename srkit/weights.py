@@ -147,7 +147,7 @@ def load_module(path: str | os.PathLike[str], device: str | torch.device = "cpu"
     model = build(info["arch"], **info["kwargs"])
     state, _ = split_extras(tensors, info["extras"])
     _load_strict(model, state, f"{path}: weights do not match architecture {info['arch']!r}")
-    model.srkit_weights_info = info
+    model.srkit_weights_info = info  # type: ignore[assignment]  # nn.Module allows any attribute
     return model.to(device).eval()
 
 

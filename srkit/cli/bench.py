@@ -110,7 +110,7 @@ def command(models: str | None, weights_text: str | None, datasets: str, scales:
     if models is None and model_names == ["bicubic"]:
         click.echo("hint: only the bicubic baseline has weights here; add a model with "
                    "--models NAME --weights NAME=FILE (or train one: srkit train NAME)", err=True)
-    if collector is not None:
+    if collector is not None and report_dir is not None:
         from srkit.evaluation.report import write_report
 
         index = write_report(report_dir, result.rows, result.images, collector)

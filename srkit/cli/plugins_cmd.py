@@ -82,7 +82,8 @@ def _where(obj: Any) -> str:
 def _summary(entry: Entry) -> str:
     """One line: a recipe's ``description``, a command's help, else the first docstring line."""
     obj = entry.obj
-    if entry.kind == "recipe" and getattr(obj, "description", ""):
-        return obj.description
+    description = getattr(obj, "description", None)
+    if entry.kind == "recipe" and description:
+        return str(description)
     text = (obj.help or "") if isinstance(obj, click.Command) else (getattr(obj, "__doc__", "") or "")
     return text.strip().splitlines()[0] if text.strip() else ""

@@ -12,6 +12,7 @@ decoded pixels exceed :data:`CACHE_LIMIT_BYTES` are read from disk per item inst
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,7 +99,7 @@ class _PixelStore:
     when read per access, the next item is served instead (deterministically).
     """
 
-    def __init__(self, groups: list[tuple[_ImageFile, ...]], cache: bool | None) -> None:
+    def __init__(self, groups: Sequence[tuple[_ImageFile, ...]], cache: bool | None) -> None:
         decoded_bytes = sum(3 * f.height * f.width for group in groups for f in group)
         self.cached = decoded_bytes <= CACHE_LIMIT_BYTES if cache is None else cache
         self.groups = groups

@@ -142,6 +142,7 @@ def imresize(x: Tensor, scale: float | None = None, *, size: tuple[int, int] | N
         out_h, out_w = _output_length(in_h, scale), _output_length(in_w, scale)
         scale_h = scale_w = float(scale)
     else:
+        assert size is not None
         out_h, out_w = (int(s) for s in size)
         if out_h < 1 or out_w < 1:
             raise SrkitError(f"imresize: output size must be positive, got {size}")

@@ -36,6 +36,7 @@ class SRResNetRecipe(PixelRecipe):
     config_class: ClassVar[type[TrainConfig]] = SRResNetConfig
     description: ClassVar[str] = "SRResNet (Ledig et al. 2017) with MSE: the PSNR-oriented model"
     arch: ClassVar[str] = "srresnet"
+    config: SRResNetConfig
 
     def generator_kwargs(self) -> dict[str, Any]:
         return {"scale": self.config.scale, "channels": self.config.channels,
@@ -85,6 +86,7 @@ class SRGANRecipe(Recipe):
     ``lr_schedule`` from its first iteration (by default lr x 0.1 halfway, the paper's 1e-4 -> 1e-5).
     """
 
+    config: SRGANConfig
     config_class: ClassVar[type[TrainConfig]] = SRGANConfig
     description: ClassVar[str] = "SRGAN (Ledig et al. 2017): SRResNet-MSE pretraining, then VGG54 + GAN"
 
@@ -148,7 +150,7 @@ class SRGANRecipe(Recipe):
     def _gan_step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
         generator, discriminator = ctx.net("generator"), ctx.net("discriminator")
         adversarial = self.adversarial_loss
-        config: SRGANConfig = self.config
+        config = self.config
 
         # Generator update; D's parameters need no gradient for it.
         discriminator.requires_grad_(False)
