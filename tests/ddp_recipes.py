@@ -29,24 +29,22 @@ def _dump_nets(recipe: Recipe) -> None:
     save_file(tensors, os.path.join(os.environ["DDP_DUMP_DIR"], f"rank{rank}.safetensors"))
 
 
-class DumpingDRN(DRNRecipe):
+class _DumpAfterLastStep:
+    """Mixed in before a recipe class: saves this process's nets after the last step."""
+
+    def train_step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
+        losses = super().train_step(batch, ctx)
+        if ctx.iteration == self.config.iters - 1:
+            _dump_nets(self)
+        return losses
+
+
+class DumpingDRN(_DumpAfterLastStep, DRNRecipe):
     description = "drn, saving every process's nets after the last step"
 
-    def train_step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
-        losses = super().train_step(batch, ctx)
-        if ctx.iteration == self.config.iters - 1:
-            _dump_nets(self)
-        return losses
 
-
-class DumpingSRGAN(SRGANRecipe):
+class DumpingSRGAN(_DumpAfterLastStep, SRGANRecipe):
     description = "srgan, saving every process's nets after the last step"
-
-    def train_step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
-        losses = super().train_step(batch, ctx)
-        if ctx.iteration == self.config.iters - 1:
-            _dump_nets(self)
-        return losses
 
 
 @hookimpl

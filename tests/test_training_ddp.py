@@ -17,18 +17,21 @@ from tests.fake_recipe import make_image_folder, tiny_args
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def torchrun_srkit(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``torchrun --nproc-per-node 2 -m srkit ARGS`` on the CPU (gloo), with ``env`` added."""
+    env = {**os.environ, **env, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc-per-node", "2", "-m", "srkit", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=cwd)
+
+
 def test_two_process_gloo_run_keeps_ranks_identical_and_saves_once(tmp_path: Path) -> None:
     val = make_image_folder(tmp_path / "val")
     out, dumps = tmp_path / "run", tmp_path / "dumps"
     dumps.mkdir()
-    env = {**os.environ, "SRKIT_PLUGIN_MODULES": "tests.fake_recipe", "TINY_DUMP_DIR": str(dumps),
-           "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1"}
-    args = tiny_args(out, val, "--lr", "1e-2", iters=4)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc-per-node", "2", "-m", "srkit", *args]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300,
-                            cwd=tmp_path)
+    result = torchrun_srkit(tiny_args(out, val, "--lr", "1e-2", iters=4), tmp_path,
+                            SRKIT_PLUGIN_MODULES="tests.fake_recipe", TINY_DUMP_DIR=str(dumps))
     assert result.returncode == 0, result.stderr[-3000:]
 
     rank0, rank1 = (load_file(dumps / f"rank{r}.safetensors") for r in (0, 1))
@@ -77,16 +80,11 @@ def test_two_process_run_of_a_built_in_recipe_keeps_every_net_identical(tmp_path
     data = make_image_folder(tmp_path / "data", size=(48, 48))
     out, dumps = tmp_path / "run", tmp_path / "dumps"
     dumps.mkdir()
-    env = {**os.environ, "SRKIT_PLUGIN_MODULES": "tests.ddp_recipes", "DDP_DUMP_DIR": str(dumps),
-           "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1"}
     args = ["train", recipe, *RECIPE_RUNS[recipe], "--scale", "4", "--patch-size", "32",
             "--batch-size", "2", "--workers", "0", "--device", "cpu", "--data", str(data),
             "--val", str(data), "--val-every", "0", "--log-every", "1", "--out", str(out)]
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc-per-node", "2", "-m", "srkit", *args]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600,
-                            cwd=tmp_path)
+    result = torchrun_srkit(args, tmp_path, SRKIT_PLUGIN_MODULES="tests.ddp_recipes",
+                            DDP_DUMP_DIR=str(dumps))
     assert result.returncode == 0, result.stderr[-3000:]
 
     rank0, rank1 = (load_file(dumps / f"rank{r}.safetensors") for r in (0, 1))
