@@ -27,13 +27,14 @@ from typing import Any
 
 import torch
 
+from srkit.devices import resolve_device
 from srkit.errors import SrkitError
 from srkit.interfaces import Batch
 from srkit.plugins import get_registry
 from srkit.training.batches import TrainBatches
 from srkit.training.config_io import coerce, field_specs
 from srkit.training.context import TrainContext
-from srkit.training.distributed import ProcessInfo, resolve_device
+from srkit.training.distributed import ProcessInfo
 from srkit.training.rng import seed_everything
 
 VARIANTS: dict[str, dict[str, Any]] = {

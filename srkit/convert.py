@@ -91,7 +91,19 @@ def extract_state_dict(obj: Any, source: str = "checkpoint") -> dict[str, Tensor
     return {strip_prefixes(k): v for k, v in obj.items() if isinstance(v, Tensor)}
 
 
+def load_foreign_state_dict(path: str | os.PathLike[str]) -> dict[str, Tensor]:
+    """The tensors of a checkpoint file of another project, ready for a key mapping.
+
+    Reads ``.safetensors`` or a torch file with ``weights_only=True`` (no pickled code runs),
+    un-nests ``params_ema``/``params``/``state_dict``/``model``/``generator``/``net``, and strips
+    ``module.``/``_orig_mod.`` prefixes (DataParallel, DDP, ``torch.compile``). Any problem is a
+    one-line :class:`SrkitError` naming ``path``. Plugin commands reading foreign files use this.
+    """
+    return extract_state_dict(load_foreign(path), str(path))
+
+
 def strip_prefixes(key: str) -> str:
+    """``key`` without the ``module.``/``_orig_mod.`` prefixes wrappers add (any number, any order)."""
     changed = True
     while changed:
         changed = False
@@ -107,7 +119,8 @@ def _is_state_dict(obj: Mapping) -> bool:
 
 
 def convert_checkpoint(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, arch: str,
-                       scale: int, extra_files: dict[str, str | os.PathLike[str]] | None = None) -> Converted:
+                       scale: int, extra_files: Mapping[str, str | os.PathLike[str]] | None = None
+                       ) -> Converted:
     """Convert ``src`` with the converter registered for ``arch`` and write srkit safetensors to ``dst``."""
     from srkit.plugins import get_registry
     from srkit.weights import save_converted
@@ -117,7 +130,7 @@ def convert_checkpoint(src: str | os.PathLike[str], dst: str | os.PathLike[str],
         known = ", ".join(registry.names("converter")) or "none"
         raise SrkitError(f"no converter for architecture {arch!r}; converters installed: {known}")
     converter = registry.get("converter", arch)
-    state = extract_state_dict(load_foreign(src), str(src))
+    state = load_foreign_state_dict(src)
     extra = {name: load_foreign(path) for name, path in (extra_files or {}).items()}
     converted = converter(state, scale=scale, extra=extra)
     save_converted(converted, dst, source=str(src))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -64,13 +65,23 @@ def load_image(path: str | Path) -> Tensor:
     try:
         with Image.open(path) as image:
             image.load()
-            image = ImageOps.exif_transpose(image) or image
-            if _has_alpha(image):
+            upright = ImageOps.exif_transpose(image) or image
+            if _has_alpha(upright):
                 warnings.warn(f"{path}: alpha channel dropped", stacklevel=2)
-            array = _to_rgb_array(image)
+            tensor = pil_to_tensor(upright)
     except _READ_ERRORS as exc:
         raise _unreadable(path, exc) from None
-    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).contiguous()
+    return tensor
+
+
+def pil_to_tensor(image: Image.Image) -> Tensor:
+    """A Pillow image of any mode as (3,H,W) float32 RGB in [0, 1] (alpha dropped silently)."""
+    return torch.from_numpy(np.ascontiguousarray(_to_rgb_array(image))).permute(2, 0, 1).contiguous()
+
+
+def tensor_to_pil(image: Tensor) -> Image.Image:
+    """A (3,H,W) tensor in [0, 1] (clamped, rounded) as an 8-bit RGB Pillow image."""
+    return Image.fromarray(to_uint8(image.cpu()).permute(1, 2, 0).numpy())
 
 
 def _header_orientation(image: Image.Image) -> int:
@@ -117,11 +128,11 @@ def save_image(image: Tensor, path: str | Path, *, jpeg_quality: int = 95) -> No
     if image.dim() != 3 or image.shape[0] != 3:
         shape = tuple(image.shape)
         raise SrkitError(f"{path}: cannot save a tensor of shape {shape}; expected (3,H,W)")
-    array = to_uint8(image.cpu()).permute(1, 2, 0).numpy()
+    pil_image = tensor_to_pil(image)
     path.parent.mkdir(parents=True, exist_ok=True)
-    options = {"quality": jpeg_quality} if path.suffix.lower() in {".jpg", ".jpeg"} else {}
+    options: dict[str, Any] = {"quality": jpeg_quality} if path.suffix.lower() in {".jpg", ".jpeg"} else {}
     try:
-        Image.fromarray(array).save(path, **options)
+        pil_image.save(path, **options)
     except (OSError, ValueError, KeyError) as exc:
         raise SrkitError(f"{path}: cannot write image ({exc})") from None
 

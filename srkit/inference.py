@@ -13,12 +13,13 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, overload
 
-import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor, nn
 
+from srkit.data.augment import dihedral, dihedral_inverse
 from srkit.errors import SrkitError
+from srkit.imageio import pil_to_tensor, tensor_to_pil
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 #: LR pixels of context added on each side of a tile; larger than the receptive field of the
@@ -49,23 +50,11 @@ def autocast_context(precision: str, device: torch.device) -> AbstractContextMan
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def _dihedral(x: Tensor, index: int) -> Tensor:
-    """The ``index``-th (0..7) of the 8 flips/rotations of (N,C,H,W) images."""
-    if index >= 4:
-        x = x.flip(-1)
-    return torch.rot90(x, index % 4, dims=(-2, -1))
-
-
-def _dihedral_inverse(x: Tensor, index: int) -> Tensor:
-    x = torch.rot90(x, -(index % 4), dims=(-2, -1))
-    return x.flip(-1) if index >= 4 else x
-
-
 def self_ensemble(forward: Forward, lr: Tensor) -> Tensor:
     """x8 geometric test-time augmentation: the mean of the 8 inverse-transformed outputs."""
     total: Tensor | None = None
     for index in range(8):
-        out = _dihedral_inverse(forward(_dihedral(lr, index)).float(), index)
+        out = dihedral_inverse(forward(dihedral(lr, index)).float(), index)
         total = out if total is None else total + out
     assert total is not None
     return total / 8
@@ -137,7 +126,8 @@ def run_model(model: nn.Module, lr: Tensor, *, tile: int | None = None,
         raise SrkitError(f"{type(model).__name__}: model has no integer 'scale' attribute")
     if tile is not None and tile < 1:
         raise SrkitError(f"tile {tile}: must be a positive number of LR pixels")
-    options = dict(overlap=overlap, precision=precision, ensemble=self_ensemble, scale=scale)
+    options: dict[str, Any] = dict(overlap=overlap, precision=precision, ensemble=self_ensemble,
+                                   scale=scale)
     autocast_context(precision, lr.device)  # reject fp16 on CPU before any work
     try:
         return _run(model, lr, tile=tile, **options)
@@ -161,16 +151,6 @@ def run_model(model: nn.Module, lr: Tensor, *, tile: int | None = None,
     )
 
 
-def _pil_to_tensor(image: Image.Image) -> Tensor:
-    array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)
-
-
-def _tensor_to_pil(image: Tensor) -> Image.Image:
-    array = image.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8)
-    return Image.fromarray(array.permute(1, 2, 0).cpu().numpy())
-
-
 def _as_model(model: nn.Module | str | os.PathLike[str], device: str | torch.device | None
               ) -> nn.Module:
     if isinstance(model, nn.Module):
@@ -181,12 +161,16 @@ def _as_model(model: nn.Module | str | os.PathLike[str], device: str | torch.dev
 
 
 @overload
-def upscale(model: nn.Module | str | os.PathLike[str], image: Tensor, **options: Any) -> Tensor: ...
+def upscale(model: nn.Module | str | os.PathLike[str], image: Tensor, *,
+            tile: int | None = ..., overlap: int = ..., precision: str = ...,
+            self_ensemble: bool = ..., device: str | torch.device | None = ...) -> Tensor: ...
 
 
 @overload
 def upscale(model: nn.Module | str | os.PathLike[str],
-            image: Image.Image | str | os.PathLike[str], **options: Any) -> Image.Image: ...
+            image: Image.Image | str | os.PathLike[str], *,
+            tile: int | None = ..., overlap: int = ..., precision: str = ...,
+            self_ensemble: bool = ..., device: str | torch.device | None = ...) -> Image.Image: ...
 
 
 def upscale(model: nn.Module | str | os.PathLike[str],
@@ -215,7 +199,7 @@ def upscale(model: nn.Module | str | os.PathLike[str],
 
         tensor, kind = load_image(Path(image)), "pil"
     elif isinstance(image, Image.Image):
-        tensor, kind = _pil_to_tensor(image), "pil"
+        tensor, kind = pil_to_tensor(image), "pil"
     elif isinstance(image, Tensor):
         tensor, kind = image, "tensor"
     else:
@@ -227,6 +211,6 @@ def upscale(model: nn.Module | str | os.PathLike[str],
     sr = run_model(model, lr, tile=tile, overlap=overlap, precision=precision,
                    self_ensemble=self_ensemble).clamp_(0, 1)
     if kind == "pil":
-        return _tensor_to_pil(sr[0])
+        return tensor_to_pil(sr[0])
     sr = sr.to(tensor.device)
     return sr[0] if tensor.dim() == 3 else sr

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+import json
+from collections.abc import Callable
 from typing import Any
 
 from torch import nn
@@ -11,10 +14,13 @@ from srkit.plugins import lookup
 
 
 def build_generator(arch: str, **kwargs: Any) -> nn.Module:
-    """Build the registered generator ``arch`` and record ``arch`` and ``kwargs`` on the module.
+    """Build the registered generator ``arch`` and record ``arch`` and its arguments on the module.
 
-    ``kwargs`` must be JSON-serialisable; :func:`srkit.weights.save_weights` stores them so
-    :func:`srkit.weights.load_model` can rebuild the same module from the file alone.
+    The recorded arguments are the *effective* ones: the factory's defaults merged with
+    ``kwargs`` (see :func:`effective_kwargs`), so a file saved today rebuilds the same module
+    after a later release changes a default. ``kwargs`` must be JSON-serialisable;
+    :func:`srkit.weights.save_weights` stores them so :func:`srkit.weights.load_model` can
+    rebuild the module from the file alone.
     """
     return _build("generator", arch, kwargs)
 
@@ -30,16 +36,50 @@ def _build(kind: str, arch: str, kwargs: dict[str, Any]) -> nn.Module:
     except TypeError as exc:
         raise SrkitError(f"{kind} {arch!r} cannot be built with {kwargs}: {exc}") from None
     module.srkit_arch = arch
-    module.srkit_kwargs = dict(kwargs)
+    module.srkit_kwargs = effective_kwargs(factory, kwargs, module)
     return module
+
+
+def effective_kwargs(factory: Callable[..., Any], kwargs: dict[str, Any],
+                     module: nn.Module | None = None) -> dict[str, Any]:
+    """``kwargs`` plus every keyword default of ``factory``'s signature that they leave out.
+
+    A ``None`` default the factory resolves itself (DRN's sizes per scale) is recorded as the
+    built ``module``'s attribute of the same name when it has one. Defaults that would not
+    survive a JSON round trip unchanged (tuples, objects) are left out: they cannot be stored,
+    and rebuilding from a changed value would be wrong.
+    """
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C factory without a signature
+        return dict(kwargs)
+    effective = {}
+    for p in parameters:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY):
+            continue
+        if p.name in kwargs:
+            effective[p.name] = kwargs[p.name]
+        elif p.default is not p.empty and _survives_json(p.default):
+            effective[p.name] = p.default
+        if effective.get(p.name, 0) is None and _survives_json(getattr(module, p.name, None)):
+            effective[p.name] = getattr(module, p.name)
+    # names the signature does not list reach a ``**kwargs`` factory as given
+    return {**effective, **{k: v for k, v in kwargs.items() if k not in effective}}
+
+
+def _survives_json(value: Any) -> bool:
+    try:
+        return bool(json.loads(json.dumps(value)) == value)
+    except (TypeError, ValueError):
+        return False
 
 
 def describe(module: nn.Module) -> tuple[str, dict[str, Any]]:
     """``(arch, kwargs)`` of a module built by :func:`build_generator` (unwrapping DDP/compile)."""
-    module = unwrap(module)
+    recorded = vars(unwrap(module))
     try:
-        return module.srkit_arch, module.srkit_kwargs
-    except AttributeError:
+        return recorded["srkit_arch"], recorded["srkit_kwargs"]
+    except KeyError:
         raise SrkitError(
             f"{type(module).__name__} was not built with srkit.build_generator; its architecture is unknown"
         ) from None

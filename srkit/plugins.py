@@ -135,13 +135,17 @@ def _load_plugin(manager: pluggy.PluginManager, registry: Registry,
 
 
 def _refuse_unknown_hooks(manager: pluggy.PluginManager, module: Any) -> None:
-    """A misspelt hook would otherwise be silently ignored: say so at load time."""
-    known = sorted(name for name in dir(hookspecs) if name.startswith("register_"))
-    for caller in manager.get_hookcallers(module) or []:
-        if not caller.has_spec():
-            close = difflib.get_close_matches(caller.name, known, n=1)
-            hint = f"did you mean {close[0]}?" if close else f"srkit hooks: {', '.join(known)}"
-            raise PluginError(f"@hookimpl {caller.name} is not an srkit hook ({hint})")
+    """A misspelt hook would otherwise be silently ignored: pluggy's ``check_pending`` finds it,
+    and the error names the hook and the closest srkit hook."""
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError:
+        known = sorted(name for name in dir(hookspecs) if name.startswith("register_"))
+        unknown = [c.name for c in manager.get_hookcallers(module) or [] if not c.has_spec()]
+        name = unknown[0] if unknown else "?"
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]}?" if close else f"srkit hooks: {', '.join(known)}"
+        raise PluginError(f"@hookimpl {name} is not an srkit hook ({hint})") from None
 
 
 def _collect_items(manager: pluggy.PluginManager, module: Any, origin: Origin) -> list[Entry]:

@@ -98,11 +98,6 @@ class Registry:
     def names(self, kind: str) -> list[str]:
         return sorted(self.entries[kind])
 
-    def items_of(self, plugin: str) -> list[Entry]:
-        """Everything the plugin (entry-point name) registered, in kind order."""
-        return [e for kind in (*KINDS, COMMAND) for _, e in sorted(self.entries[kind].items())
-                if e.origin.plugin == plugin]
-
 
 def validate(kind: str, name: str, obj: Any) -> None:
     """Refuse at load time what would otherwise fail much later, deep inside ``srkit train``."""

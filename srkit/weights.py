@@ -201,7 +201,7 @@ def load_module(path: str | os.PathLike[str], device: str | torch.device = "cpu"
     factory = lookup(kind, info["arch"])
     model = build_checked(build, factory, info["arch"], info["kwargs"], state, str(path))
     _load_strict(model, state, f"{path}: weights do not match architecture {info['arch']!r}")
-    model.srkit_weights_info = info
+    model.srkit_weights_info = info  # type: ignore[assignment]  # nn.Module allows any attribute
     return model.to(device).eval()
 
 

@@ -105,12 +105,16 @@ def test_writing_into_the_hr_folder_is_refused(tmp_path: Path, capsys: Capsys) -
     assert "output folder is the HR folder" in err
 
 
-def test_sigma_for_a_degradation_without_blur_is_an_error(
-    tmp_path: Path, capsys: Capsys
+@pytest.mark.parametrize(("options", "expected"), [
+    (["--sigma", "1"], "has no sigma option"),
+    (["-d", "nope"], "bicubic"),  # an unknown degradation lists the installed ones
+])
+def test_bad_degradation_options_are_one_line_errors(
+    tmp_path: Path, capsys: Capsys, options: list[str], expected: str
 ) -> None:
     _write_image(tmp_path / "hr" / "a.png", 32, 32)
-    argv = ["degrade", str(tmp_path / "hr"), str(tmp_path / "lr"), "-s", "4", "--sigma", "1"]
-    assert "has no sigma option" in _run_and_expect_error(argv, capsys)
+    argv = ["degrade", str(tmp_path / "hr"), str(tmp_path / "lr"), "-s", "4", *options]
+    assert expected in _run_and_expect_error(argv, capsys)
 
 
 def test_two_files_that_would_share_an_output_name_are_an_error(
@@ -120,11 +124,3 @@ def test_two_files_that_would_share_an_output_name_are_an_error(
     _write_image(tmp_path / "hr" / "a.jpg", 32, 32)
     err = _run_and_expect_error(_degrade_argv(tmp_path), capsys)
     assert "would be written as a.png" in err
-
-
-def test_unknown_degradation_lists_the_installed_ones(
-    tmp_path: Path, capsys: Capsys
-) -> None:
-    _write_image(tmp_path / "hr" / "a.png", 32, 32)
-    argv = ["degrade", str(tmp_path / "hr"), str(tmp_path / "lr"), "-s", "4", "-d", "nope"]
-    assert "bicubic" in _run_and_expect_error(argv, capsys)

@@ -15,13 +15,12 @@ from srkit.cli import main
 from srkit.data import (
     BUNDLED_DATASETS,
     HRCropDataset,
-    ImageFolderDataset,
     LRCropDataset,
     PairedCropDataset,
     bundled_path,
     resolve_dataset,
 )
-from srkit.data.augment import color_jitter, random_flip_rotate
+from srkit.data.augment import random_flip_rotate
 from srkit.degradations.imresize import imresize
 from srkit.errors import SrkitError
 from srkit.imageio import list_images, load_image
@@ -119,7 +118,7 @@ def test_missing_and_empty_folders_are_one_line_errors(tmp_path: Path) -> None:
 
 
 def test_same_torch_seed_gives_the_same_crops(tmp_path: Path) -> None:
-    dataset = HRCropDataset(_hr_folder(tmp_path / "hr"), 16, 4, color_jitter=0.2)
+    dataset = HRCropDataset(_hr_folder(tmp_path / "hr"), 16, 4)
     torch.manual_seed(7)
     first = [dataset[i] for i in range(3)]
     torch.manual_seed(7)
@@ -150,16 +149,6 @@ def test_dataloader_with_workers_is_reproducible_from_the_seed(tmp_path: Path) -
     assert torch.equal(torch.cat(batches()), torch.cat(batches()))
 
 
-def test_color_jitter_changes_colours_but_stays_in_range(tmp_path: Path) -> None:
-    folder = _hr_folder(tmp_path / "hr", count=1)
-    torch.manual_seed(0)
-    plain = HRCropDataset(folder, 16, 4, augment=False)[0]
-    torch.manual_seed(0)
-    jittered = HRCropDataset(folder, 16, 4, augment=False, color_jitter=0.3)[0]
-    assert not torch.equal(plain, jittered)
-    assert jittered.min() >= 0 and jittered.max() <= 1
-
-
 # augment module
 
 
@@ -173,11 +162,6 @@ def test_random_flip_rotate_applies_one_transform_to_all_tensors() -> None:
         assert torch.equal(tb, ta * 10)
         seen.add(tuple(ta.flatten().tolist()))
     assert len(seen) == 8  # every element of the dihedral group occurs
-
-
-def test_color_jitter_zero_strength_is_identity() -> None:
-    x = torch.rand(3, 5, 5)
-    assert color_jitter(x, 0.0) is x
 
 
 # paired crops
@@ -246,16 +230,6 @@ def test_lr_crops_of_any_image_size(tmp_path: Path) -> None:
     dataset = LRCropDataset(tmp_path / "lr", 12, repeat=3)
     assert len(dataset) == 6
     assert all(dataset[i].shape == (3, 12, 12) for i in range(6))
-
-
-def test_image_folder_dataset_returns_names_and_whole_images(tmp_path: Path) -> None:
-    _write_image(tmp_path / "v" / "zebra.png", width=30, height=20)
-    _write_image(tmp_path / "v" / "apple.jpg", width=10, height=12)
-    dataset = ImageFolderDataset(tmp_path / "v")
-    assert [(name, tuple(img.shape)) for name, img in dataset] == [
-        ("apple", (3, 12, 10)),
-        ("zebra", (3, 20, 30)),
-    ]
 
 
 # bundled sets

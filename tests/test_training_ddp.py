@@ -17,18 +17,22 @@ from tests.fake_recipe import make_image_folder, tiny_args
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_two_processes(tmp_path: Path, args: list[str], dumps: Path,
-                      **env: str) -> subprocess.CompletedProcess[str]:
-    """``srkit ARGS`` under torchrun with 2 CPU processes (gloo); each dumps its final weights."""
-    dumps.mkdir(exist_ok=True)
-    env = {**os.environ, "SRKIT_PLUGIN_MODULES": "tests.fake_recipe", "TINY_DUMP_DIR": str(dumps),
-           "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1", **env}
+def torchrun_srkit(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``torchrun --nproc-per-node 2 -m srkit ARGS`` on the CPU (gloo), with ``env`` added."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **env,
+           "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                "--nproc-per-node", "2", "-m", "srkit", *args]
     # the timeout only guards against a hang; a dead peer must stop the run long before it
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300,
-                          cwd=tmp_path)
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=cwd)
+
+
+def run_two_processes(tmp_path: Path, args: list[str], dumps: Path,
+                      **env: str) -> subprocess.CompletedProcess[str]:
+    """The tiny recipe under :func:`torchrun_srkit`; each process dumps its final weights."""
+    dumps.mkdir(exist_ok=True)
+    return torchrun_srkit(args, tmp_path, SRKIT_PLUGIN_MODULES="tests.fake_recipe",
+                          TINY_DUMP_DIR=str(dumps), **env)
 
 
 def test_two_process_gloo_run_keeps_ranks_identical_and_saves_once(tmp_path: Path) -> None:
@@ -94,3 +98,43 @@ def test_sampler_resumed_at_a_step_yields_the_same_batches() -> None:
     batches = [next(straight) for _ in range(6)]
     resumed = iter(StreamBatchSampler(7, 3, seed=1, start_step=4))
     assert [next(resumed), next(resumed)] == batches[4:]
+
+
+RECIPE_RUNS = {
+    # SRGAN: 2 pretraining iterations, then 2 of the GAN phase (G and D updated by every rank)
+    "srgan-dump": ["--content-loss", "mse", "--iters", "4", "--pretrain-iters", "2",
+                   "--channels", "8", "--blocks", "1", "--d-channels", "8"],
+    # DRN: primal and dual models in one optimizer
+    "drn-dump": ["--iters", "3", "--n-feats", "4", "--n-blocks", "1"],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe", sorted(RECIPE_RUNS))
+def test_two_process_run_of_a_built_in_recipe_keeps_every_net_identical(tmp_path: Path,
+                                                                        recipe: str) -> None:
+    data = make_image_folder(tmp_path / "data", size=(48, 48))
+    out, dumps = tmp_path / "run", tmp_path / "dumps"
+    dumps.mkdir()
+    args = ["train", recipe, *RECIPE_RUNS[recipe], "--scale", "4", "--patch-size", "32",
+            "--batch-size", "2", "--workers", "0", "--device", "cpu", "--data", str(data),
+            "--val", str(data), "--val-every", "0", "--log-every", "1", "--out", str(out)]
+    result = torchrun_srkit(args, tmp_path, SRKIT_PLUGIN_MODULES="tests.ddp_recipes",
+                            DDP_DUMP_DIR=str(dumps))
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    rank0, rank1 = (load_file(dumps / f"rank{r}.safetensors") for r in (0, 1))
+    assert rank0.keys() == rank1.keys()
+    assert any(k.startswith("generator.") for k in rank0)
+    # Parameters must agree exactly. BatchNorm running statistics may not: DDP copies rank 0's
+    # buffers to every rank at the start of each forward, then each rank updates them on its own
+    # batch; rank 0's are the ones saved.
+    learned = [k for k in rank0 if not k.endswith(("running_mean", "running_var",
+                                                   "num_batches_tracked"))]
+    assert len(learned) > len(rank0) // 2
+    assert all(torch.equal(rank0[k], rank1[k]) for k in learned), [
+        k for k in learned if not torch.equal(rank0[k], rank1[k])][:3]
+    exported = load_file(out / "model.safetensors")
+    assert all(torch.equal(rank0[f"generator.{k}"], v) for k, v in exported.items()
+               if f"generator.{k}" in rank0)
+    assert result.stdout.count("done:") == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -10,6 +11,7 @@ import torch
 from srkit.errors import SrkitError
 from srkit.training.pixel_recipe import PixelConfig
 from srkit.training.schedules import make_scheduler
+from srkit.training.state_codec import decode, encode
 
 
 def _lr_at(config: PixelConfig, iterations: list[int], **kwargs) -> list[float]:  # noqa: ANN003
@@ -56,18 +58,34 @@ def test_schedule_of_a_later_phase_starts_at_its_first_iteration() -> None:
     assert lrs[0] == 1e-4 and lrs[1] == 1e-4 and lrs[2] == pytest.approx(1e-5)
 
 
-def test_scheduler_state_reloads_into_the_same_lr() -> None:
-    config = PixelConfig(lr=1e-3, iters=100, lr_schedule="cosine")
-    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=config.lr)
-    scheduler = make_scheduler(optimizer, config)
-    for _ in range(30):
-        optimizer.step()
-        scheduler.step()
-    fresh_optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=config.lr)
-    fresh = make_scheduler(fresh_optimizer, config)
-    fresh.load_state_dict(scheduler.state_dict())
-    optimizer.step(), scheduler.step(), fresh_optimizer.step(), fresh.step()
-    assert fresh_optimizer.param_groups[0]["lr"] == optimizer.param_groups[0]["lr"]
+@pytest.mark.parametrize(("schedule", "start"), [("cosine", 0), ("multistep", 0), ("multistep", 20),
+                                               ("cosine", 20), ("multistep", 40), ("cosine", 40)])
+def test_reloaded_optimizer_and_scheduler_continue_with_the_same_lrs(schedule: str, start: int) -> None:
+    """What a resume does: both state dicts through the checkpoint's JSON + tensor codec
+    (resumed at iteration 25: after a phase start at 20, before one at 40)."""
+    config = PixelConfig(lr=1e-3, iters=100, lr_schedule=schedule, lr_milestones="30")
+
+    def fresh() -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+        optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=config.lr)
+        return optimizer, make_scheduler(optimizer, config, start=start)
+
+    def run(optimizer, scheduler, steps: int) -> list[float]:  # noqa: ANN001
+        lrs = []
+        for _ in range(steps):
+            optimizer.step()
+            scheduler.step()
+            lrs.append(optimizer.param_groups[0]["lr"])
+        return lrs
+
+    optimizer, scheduler = fresh()
+    run(optimizer, scheduler, 25)
+    tensors: dict[str, torch.Tensor] = {}
+    saved = json.loads(json.dumps([encode(optimizer.state_dict(), "optim", tensors),
+                                   encode(scheduler.state_dict(), "sched", tensors)]))
+    resumed_optimizer, resumed_scheduler = fresh()
+    resumed_optimizer.load_state_dict(decode(saved[0], tensors))
+    resumed_scheduler.load_state_dict(decode(saved[1], tensors))
+    assert run(resumed_optimizer, resumed_scheduler, 75) == run(optimizer, scheduler, 75)
 
 
 def test_bad_milestones_are_a_one_line_error() -> None:

@@ -38,6 +38,21 @@ def test_saved_weights_rebuild_the_same_model_from_the_file_alone(tmp_path):
     assert info["config"] == {"iters": 7}
 
 
+def test_a_later_default_change_does_not_change_how_an_old_file_rebuilds(tmp_path, monkeypatch):
+    from tests.core_fixture_plugin import TinyUpsampler
+
+    torch.manual_seed(0)
+    model = build_generator("tiny-core", scale=2)  # channels left at its default, 4
+    save_weights(model, tmp_path / "m.safetensors")
+    assert weights_info(tmp_path / "m.safetensors")["kwargs"] == {"scale": 2, "channels": 4}
+    monkeypatch.setattr(TinyUpsampler.__init__, "__defaults__", (2, 9))  # a new release's default
+    assert build_generator("tiny-core", scale=2).body.out_channels == 9
+    loaded = load_model(tmp_path / "m.safetensors")
+    assert loaded.body.out_channels == 4
+    x = torch.rand(1, 3, 8, 8)
+    assert torch.equal(loaded(x), model(x))
+
+
 def test_weights_for_another_scale_are_refused(tmp_path):
     save_weights(build_generator("tiny-core", scale=2), tmp_path / "m.safetensors")
     with pytest.raises(SrkitError, match="x2, not x4"):

@@ -32,25 +32,6 @@ def _scales(text: str) -> list[int]:
     return list(dict.fromkeys(scales))
 
 
-def resolve_device(text: str):  # noqa: ANN201 - torch is imported lazily to keep --help fast
-    """``auto`` (CUDA if available), ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` as a checked device."""
-    import torch
-
-    if text == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(text)
-    except RuntimeError:
-        raise SrkitError(f"--device {text!r}: expected auto, cpu, cuda, cuda:N or mps") from None
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise SrkitError(f"--device {text}: MPS is not available on this machine")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SrkitError(f"--device {text}: CUDA is not available on this machine")
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise SrkitError(f"--device {text}: only {torch.cuda.device_count()} CUDA device(s)")
-    return device
-
-
 def _lpips(enabled: bool, net: str, weights: Path | None, device):  # noqa: ANN001, ANN202
     """(the LPIPS metric, None) or (None, why it is unavailable)."""
     if not enabled:
@@ -100,6 +81,7 @@ def command(models: str | None, weights_text: str | None, datasets: str, scales:
             device: str, lpips_net: str, lpips_weights: Path | None, no_lpips: bool,
             runs_dir: Path, warmup: int) -> None:
     """Benchmark models: PSNR/SSIM (Y channel, scale-pixel border), LPIPS, parameters, speed."""
+    from srkit.devices import resolve_device
     from srkit.evaluation.bench import (
         BenchOptions,
         default_models,
@@ -132,7 +114,7 @@ def command(models: str | None, weights_text: str | None, datasets: str, scales:
     if models is None and model_names == ["bicubic"]:
         click.echo("hint: only the bicubic baseline has weights here; add a model with "
                    "--models NAME --weights NAME=FILE (or train one: srkit train NAME)", err=True)
-    if collector is not None:
+    if collector is not None and report_dir is not None:
         from srkit.evaluation.report import write_report
 
         index = write_report(report_dir, result.rows, result.images, collector)

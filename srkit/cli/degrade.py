@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -16,7 +17,7 @@ from srkit.evaluation.protocol import modcrop
 from srkit.imageio import list_images, load_image, save_image
 
 
-def build_degradation(name: str, sigma: float | None) -> object:
+def build_degradation(name: str, sigma: float | None) -> Callable[..., torch.Tensor]:
     """The registered degradation ``name``, given ``sigma`` only if the user set it."""
     from srkit.plugins import lookup
 
@@ -53,7 +54,7 @@ def _output_names(hr_paths: list[Path], scale: int, div2k_names: bool) -> dict[P
     return names
 
 
-def _degrade_file(hr_path: Path, scale: int, degrade: object,
+def _degrade_file(hr_path: Path, scale: int, degrade: Callable[..., torch.Tensor],
                   generator: torch.Generator) -> torch.Tensor:
     """LR (1,3,H//scale,W//scale) of one HR file; SrkitError naming the file on any problem."""
     image = load_image(hr_path)

@@ -103,7 +103,8 @@ def plain_summary(text: str) -> str:
 def _summary(entry: Entry) -> str:
     """One line: a recipe's ``description``, a command's help, else the docstring's summary."""
     obj = entry.obj
-    if entry.kind == "recipe" and getattr(obj, "description", ""):
-        return obj.description
+    description = getattr(obj, "description", None)
+    if entry.kind == "recipe" and description:
+        return str(description)
     text = (obj.help or "") if isinstance(obj, click.Command) else (getattr(obj, "__doc__", "") or "")
     return plain_summary(text)

@@ -92,7 +92,7 @@ def command(inputs: tuple[Path, ...], out: Path, weights: Path | None, model_nam
     """Upscale images (files or folders) into PNGs named like their inputs."""
     from tqdm import tqdm
 
-    from srkit.cli.bench import resolve_device
+    from srkit.devices import resolve_device
     from srkit.imageio import load_image, save_image
     from srkit.inference import autocast_context, run_model
     from srkit.writable import check_output_folder

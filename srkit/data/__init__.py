@@ -1,12 +1,11 @@
-"""Image folders as datasets: training crops, evaluation images and the bundled sets."""
+"""Image folders as datasets: training crops and the bundled sets."""
 
 from srkit.data.bundled import BUNDLED_DATASETS, bundled_path, resolve_dataset
-from srkit.data.folders import HRCropDataset, ImageFolderDataset, LRCropDataset, PairedCropDataset
+from srkit.data.folders import HRCropDataset, LRCropDataset, PairedCropDataset
 
 __all__ = [
     "BUNDLED_DATASETS",
     "HRCropDataset",
-    "ImageFolderDataset",
     "LRCropDataset",
     "PairedCropDataset",
     "bundled_path",

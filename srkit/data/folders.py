@@ -1,4 +1,4 @@
-"""Datasets over folders of images, for training (random crops) and evaluation (whole images).
+"""Datasets over folders of images: random training crops (HR, paired HR/LR, LR-only).
 
 Every dataset returns float32 tensors in [0, 1], shape (3,H,W), on the CPU; the trainer batches
 them with a DataLoader and moves them to the device. Crop positions and augmentations draw from
@@ -12,6 +12,7 @@ decoded pixels exceed :data:`CACHE_LIMIT_BYTES` are read from disk per item inst
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,6 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from srkit.data.augment import color_jitter as jitter_colors
 from srkit.data.augment import random_flip_rotate
 from srkit.errors import SrkitError
 from srkit.imageio import image_size, list_images, load_image, to_uint8
@@ -99,7 +99,7 @@ class _PixelStore:
     when read per access, the next item is served instead (deterministically).
     """
 
-    def __init__(self, groups: list[tuple[_ImageFile, ...]], cache: bool | None) -> None:
+    def __init__(self, groups: Sequence[tuple[_ImageFile, ...]], cache: bool | None) -> None:
         decoded_bytes = sum(3 * f.height * f.width for group in groups for f in group)
         self.cached = decoded_bytes <= CACHE_LIMIT_BYTES if cache is None else cache
         self.groups = groups
@@ -159,7 +159,6 @@ class HRCropDataset(Dataset):
         patch_size: HR crop side P; a multiple of ``scale`` so the degraded LR crop is whole.
         scale: the SR factor the crops are for.
         augment: random flips and 90° rotations.
-        color_jitter: brightness/contrast/saturation factors drawn in [1-c, 1+c]; 0 disables.
         repeat: the dataset's length is the number of usable images times ``repeat``, so one
             epoch visits each image several times with different crops.
         cache: keep decoded images in memory; ``None`` decides by the folder's size.
@@ -172,16 +171,13 @@ class HRCropDataset(Dataset):
         scale: int,
         *,
         augment: bool = True,
-        color_jitter: float = 0.0,
         repeat: int = 1,
         cache: bool | None = None,
     ) -> None:
         _check_crop_arguments(patch_size, scale, repeat)
-        if not 0.0 <= color_jitter < 1.0:
-            raise SrkitError(f"color jitter must be in [0, 1), got {color_jitter}")
         self.folder = Path(folder)
         self.patch_size, self.scale = patch_size, scale
-        self.augment, self.color_jitter, self.repeat = augment, color_jitter, repeat
+        self.augment, self.repeat = augment, repeat
         self._store = _PixelStore([(f,) for f in _usable_files(folder, patch_size)], cache)
         if not len(self._store):
             raise _no_usable_image(folder, patch_size)
@@ -196,7 +192,7 @@ class HRCropDataset(Dataset):
 
     def __getitem__(self, index: int) -> Tensor:
         (image,) = self._store[index % len(self._store)]
-        return jitter_colors(_random_crop(image, self.patch_size, self.augment), self.color_jitter)
+        return _random_crop(image, self.patch_size, self.augment)
 
 
 def _lr_partner(hr: Path, lr_by_stem: dict[str, Path], scale: int) -> Path | None:
@@ -306,24 +302,3 @@ class LRCropDataset(Dataset):
     def __getitem__(self, index: int) -> Tensor:
         (image,) = self._store[index % len(self._store)]
         return _random_crop(image, self.patch_size, self.augment)
-
-
-class ImageFolderDataset(Dataset):
-    """Whole images in name order as ``(name, image (3,H,W) float in [0,1])``, for evaluation.
-
-    ``name`` is the file name without its extension. Images are read per item (not cached) and
-    may differ in size, so batch them one at a time. Unreadable files are skipped with a warning.
-    """
-
-    def __init__(self, folder: str | Path) -> None:
-        self.folder = Path(folder)
-        self.paths = [f.path for f in _probe(list_images(folder))]
-        if not self.paths:
-            raise SrkitError(f"{folder}: no readable images")
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: int) -> tuple[str, Tensor]:
-        path = self.paths[index]
-        return path.stem, load_image(path)

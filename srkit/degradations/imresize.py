@@ -86,8 +86,7 @@ def _resize_dim(x: Tensor, dim: int, out_length: int, scale: float) -> Tensor:
     in_length = x.shape[dim]
     indices, weights = resize_taps(in_length, out_length, scale)
     if in_length <= DENSE_TAPS_RATIO * indices.shape[1]:
-        matrix = torch.zeros(out_length, in_length, dtype=torch.float64).scatter_add_(1, indices, weights)
-        matrix = matrix.to(device=x.device, dtype=x.dtype)
+        matrix = resize_matrix(in_length, out_length, scale).to(device=x.device, dtype=x.dtype)
         return torch.matmul(matrix, x) if dim == -2 else torch.matmul(x, matrix.T)
     # Long lines: a dense matrix would cost in*out per line; read only each output's taps,
     # gathering whole rows (contiguous) rather than scattered columns.
@@ -143,6 +142,7 @@ def imresize(x: Tensor, scale: float | None = None, *, size: tuple[int, int] | N
         out_h, out_w = _output_length(in_h, scale), _output_length(in_w, scale)
         scale_h = scale_w = float(scale)
     else:
+        assert size is not None
         out_h, out_w = (int(s) for s in size)
         if out_h < 1 or out_w < 1:
             raise SrkitError(f"imresize: output size must be positive, got {size}")

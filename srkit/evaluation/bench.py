@@ -253,7 +253,8 @@ def bench_one(name: str, model: nn.Module, dataset: Dataset, scale: int, options
                     leave=False, file=sys.stderr, disable=None if options.progress else True)
     for path in progress:
         lr, hr = _load_pair(path, scale, options.device)
-        sr = meter.timed(lambda lr=lr: infer(lr), lambda out: out.shape[-2] * out.shape[-1])
+        sr = meter.timed(lambda lr=lr: infer(lr),  # type: ignore[misc]
+                         lambda out: out.shape[-2] * out.shape[-1])
         sr = quantize(sr.clamp(0, 1))
         scores = {key: float(value[0]) for key, value in
                   evaluate(sr, hr, scale, grey=is_grey_file(path)).items()}

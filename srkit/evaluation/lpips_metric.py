@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from srkit.errors import SrkitError, first_informative_line
+from srkit.errors import SrkitError
+from srkit.pretrained import hub_cache_path, load_features, read_pretrained_state
 
 #: LPIPS backbone -> (its name in messages, the torchvision checkpoint file name)
 BACKBONES: dict[str, tuple[str, str]] = {
@@ -31,7 +32,7 @@ class LpipsUnavailable(SrkitError):
 
 def default_backbone_path(net: str) -> Path:
     """Where torchvision keeps the backbone's ImageNet weights: ``$TORCH_HOME/hub/checkpoints``."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / _backbone(net)[1]
+    return hub_cache_path(_backbone(net)[1])
 
 
 def _backbone(net: str) -> tuple[str, str]:
@@ -68,38 +69,17 @@ def load_lpips(net: str = "alex", *, weights: str | os.PathLike[str] | None = No
     """
     display, _ = _backbone(net)
     path = Path(weights) if weights is not None else default_backbone_path(net)
-    if not path.is_file():
-        raise LpipsUnavailable(
-            f"{display} ImageNet weights not found at {path} (copy the torchvision file there, "
-            "or pass --lpips-weights FILE)"
-        )
+    missing = LpipsUnavailable(
+        f"{display} ImageNet weights not found at {path} (copy the torchvision file there, "
+        "or pass --lpips-weights FILE)"
+    )
+    state = read_pretrained_state(path, display, missing=missing)
     import lpips
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torchvision's 'pretrained' deprecation inside lpips
         model = lpips.LPIPS(net=net, pretrained=True, pnet_rand=True, verbose=False)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # any unreadable file is the user's input, said in one line
-        reason = first_informative_line(exc)
-        raise SrkitError(f"{path}: cannot read {display} weights ({reason})") from None
-    _load_backbone(model.net, state, path, display)
+    # lpips names each backbone layer ``slice<k>.<i>.<param>`` by its index in ``features``
+    load_features(model.net, state, path, display,
+                  lambda key: "features.{}.{}".format(*key.split(".")[1:]))
     return Lpips(model, net).to(device).eval()
-
-
-def _load_backbone(backbone: nn.Module, state: object, path: Path, display: str) -> None:
-    """Copy torchvision ``features.<i>.<param>`` tensors into lpips' ``slice<k>.<i>.<param>``."""
-    if not isinstance(state, dict):
-        raise SrkitError(f"{path}: not a torchvision {display} state dict")
-    mapped = {}
-    for key in backbone.state_dict():
-        _, index, param = key.split(".")  # lpips names each layer by its index in `features`
-        source = f"features.{index}.{param}"
-        if source not in state:
-            raise SrkitError(f"{path}: not a torchvision {display} state dict (no {source!r})")
-        mapped[key] = state[source]
-    try:
-        backbone.load_state_dict(mapped, strict=True)
-    except RuntimeError as exc:
-        first = first_informative_line(exc)
-        raise SrkitError(f"{path}: does not fit the {display} backbone: {first}") from None

@@ -72,6 +72,7 @@ class SpeedMeter:
 
     def summary(self) -> dict[str, Any]:
         """latency_ms (mean per call), mpix_per_s (output), peak_mem_mb and what it measures."""
+        peak: float | None
         if self.device.type == "cuda":
             peak = self.cuda_peak_bytes / 2**20
             kind = "cuda_max_allocated"

@@ -60,7 +60,7 @@ class TrainBatches:
 
     def _stream(self, dataset: Dataset, stream: int, start_step: int) -> Iterator[Any]:
         config, info = self.config, self.info
-        sampler = StreamBatchSampler(len(dataset), config.batch_size, seed=config.seed,
+        sampler = StreamBatchSampler(len(dataset), config.batch_size, seed=config.seed,  # type: ignore[arg-type]
                                      stream=stream, rank=info.rank, world_size=info.world_size,
                                      start_step=start_step)
         loader = DataLoader(
@@ -88,6 +88,7 @@ class TrainBatches:
         generator = torch.Generator(device=self.device)
         generator.manual_seed(derive_seed(self.config.seed, _DEGRADATION_STREAM, step,
                                           self.info.rank))
+        assert self.degradation is not None  # only HR-only runs degrade
         with torch.no_grad():
             lr = self.degradation(hr, self.config.scale, generator=generator)
         return lr.clamp_(0.0, 1.0)

@@ -14,7 +14,7 @@ from typing import Any
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[no-redef]
 
 from srkit.errors import SrkitError
 from srkit.training.config import TrainConfig

@@ -36,7 +36,7 @@ def prepare_net(net: nn.Module, config: TrainConfig, info: ProcessInfo,
         device_ids = [device.index] if device.type == "cuda" else None
         net = DistributedDataParallel(net, device_ids=device_ids)
     if config.compile:
-        net = torch.compile(net)
+        net = torch.compile(net)  # type: ignore[assignment]  # an OptimizedModule
     return net
 
 
@@ -92,4 +92,5 @@ class TrainContext:
         scaler.step(opt)
         scaler.update()
         for name in self._ema_nets_of[optimizer]:
+            assert self.ema is not None  # nets are listed only when EMA is on
             self.ema.update(name, self.recipe.nets[name])

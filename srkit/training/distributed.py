@@ -9,6 +9,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from srkit.devices import resolve_device
 from srkit.errors import SrkitError
 
 
@@ -32,28 +33,6 @@ class ProcessInfo:
 
 def launched_by_torchrun() -> bool:
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
-
-
-def resolve_device(requested: str, local_rank: int = 0) -> torch.device:
-    """``auto`` -> cuda (this process's GPU under torchrun), else mps, else cpu."""
-    if requested == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", local_rank)
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(requested)
-    except RuntimeError:
-        raise SrkitError(f"--device: unknown device {requested!r} (auto, cpu, cuda, cuda:N, mps)") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise SrkitError(f"--device {requested}: CUDA is not available on this machine")
-        if device.index is None:
-            device = torch.device("cuda", local_rank)
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise SrkitError(f"--device {requested}: MPS is not available on this machine")
-    return device
 
 
 def start(requested_device: str) -> tuple[ProcessInfo, torch.device]:

@@ -22,8 +22,9 @@ class EMA:
     @torch.no_grad()
     def update(self, name: str, net: nn.Module) -> None:
         shadow = self.shadows[name]
-        params = [p for p in net.parameters() if p.dtype.is_floating_point]
-        shadow_params = [p for p in shadow.parameters() if p.dtype.is_floating_point]
+        params: list[torch.Tensor] = [p for p in net.parameters() if p.dtype.is_floating_point]
+        shadow_params: list[torch.Tensor] = [p for p in shadow.parameters()
+                                             if p.dtype.is_floating_point]
         torch._foreach_lerp_(shadow_params, params, 1.0 - self.decay)
         for shadow_buffer, buffer in zip(shadow.buffers(), net.buffers(), strict=True):
             shadow_buffer.copy_(buffer)

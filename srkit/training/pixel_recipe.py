@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -46,8 +47,18 @@ class PixelRecipe(Recipe):
         return {"scale": self.config.scale}
 
     def train_step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
-        with ctx.autocast():
-            sr = ctx.net("generator")(batch.lr)
-            loss = self.loss(sr.float(), batch.hr)
-        ctx.backward_and_step(loss, "generator")
-        return {"pixel": loss.detach()}
+        return {"pixel": pixel_step(self.loss, batch, ctx)}
+
+
+def pixel_step(loss_fn: Callable[[Tensor, Tensor], Tensor], batch: Batch, ctx: StepContext,
+               net: str = "generator") -> Tensor:
+    """One update of ``net`` on ``loss_fn(net(batch.lr), batch.hr)``; returns the detached loss.
+
+    The forward runs under the run's autocast, the loss in float32. Recipes with a pixel-loss
+    phase (SRGAN's pretraining) call this instead of repeating it.
+    """
+    with ctx.autocast():
+        sr = ctx.net(net)(batch.lr)
+        loss = loss_fn(sr.float(), batch.hr)
+    ctx.backward_and_step(loss, net)
+    return loss.detach()

@@ -53,7 +53,7 @@ def capture_rng(tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
     name, keys, pos, has_gauss, cached = np.random.get_state()
     version, py_state, gauss_next = random.getstate()
     return {
-        "numpy": [name, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+        "numpy": [name, np.asarray(keys).tolist(), int(pos), int(has_gauss), float(cached)],
         "python": [version, list(py_state), gauss_next],
     }
 

@@ -30,10 +30,6 @@ class StreamBatchSampler:
         self.start_step = start_step
         self._epoch, self._permutation = -1, torch.empty(0, dtype=torch.long)
 
-    def state(self, next_step: int) -> dict[str, int]:
-        """What a checkpoint records (the stream position follows from the step)."""
-        return {"next_step": next_step, "position": self._first_position(next_step)}
-
     def _first_position(self, step: int) -> int:
         return (step * self.world_size + self.rank) * self.batch_size
 

@@ -1,53 +1,30 @@
-"""Learning-rate schedules as pure functions of the iteration, so a resumed run gets the same lr.
+"""Learning-rate schedules: torch's own schedulers, chosen by ``config.lr_schedule``.
 
-Each schedule is a picklable callable object returning the factor applied to the base lr; it is
-wrapped in ``LambdaLR`` so its state (``last_epoch`` and the factor's fields) is plain JSON.
+``constant`` is ``ConstantLR`` with factor 1, ``multistep`` is ``MultiStepLR``, ``cosine`` is
+``CosineAnnealingLR``; a schedule of a later phase (SRGAN's adversarial phase) is wrapped in
+``SequentialLR`` that keeps the lr flat until the phase starts. Their state dicts hold only
+numbers, so a resumed run (optimizer and scheduler state restored) continues with the same lr.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+import warnings
+from collections import Counter
+from typing import Any
 
 import torch
-from torch.optim.lr_scheduler import LambdaLR
+from torch.optim.lr_scheduler import (
+    ConstantLR,
+    CosineAnnealingLR,
+    LRScheduler,
+    MultiStepLR,
+    SequentialLR,
+)
 
 from srkit.errors import SrkitError
 from srkit.training.config import TrainConfig
 
 SCHEDULES = ("constant", "multistep", "cosine")
-
-
-@dataclass
-class ConstantFactor:
-    def __call__(self, iteration: int) -> float:
-        return 1.0
-
-
-@dataclass
-class MultiStepFactor:
-    """lr * gamma^(number of milestones reached); SRGAN trains 1e-4 then 1e-5 this way."""
-
-    milestones: list[int]
-    gamma: float
-    start: int = 0
-
-    def __call__(self, iteration: int) -> float:
-        reached = sum(1 for m in self.milestones if iteration - self.start >= m)
-        return self.gamma**reached
-
-
-@dataclass
-class CosineFactor:
-    """Cosine decay from 1 to ``min_ratio`` over ``total`` iterations, then flat (DRN)."""
-
-    total: int
-    min_ratio: float
-    start: int = 0
-
-    def __call__(self, iteration: int) -> float:
-        progress = min(max(iteration - self.start, 0), self.total) / max(self.total, 1)
-        return self.min_ratio + (1.0 - self.min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def parse_milestones(text: str, total: int) -> list[int]:
@@ -63,24 +40,51 @@ def parse_milestones(text: str, total: int) -> list[int]:
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, *, start: int = 0,
-                   total: int | None = None, schedule: str | None = None) -> LambdaLR:
-    """The scheduler ``config.lr_schedule`` asks for (constant, multistep or cosine).
+                   total: int | None = None, schedule: str | None = None) -> LRScheduler:
+    """The scheduler ``schedule`` (default ``config.lr_schedule``) asks for, stepped once per iteration.
 
-    ``start``/``total`` let a recipe schedule one phase of a run (e.g. SRGAN's adversarial
-    phase starting at iteration ``start`` and lasting ``total`` iterations); by default the
-    schedule spans the whole run. The trainer steps every scheduler once per iteration.
+    - ``multistep``: lr x ``config.lr_gamma`` at each of ``config.lr_milestones`` (iterations
+      counted from ``start``; empty: one milestone halfway through ``total``).
+    - ``cosine``: cosine decay over ``total`` iterations down to ``config.lr_min`` (for an
+      optimizer whose lr is not ``config.lr``, down to the same fraction of its own lr).
+    - ``constant``: the optimizer's lr throughout.
+
+    ``start``/``total`` schedule one phase of a run (e.g. SRGAN's adversarial phase starting at
+    iteration ``start`` and lasting ``total`` iterations); by default the whole run.
     """
     schedule = schedule or config.lr_schedule
     total = config.iters - start if total is None else total
     if schedule == "constant":
-        factor = ConstantFactor()
-    elif schedule == "multistep":
-        milestones = parse_milestones(config.lr_milestones, total)
-        factor = MultiStepFactor(milestones, config.lr_gamma, start)
+        return ConstantLR(optimizer, factor=1.0, total_iters=0)
+    if schedule == "multistep":
+        phase: LRScheduler = _MultiStepLR(optimizer, parse_milestones(config.lr_milestones, total),
+                                          gamma=config.lr_gamma)
     elif schedule == "cosine":
-        min_ratio = config.lr_min / config.lr if config.lr > 0 else 0.0
-        factor = CosineFactor(total, min_ratio, start)
+        base = optimizer.param_groups[0]["lr"]
+        eta_min = config.lr_min * base / config.lr if config.lr > 0 else 0.0
+        phase = CosineAnnealingLR(optimizer, T_max=max(total, 1), eta_min=eta_min)
     else:
         expected = ", ".join(SCHEDULES)
         raise SrkitError(f"lr_schedule: unknown schedule {schedule!r} (expected {expected})")
-    return LambdaLR(optimizer, factor)
+    if start <= 0:
+        return phase
+    flat = ConstantLR(optimizer, factor=1.0, total_iters=0)
+    return _PhaseLR(optimizer, [flat, phase], milestones=[start])
+
+
+class _PhaseLR(SequentialLR):
+    """``SequentialLR`` without the warning torch emits when it restarts the next scheduler."""
+
+    def step(self) -> None:  # type: ignore[override]
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*epoch parameter.*")
+            super().step()
+
+
+class _MultiStepLR(MultiStepLR):
+    """``MultiStepLR`` whose milestones are a ``Counter`` again after a reload from JSON
+    (``SequentialLR`` starting it at a phase boundary needs ``Counter.elements``)."""
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self.milestones = Counter(self.milestones)

@@ -2,6 +2,9 @@
 
 Checkpoints never unpickle: tensors go to safetensors under generated keys, everything else
 (ints, floats, strings, tuples, dicts with int keys) to JSON with small type tags.
+``torch.load(weights_only=True)`` of a pickled state would be shorter, but its restricted
+unpickler has been escaped before (CVE-2025-32434, torch < 2.6, which srkit still supports);
+JSON and safetensors cannot run code whatever a file holds.
 """
 
 from __future__ import annotations

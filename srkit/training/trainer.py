@@ -79,6 +79,7 @@ class Trainer:
                  info: ProcessInfo, device: torch.device) -> None:
         check_config(config, recipe_class)
         self.name, self.config, self.info, self.device = recipe_name, config, info, device
+        assert config.out is not None, "the run folder is chosen before the trainer starts"
         self.out = Path(config.out)
         self.checkpoints = self.out / "checkpoints"
         # the record describes the run, not how this process was launched: it never says resume

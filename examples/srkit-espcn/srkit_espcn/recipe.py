@@ -29,6 +29,7 @@ class ESPCNRecipe(PixelRecipe):
     """One ESPCN generator, one pixel loss, Adam."""
 
     config_class: ClassVar[type[TrainConfig]] = ESPCNConfig
+    config: ESPCNConfig
     description: ClassVar[str] = (
         "ESPCN (Shi et al. 2016): 3 convolutions, sub-pixel upsampling, MSE")
     arch: ClassVar[str] = "espcn"

@@ -6,14 +6,13 @@ its pieces work alone (shapes, converter), and srkit's CLI can train with it.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
-from srkit.cli import main
 from srkit.errors import SrkitError
-from srkit.plugins import build_registry, reset_registry
+from srkit.plugins import build_registry
 from srkit.registry import Origin
+from srkit.testing import make_image_folder
+from srkit.weights import weights_info
 from torch import nn
 
 import srkit_espcn
@@ -93,20 +92,18 @@ def test_converter_refuses_another_scale_and_unknown_keys():
         convert_espcn({**state, "extra.weight": torch.zeros(1)}, scale=2, extra={})
 
 
-def test_srkit_trains_a_few_steps_of_espcn(tmp_path, monkeypatch):
-    """The recipe through srkit's own trainer; loaded by module path, so no install is needed."""
-    data = tmp_path / "photos"
-    data.mkdir()
-    for i in range(2):
-        pixels = np.random.default_rng(i).integers(0, 256, (48, 48, 3), dtype=np.uint8)
-        Image.fromarray(pixels).save(data / f"{i}.png")
-    monkeypatch.setenv("SRKIT_PLUGINS", "core")  # skip an installed copy of this plugin
-    monkeypatch.setenv("SRKIT_PLUGIN_MODULES", "srkit_espcn")
-    reset_registry()
-    try:
-        main(["train", "espcn", "--iters", "2", "--batch-size", "2", "--patch-size", "24",
-              "--scale", "3", "--workers", "0", "--data", str(data), "--val", str(data),
-              "--out", str(tmp_path / "run"), "--device", "cpu"])
-    finally:
-        reset_registry()
-    assert (tmp_path / "run" / "model.safetensors").is_file()
+def test_srkit_trains_a_few_steps_of_espcn(tmp_path, srkit_plugins, srkit_cli):
+    """The recipe through srkit's own trainer; loaded by module path, so no install is needed.
+
+    ``srkit_plugins`` and ``srkit_cli`` are fixtures srkit ships (``srkit.testing``).
+    """
+    data = make_image_folder(tmp_path / "photos", count=2, size=(48, 48))
+    srkit_plugins("srkit_espcn")  # only srkit's core and this plugin, even if installed
+    result = srkit_cli("train", "espcn", "--iters", 2, "--batch-size", 2, "--patch-size", 24,
+                       "--scale", 3, "--workers", 0, "--data", data, "--val", data,
+                       "--out", tmp_path / "run", "--device", "cpu")
+    assert result.code == 0, result.err
+    weights = tmp_path / "run" / "model.safetensors"
+    info = weights_info(weights)
+    assert info["arch"] == "espcn" and info["kwargs"]["scale"] == 3
+    assert info["config"]["iters"] == 2

@@ -47,6 +47,7 @@ def _conv(in_ch: int, out_ch: int, kernel: int, *, bias: bool = True) -> nn.Conv
 def mean_shift(sign: float) -> nn.Conv2d:
     """1x1 conv adding ``sign * 255 * RGB_MEAN``; trainable, loaded from official checkpoints."""
     layer = nn.Conv2d(3, 3, 1)
+    assert layer.bias is not None
     with torch.no_grad():
         layer.weight.copy_(torch.eye(3).view(3, 3, 1, 1))
         layer.bias.copy_(sign * PIXEL_RANGE * torch.tensor(RGB_MEAN))

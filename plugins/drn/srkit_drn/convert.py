@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from srkit.convert import Converted, check_layout
+from srkit.convert import Converted, check_layout, strip_prefixes
 from srkit.errors import SrkitError
 from srkit_drn.arch import DRN, DualModels, n_levels
 
@@ -47,19 +47,12 @@ def flatten_duals(dual: Any) -> dict[str, Tensor]:
             if not isinstance(state, Mapping):
                 raise SrkitError(f"dual checkpoint: item {level} is {type(state).__name__}, "
                                  "not a state dict")
-            flat.update({f"{level}.{_strip_wrappers(k)}": v for k, v in state.items()})
+            flat.update({f"{level}.{strip_prefixes(k)}": v for k, v in state.items()})
         return flat
     if isinstance(dual, Mapping):
-        return {_strip_wrappers(k): v for k, v in dual.items() if isinstance(v, Tensor)}
+        return {strip_prefixes(k): v for k, v in dual.items() if isinstance(v, Tensor)}
     raise SrkitError(f"dual checkpoint: expected a list of state dicts or a dict, got "
                      f"{type(dual).__name__}")
-
-
-def _strip_wrappers(key: str) -> str:
-    # Official dual models are DataParallel-wrapped when trained on several GPUs.
-    for prefix in ("module.", "_orig_mod."):
-        key = key[len(prefix):] if key.startswith(prefix) else key
-    return key
 
 
 def _converter(arch: str):

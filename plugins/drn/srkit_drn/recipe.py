@@ -13,7 +13,7 @@ and the rest LR-only crops go through the network together.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 from torch import Tensor
@@ -70,6 +70,8 @@ class DRNRecipe(Recipe):
     The official code steps one Adam per network with the same settings; Adam is per-parameter,
     so one optimizer over both parameter groups makes identical updates.
     """
+
+    config: DRNConfig
 
     config_class: ClassVar[type[TrainConfig]] = DRNConfig
     description: ClassVar[str] = (
@@ -151,14 +153,14 @@ class DRNRecipe(Recipe):
         terms: dict[str, Tensor] = {}
         if targets is not None:
             pairs = zip(levels, targets, strict=True)
-            terms["primal"] = sum(l1(level[:n_paired], target) for level, target in pairs)
+            terms["primal"] = cast(Tensor, sum(l1(level[:n_paired], target) for level, target in pairs))
         dual = []
         for k, prediction in enumerate(back):
             # LR-only samples: the level below is the input (k = 0) or the network's own output.
             lr_only = unpaired_lr if k == 0 else levels[k][n_paired:].detach().float()
             target = lr_only if targets is None else torch.cat([targets[k], lr_only])
             dual.append(l1(prediction, target))
-        terms["dual"] = sum(dual)
+        terms["dual"] = cast(Tensor, sum(dual))
         terms["total"] = terms.get("primal", 0.0) + self.config.dual_weight * terms["dual"]
         return terms
 

@@ -67,18 +67,26 @@ def test_fresh_model_starts_with_the_official_mean_shift() -> None:
     assert model.sub_mean.weight.requires_grad and model.add_mean.bias.requires_grad
 
 
-def test_input_and_output_are_in_unit_range() -> None:
-    """A fresh DRN outputs values near its input scale: [0,1] in, roughly [0,1] out (not 0..255)."""
+def test_output_is_in_unit_range_with_the_mean_added_back() -> None:
+    """With silenced tails every level outputs exactly the DIV2K mean in [0, 1] units: the
+    official 0..255 computation is scaled in and out (a missing /255 would give ~114)."""
     model = DRN(scale=4, n_feats=4, n_blocks=1).eval()
     with torch.no_grad():
-        sr = model(torch.full((1, 3, 4, 4), 0.5))
-    assert sr.abs().max() < 5.0
+        for tail in model.tail:
+            tail.weight.zero_()
+            tail.bias.zero_()
+        levels = model(torch.rand(2, 3, 4, 4), all_levels=True)
+    mean = torch.tensor(RGB_MEAN).view(1, 3, 1, 1)
+    assert [tuple(level.shape[-2:]) for level in levels] == [(4, 4), (8, 8), (16, 16)]
+    for level in levels:
+        torch.testing.assert_close(level, mean.expand_as(level))
 
 
-def test_registry_builds_presets_with_json_kwargs() -> None:
+def test_registry_builds_presets_and_records_the_preset_sizes() -> None:
     model = build_generator("drn-l", scale=8)
     assert (model.scale, model.n_feats, model.n_blocks) == (8, 10, 36)
-    assert json.loads(json.dumps(model.srkit_kwargs)) == {"scale": 8}
+    # the preset sizes are stored, so a later change of the presets cannot rebuild it differently
+    assert json.loads(json.dumps(model.srkit_kwargs)) == {"scale": 8, "n_feats": 10, "n_blocks": 36}
 
 
 def test_unpublished_scale_needs_explicit_sizes() -> None:

@@ -32,6 +32,9 @@ class VGGLoss(nn.Module):
     only into the SR input. It runs under the caller's autocast; the distance is taken in fp32.
     """
 
+    mean: Tensor
+    std: Tensor
+
     def __init__(self, layer: str = "relu5_4", weights: str | os.PathLike | None = None,
                  rescale: bool = False, distance: str = "mse") -> None:
         super().__init__()

@@ -16,7 +16,7 @@ from srkit.errors import SrkitError
 from srkit.interfaces import Batch, Recipe, StepContext
 from srkit.models import build_discriminator, build_generator
 from srkit.training.config import TrainConfig, option
-from srkit.training.pixel_recipe import PixelConfig, PixelRecipe
+from srkit.training.pixel_recipe import PixelConfig, PixelRecipe, pixel_step
 from srkit.training.schedules import make_scheduler
 from srkit_srgan.losses import GAN_TYPES, AdversarialLoss, VGGLoss
 
@@ -36,6 +36,7 @@ class SRResNetRecipe(PixelRecipe):
     config_class: ClassVar[type[TrainConfig]] = SRResNetConfig
     description: ClassVar[str] = "SRResNet (Ledig et al. 2017) with MSE: the PSNR-oriented model"
     arch: ClassVar[str] = "srresnet"
+    config: SRResNetConfig
 
     def generator_kwargs(self) -> dict[str, Any]:
         return {"scale": self.config.scale, "channels": self.config.channels,
@@ -87,6 +88,7 @@ class SRGANRecipe(Recipe):
     ``lr_schedule`` from its first iteration (by default lr x 0.1 halfway, the paper's 1e-4 -> 1e-5).
     """
 
+    config: SRGANConfig
     config_class: ClassVar[type[TrainConfig]] = SRGANConfig
     description: ClassVar[str] = "SRGAN (Ledig et al. 2017): SRResNet-MSE pretraining, then VGG54 + GAN"
 
@@ -134,11 +136,8 @@ class SRGANRecipe(Recipe):
         return self._gan_step(batch, ctx)
 
     def _pretrain_step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
-        with ctx.autocast():
-            sr = ctx.net("generator")(batch.lr)
-            loss = F.mse_loss(sr.float(), batch.hr)
-        ctx.backward_and_step(loss, "generator")
-        return {"content": loss.detach(), "g_total": loss.detach()}
+        loss = pixel_step(F.mse_loss, batch, ctx)
+        return {"content": loss, "g_total": loss}
 
     def _content(self, sr: Tensor, hr: Tensor) -> Tensor:
         if self.content_loss is None:
@@ -148,7 +147,7 @@ class SRGANRecipe(Recipe):
     def _gan_step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
         generator, discriminator = ctx.net("generator"), ctx.net("discriminator")
         adversarial = self.adversarial_loss
-        config: SRGANConfig = self.config
+        config = self.config
 
         # Generator update; D's parameters need no gradient for it.
         discriminator.requires_grad_(False)

@@ -1,7 +1,8 @@
 """VGG19 feature extractor for perceptual losses, and where its ImageNet weights come from.
 
-The weights are torchvision's ``VGG19_Weights.IMAGENET1K_V1``. They are never downloaded here:
-they are read from an explicit file or from the torch hub cache, and a missing file is a one-line
+The network is torchvision's ``vgg19().features``; the weights are torchvision's
+``VGG19_Weights.IMAGENET1K_V1``. They are never downloaded here: they are read from an explicit
+file or from the torch hub cache (:mod:`srkit.pretrained`), and a missing file is a one-line
 :class:`~srkit.errors.SrkitError` that says where to put it.
 """
 
@@ -12,27 +13,43 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+from torchvision.models import vgg19
 
 from srkit.errors import SrkitError
+from srkit.pretrained import hub_cache_path as _hub_cache_path
+from srkit.pretrained import load_features, read_pretrained_state
 
 #: torchvision's file name and address of the VGG19 ImageNet weights (IMAGENET1K_V1).
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
 VGG19_URL = f"https://download.pytorch.org/models/{VGG19_FILE}"
 
-# Output channels of VGG19's 16 convs ("M" = 2x2 max-pool), as in torchvision's ``features``.
-_VGG19_LAYOUT = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
-                 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
+
+def vgg19_features(upto: int | None = None) -> nn.Sequential:
+    """torchvision's ``vgg19().features`` cut after index ``upto``, weights not yet loaded.
+
+    Built on the meta device (the 100M-parameter classifier is never allocated), then given
+    uninitialised CPU storage for :func:`load_vgg19_features` to fill.
+    """
+    with torch.device("meta"):
+        features = vgg19(weights=None).features
+    if upto is not None:
+        features = features[: upto + 1]
+    return features.to_empty(device="cpu")
 
 
 def _layer_names() -> list[str]:
-    """Names of the 37 modules of ``vgg19().features``: conv1_1, relu1_1, ..., relu5_4, pool5."""
+    """Names of the modules of ``vgg19().features``: conv1_1, relu1_1, ..., relu5_4, pool5."""
+    with torch.device("meta"):
+        features = vgg19(weights=None).features
     names, block, index = [], 1, 1
-    for item in _VGG19_LAYOUT:
-        if item == "M":
+    for module in features:
+        if isinstance(module, nn.MaxPool2d):
             names.append(f"pool{block}")
             block, index = block + 1, 1
+        elif isinstance(module, nn.Conv2d):
+            names.append(f"conv{block}_{index}")
         else:
-            names += [f"conv{block}_{index}", f"relu{block}_{index}"]
+            names.append(f"relu{block}_{index}")
             index += 1
     return names
 
@@ -49,22 +66,9 @@ def layer_index(layer: str) -> int:
     return VGG19_LAYERS[layer]
 
 
-def vgg19_features(upto: int | None = None) -> nn.Sequential:
-    """VGG19's ``features`` with torchvision's module indices, cut after index ``upto``."""
-    layers: list[nn.Module] = []
-    in_channels = 3
-    for item in _VGG19_LAYOUT:
-        if item == "M":
-            layers.append(nn.MaxPool2d(2, 2))
-        else:
-            layers += [nn.Conv2d(in_channels, item, 3, padding=1), nn.ReLU(inplace=True)]
-            in_channels = item
-    return nn.Sequential(*layers[: None if upto is None else upto + 1])
-
-
 def hub_cache_path() -> Path:
     """Where torchvision keeps the VGG19 weights: ``$TORCH_HOME/hub/checkpoints/vgg19-dcbb9e9d.pth``."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
+    return _hub_cache_path(VGG19_FILE)
 
 
 def missing_weights_message(path: Path) -> str:
@@ -75,32 +79,13 @@ def missing_weights_message(path: Path) -> str:
     )
 
 
-def _read_state_dict(path: Path) -> dict[str, Tensor]:
-    if not path.is_file():
-        raise SrkitError(missing_weights_message(path))
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # any unreadable file is the user's to fix, in one line
-        raise SrkitError(f"{path}: cannot read VGG19 weights ({type(exc).__name__}: {exc})") from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise SrkitError(f"{path}: expected a VGG19 state dict, got {type(state).__name__}")
-    return state
-
-
 def _features_state(state: dict[str, Tensor]) -> dict[str, Tensor]:
     """Keys of ``features`` only: accepts a whole ``vgg19()`` state dict or its ``features``."""
     prefixed = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
     return prefixed or {k: v for k, v in state.items() if k.split(".")[0].isdigit()}
 
 
-def load_vgg19_features(weights: str | os.PathLike | None = None, upto: int | None = None
+def load_vgg19_features(weights: str | os.PathLike[str] | None = None, upto: int | None = None
                         ) -> nn.Sequential:
     """VGG19 ``features`` (cut after index ``upto``) with ImageNet weights, frozen in eval mode.
 
@@ -109,18 +94,10 @@ def load_vgg19_features(weights: str | os.PathLike | None = None, upto: int | No
     Expects inputs normalised with ImageNet mean/std; see :class:`srkit_srgan.losses.VGGLoss`.
     """
     path = Path(weights) if weights is not None else hub_cache_path()
-    state = _features_state(_read_state_dict(path))
+    state = read_pretrained_state(path, "VGG19", missing=SrkitError(missing_weights_message(path)))
     features = vgg19_features(upto)
-    expected = features.state_dict()
-    for key, tensor in expected.items():
-        if key not in state:
-            raise SrkitError(f"{path}: not VGG19 weights (missing features.{key})")
-        if tuple(state[key].shape) != tuple(tensor.shape):
-            raise SrkitError(
-                f"{path}: not VGG19 weights (features.{key} has shape {tuple(state[key].shape)}, "
-                f"expected {tuple(tensor.shape)})"
-            )
-    features.load_state_dict({k: state[k].float() for k in expected})
+    load_features(features, {f"features.{k}": v for k, v in _features_state(state).items()},
+                  path, "VGG19", lambda key: f"features.{key}")
     features.eval()
     features.requires_grad_(False)
     return features

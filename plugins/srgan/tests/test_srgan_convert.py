@@ -116,20 +116,26 @@ def with_stages(state: dict, stages: int) -> dict:
     return kept
 
 
+def run_converted_and_reference(net, reference, converted, x, reference_forward):  # noqa: ANN001, ANN201
+    """Load ``converted`` into ``net`` (every key used once); return (reference output, net output)
+    on ``x``, the reference reading every forward key of the original state exactly once."""
+    assert_every_key_moved_once(reference, converted, set(net.state_dict()))
+    net.load_state_dict(converted, strict=True)
+    reader = KeyReader(reference)
+    with torch.no_grad():
+        expected, actual = reference_forward(x, reader), net(x)
+    assert reader.forward_keys_read_once()
+    return expected, actual
+
+
 @pytest.mark.parametrize("stages,scale", [(1, 2), (2, 4), (3, 8)])
 def test_srresnet_converter_maps_every_key_and_reproduces_the_reference(stages, scale):
     reference = with_stages(reference_state("srresnet-x4-lornatang-keys.tsv"), stages)
     kwargs, converted = srresnet_from_lornatang(reference)
     assert kwargs == {"scale": scale, "channels": 64, "blocks": 16}
-    net = SRResNet(**kwargs).eval()
-    assert_every_key_moved_once(reference, converted, set(net.state_dict()))
-    net.load_state_dict(converted, strict=True)
-
     x = torch.rand(2, 3, 7, 6, generator=torch.Generator().manual_seed(1))
-    reader = KeyReader(reference)
-    with torch.no_grad():
-        expected, actual = reference_srresnet(x, reader), net(x)
-    assert reader.forward_keys_read_once()
+    expected, actual = run_converted_and_reference(SRResNet(**kwargs).eval(), reference, converted,
+                                                   x, reference_srresnet)
     assert expected.shape == (2, 3, 7 * scale, 6 * scale)
     assert 0.05 < (expected > 0).float().mean() < 0.95  # a test image, not a clamped constant
     torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-5)
@@ -151,15 +157,9 @@ def test_discriminator_converter_maps_every_key_and_reproduces_the_reference():
     reference = reference_state("srgan-discriminator-lornatang-keys.tsv")
     kwargs, converted = discriminator_from_lornatang(reference)
     assert kwargs == {"crop_size": 96, "channels": 64}
-    net = SRGANDiscriminator(**kwargs).eval()
-    assert_every_key_moved_once(reference, converted, set(net.state_dict()))
-    net.load_state_dict(converted, strict=True)
-
     x = torch.rand(2, 3, 96, 96, generator=torch.Generator().manual_seed(2))
-    reader = KeyReader(reference)
-    with torch.no_grad():
-        expected, actual = reference_discriminator(x, reader), net(x)
-    assert reader.forward_keys_read_once()
+    expected, actual = run_converted_and_reference(SRGANDiscriminator(**kwargs).eval(), reference,
+                                                   converted, x, reference_discriminator)
     torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-5)
 
 

@@ -1,44 +1,26 @@
 from __future__ import annotations
 
-import contextlib
+import copy
 import dataclasses
 
 import pytest
 import torch
+from torch.nn import functional as F
 
+from srkit import testing as srkit_testing
 from srkit.errors import SrkitError
 from srkit.interfaces import Batch
 from srkit.plugins import lookup
+from srkit.testing import PlainStepContext
 from srkit.training.checks import check_config
 
 TINY = dict(scale=2, channels=8, blocks=2, d_channels=8, patch_size=32, batch_size=2)
 
 
-class FakeContext:
-    """The StepContext contract in fp32 on CPU: no scaling, clipping, DDP or EMA."""
-
-    def __init__(self, recipe, iteration: int) -> None:
-        self.recipe, self.iteration, self.device = recipe, iteration, torch.device("cpu")
-
-    def net(self, name):
-        return self.recipe.nets[name]
-
-    def autocast(self):
-        return contextlib.nullcontext()
-
-    def backward_and_step(self, loss, optimizer):
-        opt = self.recipe.optimizers[optimizer]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-
 def make_recipe(name: str, **overrides):
-    recipe_class = lookup("recipe", name)
-    fields = {f.name for f in dataclasses.fields(recipe_class.config_class)}
-    tiny = {k: v for k, v in TINY.items() if k in fields}
-    config = recipe_class.config_class(**{**tiny, **overrides})
-    return recipe_class(config, torch.device("cpu"))
+    fields = {f.name for f in dataclasses.fields(lookup("recipe", name).config_class)}
+    return srkit_testing.make_recipe(name, **{**{k: v for k, v in TINY.items() if k in fields},
+                                             **overrides})
 
 
 def batch(seed: int = 0) -> Batch:
@@ -64,7 +46,7 @@ def test_one_srgan_step_updates_g_and_d_and_leaves_vgg_frozen(vgg19_file):
     before_g, before_d = snapshot(g), snapshot(d)
     before_vgg = snapshot(recipe.content_loss.features)
 
-    logs = recipe.train_step(batch(), FakeContext(recipe, iteration=5))
+    logs = recipe.train_step(batch(), PlainStepContext(recipe, iteration=5))
 
     assert recipe.phase(5) == "gan"
     assert set(logs) == {"content", "adv", "g_total", "d_real_loss", "d_fake_loss", "d_real", "d_fake"}
@@ -78,11 +60,41 @@ def test_one_srgan_step_updates_g_and_d_and_leaves_vgg_frozen(vgg19_file):
     assert all(p.requires_grad for p in d.parameters())  # D is trainable again after G's update
 
 
+def test_gan_step_losses_match_a_hand_computation():
+    """MSE content + 0.01 x -log D(G(lr)) for G; -log D(hr) and -log(1 - D(G(lr))) for D, with
+    D as it was before its update and the SR of the same step."""
+    recipe = make_recipe("srgan", iters=10, pretrain_iters=0, content_loss="mse", adv_weight=0.01)
+    g, d = (copy.deepcopy(recipe.nets[name]).train() for name in ("generator", "discriminator"))
+    data = batch(seed=3)
+    logs = recipe.train_step(data, PlainStepContext(recipe, iteration=0))
+    with torch.no_grad():
+        sr = g(data.lr)
+        content = ((sr - data.hr) ** 2).mean()
+        adv = F.softplus(-d(sr)).mean()  # -log sigmoid(logit)
+        d_real, d_fake = F.softplus(-d(data.hr)).mean(), F.softplus(d(sr)).mean()
+    torch.testing.assert_close(logs["content"], content)
+    torch.testing.assert_close(logs["adv"], adv)
+    torch.testing.assert_close(logs["g_total"], content + 0.01 * adv)
+    torch.testing.assert_close(logs["d_real_loss"], d_real)
+    torch.testing.assert_close(logs["d_fake_loss"], d_fake)
+
+
+def test_pretrain_step_is_the_mse_of_the_generator_before_its_update():
+    recipe = make_recipe("srgan", iters=10, pretrain_iters=5, content_loss="mse")
+    g = copy.deepcopy(recipe.nets["generator"]).train()
+    data = batch(seed=4)
+    logs = recipe.train_step(data, PlainStepContext(recipe, iteration=0))
+    with torch.no_grad():
+        expected = ((g(data.lr) - data.hr) ** 2).mean()
+    torch.testing.assert_close(logs["content"], expected)
+    torch.testing.assert_close(logs["g_total"], expected)
+
+
 def test_pretrain_step_trains_only_the_generator_with_mse():
     recipe = make_recipe("srgan", iters=10, pretrain_iters=5, content_loss="mse")
     g, d = recipe.nets["generator"], recipe.nets["discriminator"]
     before_g, before_d = snapshot(g), snapshot(d)
-    logs = recipe.train_step(batch(), FakeContext(recipe, iteration=0))
+    logs = recipe.train_step(batch(), PlainStepContext(recipe, iteration=0))
     assert recipe.phase(0) == "pretrain" and recipe.phase(4) == "pretrain"
     assert set(logs) == {"content", "g_total"}
     assert changed(before_g, g) and not changed(before_d, d)
@@ -93,7 +105,7 @@ def test_gan_variants_train_with_mse_content(gan_type):
     recipe = make_recipe("srgan", iters=4, pretrain_iters=0, content_loss="mse", gan_type=gan_type,
                          adv_weight=0.5, patch_size=40)  # 40 is no multiple of 16: pooled head
     assert recipe.nets["discriminator"].crop_size is None
-    logs = recipe.train_step(_batch_of(40), FakeContext(recipe, iteration=0))
+    logs = recipe.train_step(_batch_of(40), PlainStepContext(recipe, iteration=0))
     assert all(torch.isfinite(v) for v in logs.values())
     torch.testing.assert_close(logs["g_total"], logs["content"] + 0.5 * logs["adv"])
 
@@ -112,10 +124,15 @@ def test_missing_vgg_weights_stop_the_recipe_before_training(tmp_path, monkeypat
 def test_gan_phase_learning_rate_drops_tenfold_halfway():
     recipe = make_recipe("srgan", iters=100, pretrain_iters=40, content_loss="mse", lr=1e-4, d_lr=2e-4)
     for name, base in (("generator", 1e-4), ("discriminator", 2e-4)):
-        factor = recipe.schedulers[name].lr_lambdas[0]
-        assert factor(0) == factor(69) == 1.0
-        assert factor(70) == pytest.approx(0.1)
-        assert recipe.optimizers[name].param_groups[0]["initial_lr"] == base
+        optimizer, scheduler = recipe.optimizers[name], recipe.schedulers[name]
+        lrs = [optimizer.param_groups[0]["lr"]]
+        for _ in range(70):
+            optimizer.step()
+            scheduler.step()
+            lrs.append(optimizer.param_groups[0]["lr"])
+        assert lrs[0] == lrs[40] == lrs[69] == base
+        assert lrs[70] == pytest.approx(0.1 * base)
+        assert optimizer.param_groups[0]["initial_lr"] == base
         assert recipe.optimizers[name].defaults["betas"][0] == 0.9
 
 
@@ -133,7 +150,7 @@ def test_srresnet_recipe_trains_with_mse_by_default():
     g = recipe.nets["generator"]
     assert g.srkit_kwargs == {"scale": 2, "channels": 8, "blocks": 2}
     before = snapshot(g)
-    logs = recipe.train_step(batch(), FakeContext(recipe, iteration=0))
+    logs = recipe.train_step(batch(), PlainStepContext(recipe, iteration=0))
     assert torch.isfinite(logs["pixel"]) and changed(before, g)
 
 

@@ -1,0 +1,175 @@
+"""Helpers for testing srkit plugins: an isolated plugin set, a CLI runner, a plain step context.
+
+Installed with srkit as a pytest plugin (entry point ``pytest11``), so a plugin's tests get the
+fixtures without any set-up:
+
+- ``srkit_plugins``: ``srkit_plugins("my_pkg.plugin")`` loads only the core plugin and the given
+  modules (by import path, no install needed) into a fresh registry, and returns it; the
+  environment and the registry are restored after the test.
+- ``srkit_cli``: ``srkit_cli("train", "mine", "--iters", "2")`` runs ``srkit`` in-process and
+  returns a :class:`CliResult` (exit code, stdout, stderr) instead of raising ``SystemExit``.
+
+The functions behind them (:func:`plugin_environment`, :func:`run_cli`) and the step context
+:class:`PlainStepContext` work without pytest; importing ``srkit`` never imports this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+    from srkit.interfaces import Recipe
+    from srkit.registry import Registry
+
+#: the environment variables that choose which plugins load (see :mod:`srkit.plugins`)
+PLUGIN_VARIABLES = ("SRKIT_PLUGINS", "SRKIT_DISABLE_PLUGINS", "SRKIT_PLUGIN_MODULES")
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What one ``srkit`` invocation did: its exit status and what it wrote."""
+
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(*argv: object) -> CliResult:
+    """Run ``srkit ARGV`` in this process (arguments are turned into strings), capturing output.
+
+    ``srkit.cli.main`` raises ``SystemExit`` on failure (2 for a one-line user error) and
+    returns on success; here both become :attr:`CliResult.code`.
+    """
+    from srkit.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main([str(a) for a in argv])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def plugin_environment(*modules: str, entry_points: Iterable[str] = ()) -> Iterator[Registry]:
+    """Load only ``core``, the named installed ``entry_points`` and the plugin ``modules``.
+
+    Yields the fresh registry; afterwards the environment variables are as before and the
+    registry is rebuilt on its next use.
+    """
+    from srkit import plugins
+
+    saved = {name: os.environ.get(name) for name in PLUGIN_VARIABLES}
+    os.environ.pop("SRKIT_DISABLE_PLUGINS", None)
+    os.environ["SRKIT_PLUGINS"] = ",".join(["core", *entry_points])
+    os.environ["SRKIT_PLUGIN_MODULES"] = ",".join(modules)
+    plugins.reset_registry()
+    try:
+        yield plugins.get_registry()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        plugins.reset_registry()
+
+
+def make_recipe(name: str, device: str = "cpu", **options: Any) -> Recipe:
+    """The registered recipe ``name`` built on ``device`` with its config's ``options`` changed.
+
+    Options the recipe's config does not have are a ``TypeError``, as in the dataclass.
+    """
+    import torch
+
+    from srkit.plugins import lookup
+
+    recipe_class = lookup("recipe", name)
+    return recipe_class(recipe_class.config_class(**options), torch.device(device))
+
+
+@dataclass
+class PlainStepContext:
+    """The :class:`~srkit.interfaces.StepContext` contract in fp32: no scaling, clipping, DDP
+    or EMA, so a test can compute by hand what one ``train_step`` must do.
+
+    ``losses`` records each loss handed to :meth:`backward_and_step` (detached) by optimizer.
+    """
+
+    recipe: Recipe
+    iteration: int = 0
+    device: torch.device = field(default=None)  # type: ignore[assignment]
+    losses: dict[str, list[torch.Tensor]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        import torch
+
+        if self.device is None:
+            self.device = torch.device("cpu")
+
+    def net(self, name: str) -> torch.nn.Module:
+        return self.recipe.nets[name]
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        return contextlib.nullcontext()
+
+    def backward_and_step(self, loss: torch.Tensor, optimizer: str) -> None:
+        opt = self.recipe.optimizers[optimizer]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        self.losses.setdefault(optimizer, []).append(loss.detach())
+
+
+def make_image_folder(folder: str | os.PathLike[str], count: int = 2,
+                      size: Sequence[int] = (48, 48), seed: int = 0) -> Path:
+    """``count`` smooth random RGB PNGs of ``size`` (height, width) in ``folder``; returns it.
+
+    Blocks of 8x8 pixels rather than pure noise, so a few training steps have something to learn.
+    """
+    import numpy as np
+    from PIL import Image
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    height, width = size
+    for i in range(count):
+        blocks = rng.random((-(-height // 8), -(-width // 8), 3))
+        smooth = np.kron(blocks, np.ones((8, 8, 1)))[:height, :width]
+        Image.fromarray((smooth * 255).astype(np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+try:  # the fixtures exist where pytest does; the helpers above work without it
+    import pytest
+except ImportError:  # pragma: no cover - srkit installed without its dev extra
+    pytest = None  # type: ignore[assignment]
+
+if pytest is not None:
+
+    @pytest.fixture
+    def srkit_plugins() -> Iterator[Any]:
+        """``srkit_plugins(*modules, entry_points=())`` -> the registry of only those plugins."""
+        with contextlib.ExitStack() as stack:
+
+            def load(*modules: str, entry_points: Iterable[str] = ()) -> Registry:
+                stack.close()
+                return stack.enter_context(plugin_environment(*modules, entry_points=entry_points))
+
+            yield load
+
+    @pytest.fixture
+    def srkit_cli() -> Any:
+        """``srkit_cli(*argv)`` -> :class:`CliResult`, running ``srkit`` in this process."""
+        return run_cli
