@@ -157,7 +157,7 @@ def test_non_safetensors_weights_are_an_error(capsys, tmp_path: Path, tiny_datas
 
 def test_weights_not_matching_their_architecture_are_an_error(capsys, tmp_path: Path,
                                                                tiny_dataset: Path) -> None:
-    from srkit.weights import atomic_save_safetensors
+    from srkit.atomic_files import atomic_save_safetensors
 
     path = tmp_path / "odd.safetensors"
     atomic_save_safetensors({"stray.weight": torch.zeros(3)}, path, {

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from srkit.atomic_files import remove_stale_temp_files
 from srkit.errors import SrkitError
 from srkit.interfaces import Recipe
 from srkit.models import describe, unwrap
@@ -26,7 +27,6 @@ from srkit.training.checkpoint import (
     Checkpoint,
     has_checkpoint,
     read_checkpoint,
-    remove_stale_temp_files,
     write_checkpoint,
 )
 from srkit.training.checks import check_config
@@ -146,6 +146,7 @@ class Trainer:
         try:
             if info.is_main:
                 write_config_toml(self.out / "config.toml", self.record)
+                remove_stale_temp_files(self.out)
                 remove_stale_temp_files(self.checkpoints)
             if self.start == 0:
                 last_metrics = self._validate(0, log)
