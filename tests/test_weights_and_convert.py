@@ -85,6 +85,41 @@ def test_pickled_code_is_never_executed(tmp_path):
         load_foreign(tmp_path / "evil.pth")
 
 
+def _torch_file_with_pickle(path, payload) -> None:
+    """A torch.save zip file whose pickle is ``payload`` (what a hostile .pth looks like)."""
+    import pickle
+    import zipfile
+
+    torch.save({"w": torch.zeros(2)}, path.with_suffix(".plain"))
+    with zipfile.ZipFile(path.with_suffix(".plain")) as source, zipfile.ZipFile(path, "w") as out:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            out.writestr(item, pickle.dumps(payload, protocol=2) if item.filename.endswith("data.pkl")
+                         else data)
+
+
+def test_convert_names_the_refused_global_and_never_suggests_disabling_weights_only(
+        tmp_path, capsys):
+    import os
+
+    marker = tmp_path / "executed"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    _torch_file_with_pickle(tmp_path / "evil.pth", {"state_dict": Evil()})
+    with pytest.raises(SystemExit) as exit_info:
+        main(["convert", str(tmp_path / "evil.pth"), str(tmp_path / "o.safetensors"),
+              "--arch", "tiny-core", "--scale", "2"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1, err
+    assert f"{os.system.__module__}.system" in err  # posix.system: the real reason
+    assert "weights_only" not in err and "False" not in err
+    assert not marker.exists()
+    assert not (tmp_path / "o.safetensors").exists()
+
+
 def test_convert_cli_writes_weights_that_compute_like_the_source(tmp_path, capsys):
     torch.manual_seed(1)
     source = build_generator("tiny-core", scale=2, channels=4)
