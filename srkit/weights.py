@@ -72,7 +72,29 @@ def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor],
                          "'srkit convert'") from None
     if metadata.get("srkit.format") != FORMAT_VERSION or "arch" not in metadata:
         raise SrkitError(f"{path}: safetensors file without srkit metadata; convert it with 'srkit convert'")
+    check_scales_agree(path, metadata)
+    check_finite_tensors(path, tensors)
     return tensors, metadata
+
+
+def check_finite_tensors(path: str | os.PathLike[str], tensors: Mapping[str, torch.Tensor]) -> None:
+    """Refuse weights holding NaN or infinity: they upscale every image to black."""
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise SrkitError(f"{path}: tensor {name!r} holds NaN or infinite values; these weights "
+                             "cannot produce an image")
+
+
+def check_scales_agree(path: str | os.PathLike[str], metadata: Mapping[str, str]) -> None:
+    """Refuse a file whose ``scale`` metadata contradicts the ``scale`` it builds the model with."""
+    try:
+        kwargs = json.loads(metadata.get("kwargs", "{}"))
+    except ValueError:
+        return  # malformed kwargs are reported where the metadata is decoded
+    stated, built = metadata.get("scale", ""), kwargs.get("scale") if isinstance(kwargs, dict) else None
+    if stated.isdigit() and isinstance(built, int) and int(stated) != built:
+        raise SrkitError(f"{path}: metadata says x{stated} but the model is built with scale {built}; "
+                         "the file is inconsistent (re-export it)")
 
 
 def weights_info(path: str | os.PathLike[str]) -> dict[str, Any]:
