@@ -187,6 +187,25 @@ def test_image_too_small_for_the_scale_is_an_error_naming_it(capsys, tmp_path: P
     assert "tiny.png: 16x16 image is too small for x4" in message
 
 
+def test_one_bad_image_is_skipped_with_a_warning_naming_it(capsys, tiny_dataset: Path) -> None:
+    Image.new("RGB", (1, 1)).save(tiny_dataset / "dot.png")  # too small for any scale
+    (tiny_dataset / "torn.png").write_bytes(b"\x89PNG\r\n\x1a\n")  # unreadable
+    whole = (SET5 / "bird.png").read_bytes()
+    (tiny_dataset / "half.png").write_bytes(whole[: len(whole) // 2])  # header fine, pixels cut
+    with pytest.warns(UserWarning) as warned:
+        rows = bench_json(capsys, "--models", "bicubic", "--datasets", str(tiny_dataset),
+                          "--scales", "2,4")
+    assert [(r["scale"], r["images"]) for r in rows] == [(2, 2), (4, 2)]
+    messages = [str(w.message) for w in warned]
+    assert len(messages) == 5, messages  # dot.png and half.png once per scale, torn.png once
+    for scale, need in ((2, 15), (4, 19)):
+        assert (f"{tiny_dataset / 'dot.png'}: 1x1 image is too small for x{scale} (the protocol "
+                f"needs at least {need}x{need}); skipped") in messages
+    for name, times in (("torn.png", 1), ("half.png", 2)):
+        named = [m for m in messages if m.startswith(f"{tiny_dataset / name}: cannot read image")]
+        assert len(named) == times and all(m.endswith("; skipped") for m in named), messages
+
+
 def test_fp16_on_cpu_is_an_error(capsys, tiny_dataset: Path) -> None:
     message = expect_error(capsys, "--precision", "fp16", "--datasets", str(tiny_dataset))
     assert "fp16" in message
