@@ -152,11 +152,17 @@ def save_image(image: Tensor, path: str | Path, *, jpeg_quality: int = 95) -> No
     if image.dim() != 3 or image.shape[0] != 3:
         shape = tuple(image.shape)
         raise SrkitError(f"{path}: cannot save a tensor of shape {shape}; expected (3,H,W)")
-    array = to_uint8(image.cpu()).permute(1, 2, 0).numpy()
+    save_pil_image(Image.fromarray(to_uint8(image.cpu()).permute(1, 2, 0).numpy()), path,
+                   jpeg_quality=jpeg_quality)
+
+
+def save_pil_image(image: Image.Image, path: str | Path, *, jpeg_quality: int = 95) -> None:
+    """Save a Pillow image; format from the suffix, missing parent folders created."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     options = {"quality": jpeg_quality} if path.suffix.lower() in {".jpg", ".jpeg"} else {}
     try:
-        Image.fromarray(array).save(path, **options)
+        image.save(path, **options)
     except (OSError, ValueError, KeyError) as exc:
         raise SrkitError(f"{path}: cannot write image ({exc})") from None
 
