@@ -31,14 +31,16 @@ def _tiny_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _start_training(out: Path, val: Path, *extra: str) -> subprocess.Popen[str]:
-    """``srkit train tiny`` in a subprocess (so that it can receive real signals)."""
+    """``srkit train tiny`` in a subprocess (so that it can receive real signals), in a process
+    group of its own, as a terminal's foreground job is."""
     args = tiny_args(out, val, "--log-every", "1", "--save-every", "1000", "--val-every", "0",
                      *extra, iters=2000)
     env = {**os.environ, "SRKIT_PLUGIN_MODULES": "tests.fake_recipe",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     code = "import sys; from srkit.cli import main; main(sys.argv[1:])"
     return subprocess.Popen([sys.executable, "-c", code, *args], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
 
 
 def _wait_for_an_iteration(process: subprocess.Popen[str], out: Path) -> None:
@@ -83,6 +85,18 @@ def test_signal_saves_a_checkpoint_prints_the_resume_command_and_resume_continue
     records = [json.loads(line) for line in (out / "log.jsonl").open()]
     trained = [r["iteration"] for r in records if any(k.startswith("loss.") for k in r)]
     assert trained == list(range(1, stopped_at + 3))  # every iteration once, none lost
+
+
+def test_ctrl_c_in_a_terminal_also_reaching_data_workers_still_saves(tmp_path: Path) -> None:
+    val = make_image_folder(tmp_path / "val")
+    out = tmp_path / "run"
+    process = _start_training(out, val, "--step-sleep", "0.02", "--workers", "2")
+    _wait_for_an_iteration(process, out)
+    os.killpg(process.pid, signal.SIGINT)  # a terminal signals the whole foreground group
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert f"stopped at iteration {_latest_iteration(out)}" in err
+    assert "Traceback" not in err and "exited unexpectedly" not in err
 
 
 def test_second_ctrl_c_stops_at_once_keeping_the_previous_checkpoint(tmp_path: Path) -> None:

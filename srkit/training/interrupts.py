@@ -19,6 +19,15 @@ STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SI
                      if hasattr(signal, name))
 
 
+def leave_stops_to_the_main_process(worker_id: int = 0) -> None:
+    """DataLoader ``worker_init_fn``: a terminal's Ctrl-C (or hang-up) reaches the whole process
+    group; workers ignore it so the main process can finish its step and save. They still end
+    with the main process."""
+    for name in ("SIGINT", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+
+
 def signal_name(signum: int) -> str:
     try:
         return signal.Signals(signum).name
