@@ -90,6 +90,35 @@ def test_64bit_rgba_png_keeps_16bit_colour_and_drops_alpha(tmp_path: Path) -> No
     assert torch.equal(image, expected)
 
 
+def _write_48bit_tiff(path: Path, samples: np.ndarray, byte_order: str) -> None:
+    """A minimal uncompressed one-strip 48-bit RGB TIFF (``byte_order`` "<" or ">")."""
+    import struct
+
+    height, width, _ = samples.shape
+    data = samples.astype(f"{byte_order}u2").tobytes()
+    ifd_offset = 8 + len(data)
+    bits_offset = ifd_offset + 2 + 12 * 9 + 4
+    short, long_ = 3, 4
+    entries = [(256, short, 1, width), (257, short, 1, height), (258, short, 3, bits_offset),
+               (259, short, 1, 1), (262, short, 1, 2), (273, long_, 1, 8), (277, short, 1, 3),
+               (278, short, 1, height), (279, long_, 1, len(data))]
+    out = (b"II" if byte_order == "<" else b"MM") + struct.pack(f"{byte_order}HI", 42, ifd_offset)
+    out += data + struct.pack(f"{byte_order}H", len(entries))
+    for tag, kind, count, value in entries:
+        layout = "HHIHH" if kind == short and count == 1 else "HHII"
+        out += struct.pack(byte_order + layout, tag, kind, count, value, *([0] if layout == "HHIHH" else []))
+    path.write_bytes(out + struct.pack(f"{byte_order}I", 0) + struct.pack(f"{byte_order}HHH", 16, 16, 16))
+
+
+@pytest.mark.parametrize("byte_order", ["<", ">"])
+def test_48bit_uncompressed_tiff_loads_at_full_16bit_precision(tmp_path: Path, byte_order: str) -> None:
+    samples = np.random.default_rng(5).integers(0, 65536, (4, 6, 3), dtype=np.uint16)
+    samples[0, 0] = [1000, 1, 65535]
+    _write_48bit_tiff(tmp_path / "deep.tif", samples, byte_order)
+    expected = torch.from_numpy(samples.astype(np.float32) / 65535).permute(2, 0, 1)
+    assert torch.equal(load_image(tmp_path / "deep.tif"), expected)
+
+
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
 def test_float_tiff_with_non_finite_pixels_is_a_one_line_error(tmp_path: Path, bad: float) -> None:
     values = np.full((4, 5), 0.5, dtype=np.float32)
