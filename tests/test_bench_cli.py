@@ -178,12 +178,14 @@ def test_dataset_folder_without_images_is_an_error(capsys, tmp_path: Path) -> No
     assert "no images found" in message
 
 
-def test_image_too_small_for_the_scale_is_an_error_naming_it(capsys, tmp_path: Path) -> None:
+def test_dataset_whose_only_image_is_too_small_is_an_error_naming_it(capsys, tmp_path: Path) -> None:
     folder = tmp_path / "small"
     folder.mkdir()
     Image.new("RGB", (16, 16)).save(folder / "tiny.png")
-    message = expect_error(capsys, "--models", "bicubic", "--datasets", str(folder),
-                           "--scales", "4")
+    with pytest.warns(UserWarning, match="tiny.png: 16x16 image is too small for x4"):
+        message = expect_error(capsys, "--models", "bicubic", "--datasets", str(folder),
+                               "--scales", "4")
+    assert f"{folder}: no image can be scored at x4" in message
     assert "tiny.png: 16x16 image is too small for x4" in message
 
 

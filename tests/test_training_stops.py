@@ -62,7 +62,9 @@ def _latest_iteration(out: Path) -> int:
 
 
 @pytest.mark.parametrize(("signum", "exit_code"), [
-    (signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+    (signal.SIGTERM, 143),
+    pytest.param(signal.SIGINT, 130, marks=pytest.mark.slow),
+    pytest.param(signal.SIGHUP, 129, marks=pytest.mark.slow)])
 def test_signal_saves_a_checkpoint_prints_the_resume_command_and_resume_continues(
         tmp_path: Path, signum: int, exit_code: int) -> None:
     val = make_image_folder(tmp_path / "val")
@@ -87,6 +89,7 @@ def test_signal_saves_a_checkpoint_prints_the_resume_command_and_resume_continue
     assert trained == list(range(1, stopped_at + 3))  # every iteration once, none lost
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_a_terminal_also_reaching_data_workers_still_saves(tmp_path: Path) -> None:
     val = make_image_folder(tmp_path / "val")
     out = tmp_path / "run"
@@ -140,6 +143,7 @@ def test_second_run_into_a_locked_folder_is_refused_naming_the_holder(
     assert _latest_iteration(out) == 3
 
 
+@pytest.mark.slow
 def test_running_training_holds_the_lock(tmp_path: Path) -> None:
     val = make_image_folder(tmp_path / "val")
     out = tmp_path / "run"
