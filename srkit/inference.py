@@ -113,8 +113,9 @@ def upscale_streamed(model: nn.Module, lr: Tensor, *, tile: int | None = None,
                      self_ensemble: bool = False) -> Image.Image:
     """SR of one (1,3,h,w) image assembled tile by tile into an 8-bit RGB Pillow image.
 
-    For outputs too large to hold as float: only one tile is ever float. The pixels are those
-    of quantising :func:`run_model`'s tiled output (self-ensemble is applied per tile).
+    For outputs too large to hold as float: only one tile is ever float. Without self-ensemble
+    the pixels are those of quantising :func:`run_model`'s tiled output; with it, the eight
+    transforms are averaged per tile.
     """
     from srkit.imageio import to_uint8
 

@@ -1,8 +1,9 @@
 """Stopping a run cleanly on SIGINT (Ctrl-C), SIGTERM (schedulers, ``kill``) and SIGHUP.
 
 The first signal only raises a flag: the trainer finishes the current step, saves a
-checkpoint and raises :class:`TrainingInterrupted`, whose message says how to resume. A
-second signal stops at once (the previous checkpoint stays intact: every write is atomic).
+checkpoint and raises :class:`srkit.errors.StoppedBySignal`, whose message says how to
+resume. A second signal stops at once (the previous checkpoint stays intact: every write is
+atomic).
 Exit statuses follow the shell's 128 + signal number: 130, 143, 129.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from types import FrameType, TracebackType
+from types import FrameType
 
 from srkit.errors import StoppedBySignal
 
@@ -36,11 +37,11 @@ def signal_name(signum: int) -> str:
 
 
 class StopRequests:
-    """While entered, stop signals set :attr:`signum` instead of killing the process.
+    """Once installed, stop signals set :attr:`signum` instead of killing the process.
 
     ``hint`` is printed with the first signal; a second one raises :class:`StoppedBySignal`
     with ``second_message`` wherever the program is.
-    Outside the main thread, signals cannot be caught: the context does nothing.
+    Outside the main thread, signals cannot be caught: :meth:`install` does nothing.
     """
 
     def __init__(self, hint: str, second_message: str) -> None:
@@ -65,19 +66,11 @@ class StopRequests:
             signal.signal(signum, handler)  # type: ignore[arg-type]
         self._previous.clear()
 
-    def __enter__(self) -> StopRequests:
-        self.install()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.restore()
-
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is not None:
             self.restore()  # a third signal gets the previous behaviour
             raise StoppedBySignal(f"{signal_name(signum)} again: stopped at once; "
-                                      f"{self._second_message}", signum)
+                                  f"{self._second_message}", signum)
         self.signum = signum
         print(f"{signal_name(signum)}: finishing the current step and saving a checkpoint "
               f"({self._hint})", file=sys.stderr, flush=True)
