@@ -63,19 +63,26 @@ def load_foreign(path: str | os.PathLike[str]) -> Any:
     except SafetensorError as exc:
         raise SrkitError(f"{path}: not a readable safetensors file ({exc})") from None
     except (pickle.UnpicklingError, RuntimeError, OSError, ValueError, EOFError) as exc:
-        raise SrkitError(f"{path}: cannot read checkpoint safely ({_reason(exc)}); srkit loads checkpoints "
-                         "with torch.load(weights_only=True) and never runs pickled code") from None
+        raise SrkitError(f"{path}: cannot read checkpoint safely ({_reason(exc)}); srkit never runs "
+                         "code stored in a checkpoint: save the weights as a plain state dict of "
+                         "tensors (or as .safetensors) and convert that") from None
+
+
+#: lines of torch.load's error that are advice, not the reason (one suggests weights_only=False)
+_TORCH_ADVICE = ("weights only load failed", "please file an issue", "check the documentation",
+                 "re-running `torch.load`", "weights_only")
 
 
 def _reason(exc: BaseException) -> str:
-    """The informative line of a torch.load error (not its advice to disable weights_only)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    for i, line in enumerate(lines):
+    """The informative line of a torch.load error (e.g. ``unsupported GLOBAL posix.system ...``),
+    without torch's advice to disable ``weights_only``."""
+    for line in str(exc).splitlines():
+        line = line.strip()
         if "WeightsUnpickler error:" in line:
-            detail = line.split("WeightsUnpickler error:", 1)[1].strip()
-            detail = detail or (lines[i + 1] if i + 1 < len(lines) else "")
-            return detail or "unsupported content"
-    return lines[0] if lines else type(exc).__name__
+            line = line.split("WeightsUnpickler error:", 1)[1].strip()
+        if line and not any(advice in line.lower() for advice in _TORCH_ADVICE):
+            return line.rstrip(".")
+    return f"{type(exc).__name__}: content other than tensors and plain containers"
 
 
 def extract_state_dict(obj: Any, source: str = "checkpoint") -> dict[str, Tensor]:

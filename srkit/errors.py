@@ -26,3 +26,10 @@ def first_informative_line(error: BaseException | str, limit: int = 300) -> str:
             break
         text = f"{text} {line}"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+class StoppedBySignal(Exception):
+    """A run stopped by SIGINT/SIGTERM/SIGHUP: the CLI prints the message, exits 128 + signal."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum

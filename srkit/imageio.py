@@ -22,6 +22,12 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 # Modes whose samples are wider than 8 bits; Pillow keeps them as 32-bit integer arrays.
 _SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
 _ALPHA_MODES = {"RGBA", "LA", "La", "RGBa", "PA"}
+#: 16-bit colour PNG and uncompressed TIFF: Pillow decodes them to 8-bit RGB(A) keeping each
+#: sample's high byte; decoding again with the other byte order's raw mode yields the low bytes.
+_LOW_BYTE_RAWMODES = {"RGB;16B": "RGB;16L", "RGBA;16B": "RGBA;16L",
+                      "RGB;16L": "RGB;16B", "RGBA;16L": "RGBA;16B"}
+#: Pillow codecs whose tile arguments start with the raw mode: PNG's and uncompressed TIFF's
+_RAWMODE_CODECS = {"zip", "raw"}
 _EXIF_ORIENTATION = 0x0112
 _TRANSPOSING_ORIENTATIONS = {5, 6, 7, 8}  # EXIF values that rotate by 90 or 270 degrees
 
@@ -47,23 +53,68 @@ def _to_rgb_array(image: Image.Image) -> np.ndarray:
         gray = np.asarray(image, dtype=np.float32) / 65535.0
         return np.repeat(np.clip(gray, 0.0, 1.0)[..., None], 3, axis=2)
     if image.mode == "F":
-        gray = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
-        return np.repeat(gray[..., None], 3, axis=2)
+        gray = np.asarray(image, dtype=np.float32)
+        if not np.isfinite(gray).all():
+            raise ValueError("image holds NaN or infinite pixel values")
+        return np.repeat(np.clip(gray, 0.0, 1.0)[..., None], 3, axis=2)
     if image.mode in {"RGB;16", "RGB;16B", "RGB;16L"}:  # rare raw 16-bit RGB
         return np.asarray(image, dtype=np.float32) / 65535.0
     return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
 
 
+def _rawmode(tile: tuple) -> str | None:
+    """The raw mode of a Pillow tile ``(codec, extents, offset, args)`` of a known codec."""
+    codec, args = tile[0], tile[3]
+    rawmode = args[0] if isinstance(args, tuple) and args else args
+    return rawmode if codec in _RAWMODE_CODECS and isinstance(rawmode, str) else None
+
+
+def _sixteen_bit_colour_rawmode(image: Image.Image) -> str | None:
+    """The raw mode of a 16-bit colour image that Pillow would cut to 8 bits, else None."""
+    rawmodes = {_rawmode(tile) for tile in getattr(image, "tile", None) or []}
+    if len(rawmodes) != 1:
+        return None
+    rawmode = rawmodes.pop()
+    return rawmode if rawmode in _LOW_BYTE_RAWMODES else None
+
+
+def _with_rawmode(tile: tuple, rawmode: str) -> tuple:
+    args = (rawmode, *tile[3][1:]) if isinstance(tile[3], tuple) else rawmode
+    return type(tile)(*tile[:3], args, *tile[4:])
+
+
+def _decoded_bytes(path: Path, rawmode: str) -> Image.Image:
+    """The image decoded with ``rawmode`` (each 16-bit sample reduced to one of its bytes)."""
+    image = Image.open(path)
+    image.tile = [_with_rawmode(tile, rawmode) for tile in image.tile]
+    image.load()
+    return ImageOps.exif_transpose(image) or image
+
+
+def _sixteen_bit_colour_array(path: Path, rawmode: str) -> np.ndarray:
+    """(H,W,3) float32 in [0, 1] of a 16-bit colour image, at full 16-bit precision."""
+    high = np.asarray(_decoded_bytes(path, rawmode), dtype=np.uint16)
+    low = np.asarray(_decoded_bytes(path, _LOW_BYTE_RAWMODES[rawmode]), dtype=np.uint16)
+    return ((high << 8) | low)[..., :3].astype(np.float32) / 65535.0
+
+
 def load_image(path: str | Path) -> Tensor:
     """Load any readable image as RGB: (3,H,W) float32 in [0, 1].
 
-    8-bit images are divided by 255, 16-bit ones by 65535; grayscale is repeated to three
-    channels; alpha is dropped (with a warning naming the file); EXIF orientation is applied.
-    An unreadable, truncated or non-image file raises a one-line :class:`SrkitError`.
+    8-bit images are divided by 255, 16-bit ones (grey; 48/64-bit colour PNG or uncompressed
+    TIFF) by 65535; grayscale is repeated to three channels; alpha is dropped (with a warning
+    naming the file); EXIF orientation is applied. An unreadable, truncated or non-image
+    file, or a float image with NaN or infinite pixels, raises a one-line :class:`SrkitError`.
     """
     path = Path(path)
     try:
         with Image.open(path) as image:
+            wide = _sixteen_bit_colour_rawmode(image)
+            if wide is not None:
+                if _has_alpha(image):
+                    warnings.warn(f"{path}: alpha channel dropped", stacklevel=2)
+                array = _sixteen_bit_colour_array(path, wide)
+                return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).contiguous()
             image.load()
             upright = ImageOps.exif_transpose(image) or image
             if _has_alpha(upright):
@@ -128,11 +179,16 @@ def save_image(image: Tensor, path: str | Path, *, jpeg_quality: int = 95) -> No
     if image.dim() != 3 or image.shape[0] != 3:
         shape = tuple(image.shape)
         raise SrkitError(f"{path}: cannot save a tensor of shape {shape}; expected (3,H,W)")
-    pil_image = tensor_to_pil(image)
+    save_pil_image(tensor_to_pil(image), path, jpeg_quality=jpeg_quality)
+
+
+def save_pil_image(image: Image.Image, path: str | Path, *, jpeg_quality: int = 95) -> None:
+    """Save a Pillow image; format from the suffix, missing parent folders created."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     options: dict[str, Any] = {"quality": jpeg_quality} if path.suffix.lower() in {".jpg", ".jpeg"} else {}
     try:
-        pil_image.save(path, **options)
+        image.save(path, **options)
     except (OSError, ValueError, KeyError) as exc:
         raise SrkitError(f"{path}: cannot write image ({exc})") from None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, overload
@@ -27,6 +27,8 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 DEFAULT_OVERLAP = 16
 #: smallest LR tile the out-of-memory fallback tries before giving up.
 MIN_TILE = 32
+#: LR tile side of :func:`upscale_streamed` when none is given
+STREAM_TILE = 256
 
 Forward = Callable[[Tensor], Tensor]
 
@@ -68,23 +70,62 @@ def tiled_forward(forward: Forward, lr: Tensor, scale: int, tile: int,
     equals the whole-image output (up to float rounding) whenever the model's receptive field
     is within ``overlap`` LR pixels. lr: (N,3,h,w) -> (N,3,h*scale,w*scale) float32.
     """
-    if tile < 1 or overlap < 0:
-        raise SrkitError(f"tile {tile} / overlap {overlap}: tile must be >= 1 and overlap >= 0")
     n, _, h, w = lr.shape
     out: Tensor | None = None
+    for top, left, core in tile_outputs(forward, lr, scale, tile, overlap):
+        if out is None:
+            out = lr.new_zeros((n, core.shape[1], h * scale, w * scale), dtype=torch.float32)
+        out[:, :, top * scale:top * scale + core.shape[-2],
+            left * scale:left * scale + core.shape[-1]] = core
+    assert out is not None
+    return out
+
+
+def tile_outputs(forward: Forward, lr: Tensor, scale: int, tile: int,
+                 overlap: int = DEFAULT_OVERLAP) -> Iterator[tuple[int, int, Tensor]]:
+    """``(top, left, sr)`` for each LR tile at (top, left): its float32 SR, without the context."""
+    if tile < 1 or overlap < 0:
+        raise SrkitError(f"tile {tile} / overlap {overlap}: tile must be >= 1 and overlap >= 0")
+    _, _, h, w = lr.shape
     for top in range(0, h, tile):
         for left in range(0, w, tile):
             bottom, right = min(top + tile, h), min(left + tile, w)
             y0, x0 = max(top - overlap, 0), max(left - overlap, 0)
             y1, x1 = min(bottom + overlap, h), min(right + overlap, w)
             patch = forward(lr[:, :, y0:y1, x0:x1]).float()
-            if out is None:
-                out = lr.new_zeros((n, patch.shape[1], h * scale, w * scale), dtype=torch.float32)
-            core = patch[:, :, (top - y0) * scale:(bottom - y0) * scale,
-                         (left - x0) * scale:(right - x0) * scale]
-            out[:, :, top * scale:bottom * scale, left * scale:right * scale] = core
-    assert out is not None
-    return out
+            yield top, left, patch[:, :, (top - y0) * scale:(bottom - y0) * scale,
+                                   (left - x0) * scale:(right - x0) * scale]
+
+
+def upscale_streamed(model: nn.Module, lr: Tensor, *, tile: int | None = None,
+                     overlap: int = DEFAULT_OVERLAP, precision: str = "fp32",
+                     self_ensemble: bool = False) -> Image.Image:
+    """SR of one (1,3,h,w) image assembled tile by tile into an 8-bit RGB Pillow image.
+
+    For outputs too large to hold as float: only one tile is ever float. Without self-ensemble
+    the pixels are those of quantising :func:`run_model`'s tiled output; with it, the eight
+    transforms are averaged per tile.
+    """
+    from srkit.imageio import to_uint8
+
+    scale = _model_scale(model)
+    _, _, h, w = lr.shape
+    canvas = Image.new("RGB", (w * scale, h * scale))
+
+    def forward(x: Tensor) -> Tensor:
+        with torch.no_grad(), autocast_context(precision, lr.device):
+            return model(x)
+
+    def tile_forward(x: Tensor) -> Tensor:
+        return _self_ensemble(forward, x) if self_ensemble else forward(x).float()
+
+    for top, left, core in tile_outputs(tile_forward, lr, scale, tile or STREAM_TILE, overlap):
+        pixels = to_uint8(core[0].cpu()).permute(1, 2, 0).numpy()
+        canvas.paste(Image.fromarray(pixels), (left * scale, top * scale))
+    return canvas
+
+
+_self_ensemble = self_ensemble  # for functions whose flag of that name hides it
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
@@ -121,9 +162,7 @@ def run_model(model: nn.Module, lr: Tensor, *, tile: int | None = None,
     batch is retried in tiles, halving the tile size until it fits (with a warning), down to
     :data:`MIN_TILE` LR pixels.
     """
-    scale = int(getattr(model, "scale", 0) or 0)
-    if scale < 1:
-        raise SrkitError(f"{type(model).__name__}: model has no integer 'scale' attribute")
+    scale = _model_scale(model)
     if tile is not None and tile < 1:
         raise SrkitError(f"tile {tile}: must be a positive number of LR pixels")
     options: dict[str, Any] = dict(overlap=overlap, precision=precision, ensemble=self_ensemble,
@@ -149,6 +188,13 @@ def run_model(model: nn.Module, lr: Tensor, *, tile: int | None = None,
         f"out of memory even with {MIN_TILE}px tiles on a {lr.shape[-1]}x{lr.shape[-2]} image on "
         f"{lr.device.type}"
     )
+
+
+def _model_scale(model: nn.Module) -> int:
+    scale = int(getattr(model, "scale", 0) or 0)
+    if scale < 1:
+        raise SrkitError(f"{type(model).__name__}: model has no integer 'scale' attribute")
+    return scale
 
 
 def _as_model(model: nn.Module | str | os.PathLike[str], device: str | torch.device | None

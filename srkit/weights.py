@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
+from srkit.atomic_files import atomic_save_safetensors
 from srkit.errors import SrkitError
 from srkit.models import build_discriminator, build_generator, describe, unwrap
 from srkit.plugins import lookup
@@ -30,22 +30,6 @@ if TYPE_CHECKING:
     from srkit.convert import Converted
 
 FORMAT_VERSION = "1"
-
-
-def atomic_save_safetensors(tensors: dict[str, torch.Tensor], path: str | os.PathLike[str],
-                            metadata: dict[str, str] | None = None) -> None:
-    """Write a safetensors file atomically: a crash leaves either the old file or the new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-        save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_weights(model: nn.Module, path: str | os.PathLike[str], *, config: dict[str, Any] | None = None,
@@ -88,6 +72,7 @@ def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor],
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise _not_safetensors(path, exc) from None
+    check_finite_tensors(path, tensors)
     return tensors, metadata
 
 
@@ -106,12 +91,34 @@ def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, str], dict[str,
         raise _not_safetensors(path, exc) from None
     if metadata.get("srkit.format") != FORMAT_VERSION or "arch" not in metadata:
         raise SrkitError(f"{path}: safetensors file without srkit metadata; convert it with 'srkit convert'")
+    check_scales_agree(path, metadata)
     return metadata, shapes
 
 
 def _not_safetensors(path: Path, exc: BaseException) -> SrkitError:
     return SrkitError(f"{path}: not a safetensors file ({exc}); convert foreign checkpoints with "
                       "'srkit convert'")
+
+
+def check_finite_tensors(path: str | os.PathLike[str], tensors: Mapping[str, torch.Tensor]) -> None:
+    """Refuse weights holding NaN or infinity: they upscale every image to black."""
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise SrkitError(f"{path}: tensor {name!r} holds NaN or infinite values; these weights "
+                             "cannot produce an image")
+
+
+def check_scales_agree(path: str | os.PathLike[str], metadata: Mapping[str, str]) -> None:
+    """Refuse a file whose ``scale`` metadata contradicts the ``scale`` it builds the model with."""
+    try:
+        kwargs = json.loads(metadata.get("kwargs", "{}"))
+    except ValueError:
+        return  # malformed kwargs are reported where the metadata is decoded
+    stated, built = metadata.get("scale", ""), kwargs.get("scale") if isinstance(kwargs, dict) else None
+    # a built scale that is no valid scale at all is reported by the kwargs check, more precisely
+    if stated.isdigit() and isinstance(built, int) and built >= 1 and int(stated) != built:
+        raise SrkitError(f"{path}: metadata says x{stated} but the model is built with scale {built}; "
+                         "the file is inconsistent (re-export it)")
 
 
 def weights_info(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ Loaded with ``SRKIT_PLUGIN_MODULES=tests.fake_recipe``.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 import torch
@@ -57,6 +58,7 @@ class TinyConfig(PixelConfig):
     nan_at: int = option(-1, "report a NaN 'fake_term' loss at this iteration (-1 = never)",
                         min=-1)
     noise: bool = option(False, "add global-RNG noise to the input (exercises RNG checkpointing)")
+    step_sleep: float = option(0.0, "sleep this many seconds in every step (signal tests)")
 
 
 class TinyRecipe(PixelRecipe):
@@ -72,6 +74,8 @@ class TinyRecipe(PixelRecipe):
         if self.config.noise:
             batch.lr = batch.lr + 0.01 * torch.randn(batch.lr.shape).to(batch.lr.device)
         losses = super().train_step(batch, ctx)
+        if self.config.step_sleep:
+            time.sleep(self.config.step_sleep)
         if ctx.iteration == self.config.iters - 1:
             _dump_final_weights(self.nets["generator"])
         if ctx.iteration == self.config.nan_at:

@@ -22,6 +22,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from srkit import atomic_files
 from srkit.cli import main
 from srkit.models import build_generator
 from srkit.weights import save_weights
@@ -188,8 +189,10 @@ HOSTILE_WEIGHTS = [
 SHAPE_LIES = [
     ("channels larger than the tensors", kwargs(channels=4000),
      "tensors do not match the metadata (tiny {'scale': 2, 'channels': 4000})"),
-    ("scale other than the tensors", meta(kwargs=json.dumps({"scale": 3, "channels": 4})),
+    ("scale other than the tensors", meta(scale="3", kwargs=json.dumps({"scale": 3, "channels": 4})),
      "tensors do not match the metadata"),
+    ("metadata scale contradicting the kwargs", meta(kwargs=json.dumps({"scale": 3, "channels": 4})),
+     "metadata says x2 but the model is built with scale 3"),
 ]
 
 CASES = [
@@ -352,15 +355,25 @@ def test_disk_full_at_a_checkpoint_keeps_the_previous_one_and_says_so(
 
     val = make_image_folder(tmp_path / "val")
     out = tmp_path / "run"
-    real_save = save_file
+    from srkit.training import trainer as trainer_module
 
-    def full_disk(tensors: dict, path: str, metadata: dict | None = None) -> None:
-        if "ckpt-0000006" in str(path):
-            Path(path).write_bytes(b"partial")  # the file system filled up mid-write
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
-        real_save(tensors, path, metadata=metadata)
+    real_write, real_checkpoint = atomic_files.write_durably, trainer_module.write_checkpoint
+    fail_next_write = []
 
-    monkeypatch.setattr("srkit.weights.save_file", full_disk)
+    def full_disk(fd: int, data: bytes) -> None:
+        if fail_next_write:
+            fail_next_write.clear()
+            real_write(fd, data[: len(data) // 2])  # the file system filled up mid-write
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_write(fd, data)
+
+    def checkpoint_of_iteration_6_hits_a_full_disk(folder: Path, iteration: int, *args, **kwargs):
+        if iteration == 6:
+            fail_next_write.append(True)  # its first write: the checkpoint's tensor file
+        return real_checkpoint(folder, iteration, *args, **kwargs)
+
+    monkeypatch.setattr(atomic_files, "write_durably", full_disk)
+    monkeypatch.setattr(trainer_module, "write_checkpoint", checkpoint_of_iteration_6_hits_a_full_disk)
     with pytest.raises(SystemExit) as exit_info:
         main(tiny_args(out, val, iters=6))
     err = capsys.readouterr().err
@@ -372,6 +385,6 @@ def test_disk_full_at_a_checkpoint_keeps_the_previous_one_and_says_so(
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
         "best.safetensors", "ckpt-0000003.safetensors", "latest.json"]  # no torn temp file
 
-    monkeypatch.setattr("srkit.weights.save_file", real_save)  # space freed: resume finishes
+    monkeypatch.setattr(atomic_files, "write_durably", real_write)  # space freed: resume finishes
     main([*tiny_args(out, val, iters=6), "--resume"])
     assert read_checkpoint(out / "checkpoints").iteration == 6

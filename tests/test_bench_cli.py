@@ -157,7 +157,7 @@ def test_non_safetensors_weights_are_an_error(capsys, tmp_path: Path, tiny_datas
 
 def test_weights_not_matching_their_architecture_are_an_error(capsys, tmp_path: Path,
                                                                tiny_dataset: Path) -> None:
-    from srkit.weights import atomic_save_safetensors
+    from srkit.atomic_files import atomic_save_safetensors
 
     path = tmp_path / "odd.safetensors"
     atomic_save_safetensors({"stray.weight": torch.zeros(3)}, path, {
@@ -178,13 +178,34 @@ def test_dataset_folder_without_images_is_an_error(capsys, tmp_path: Path) -> No
     assert "no images found" in message
 
 
-def test_image_too_small_for_the_scale_is_an_error_naming_it(capsys, tmp_path: Path) -> None:
+def test_dataset_whose_only_image_is_too_small_is_an_error_naming_it(capsys, tmp_path: Path) -> None:
     folder = tmp_path / "small"
     folder.mkdir()
     Image.new("RGB", (16, 16)).save(folder / "tiny.png")
-    message = expect_error(capsys, "--models", "bicubic", "--datasets", str(folder),
-                           "--scales", "4")
+    with pytest.warns(UserWarning, match="tiny.png: 16x16 image is too small for x4"):
+        message = expect_error(capsys, "--models", "bicubic", "--datasets", str(folder),
+                               "--scales", "4")
+    assert f"{folder}: no image can be scored at x4" in message
     assert "tiny.png: 16x16 image is too small for x4" in message
+
+
+def test_one_bad_image_is_skipped_with_a_warning_naming_it(capsys, tiny_dataset: Path) -> None:
+    Image.new("RGB", (1, 1)).save(tiny_dataset / "dot.png")  # too small for any scale
+    (tiny_dataset / "torn.png").write_bytes(b"\x89PNG\r\n\x1a\n")  # unreadable
+    whole = (SET5 / "bird.png").read_bytes()
+    (tiny_dataset / "half.png").write_bytes(whole[: len(whole) // 2])  # header fine, pixels cut
+    with pytest.warns(UserWarning) as warned:
+        rows = bench_json(capsys, "--models", "bicubic", "--datasets", str(tiny_dataset),
+                          "--scales", "2,4")
+    assert [(r["scale"], r["images"]) for r in rows] == [(2, 2), (4, 2)]
+    messages = [str(w.message) for w in warned]
+    assert len(messages) == 5, messages  # dot.png and half.png once per scale, torn.png once
+    for scale, need in ((2, 15), (4, 19)):
+        assert (f"{tiny_dataset / 'dot.png'}: 1x1 image is too small for x{scale} (the protocol "
+                f"needs at least {need}x{need}); skipped") in messages
+    for name, times in (("torn.png", 1), ("half.png", 2)):
+        named = [m for m in messages if m.startswith(f"{tiny_dataset / name}: cannot read image")]
+        assert len(named) == times and all(m.endswith("; skipped") for m in named), messages
 
 
 def test_fp16_on_cpu_is_an_error(capsys, tiny_dataset: Path) -> None:

@@ -38,6 +38,99 @@ def test_16bit_grayscale_is_scaled_by_65535_and_repeated_to_rgb(tmp_path: Path) 
     assert image.max() == 1.0 and image.min() == 0.0
 
 
+def _write_16bit_colour_png(path: Path, samples: np.ndarray) -> None:
+    """A real 48-bit (RGB) or 64-bit (RGBA) PNG of uint16 ``samples`` (H,W,3|4), written by hand
+    because Pillow cannot write one; rows cycle through the five PNG filter types."""
+    import struct
+    import zlib
+
+    height, width, channels = samples.shape
+    rows = samples.astype(">u2").reshape(height, -1).view(np.uint8).astype(np.int32)
+    bpp = 2 * channels
+    encoded = []
+    for y in range(height):
+        raw, prior = rows[y], rows[y - 1] if y else np.zeros_like(rows[0])
+        left = np.concatenate([np.zeros(bpp, np.int32), raw[:-bpp]])
+        upper_left = np.concatenate([np.zeros(bpp, np.int32), prior[:-bpp]])
+        kind = y % 5
+        if kind == 4:  # Paeth
+            p = left + prior - upper_left
+            pa, pb, pc = abs(p - left), abs(p - prior), abs(p - upper_left)
+            predictor = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, prior, upper_left))
+        else:
+            predictor = [0 * raw, left, prior, (left + prior) // 2][kind]
+        encoded.append(bytes([kind]) + ((raw - predictor) % 256).astype(np.uint8).tobytes())
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    colour_type = {3: 2, 4: 6}[channels]
+    header = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(b"".join(encoded))) + chunk(b"IEND", b""))
+
+
+def test_48bit_rgb_png_loads_at_full_16bit_precision(tmp_path: Path) -> None:
+    samples = np.random.default_rng(3).integers(0, 65536, (7, 9, 3), dtype=np.uint16)
+    samples[0, 0] = [1000, 0, 65535]  # 1000/65535 would load as 3/255 through 8 bits
+    _write_16bit_colour_png(tmp_path / "deep.png", samples)
+    image = load_image(tmp_path / "deep.png")
+    expected = torch.from_numpy(samples.astype(np.float32) / 65535).permute(2, 0, 1)
+    assert image.shape == (3, 7, 9) and image.dtype == torch.float32
+    assert torch.equal(image, expected)
+    assert float(image[0, 0, 0]) == pytest.approx(1000 / 65535, abs=1e-9)
+
+
+def test_64bit_rgba_png_keeps_16bit_colour_and_drops_alpha(tmp_path: Path) -> None:
+    samples = np.random.default_rng(4).integers(0, 65536, (5, 6, 4), dtype=np.uint16)
+    _write_16bit_colour_png(tmp_path / "deep_alpha.png", samples)
+    with pytest.warns(UserWarning, match="deep_alpha.png: alpha channel dropped"):
+        image = load_image(tmp_path / "deep_alpha.png")
+    expected = torch.from_numpy(samples[..., :3].astype(np.float32) / 65535).permute(2, 0, 1)
+    assert torch.equal(image, expected)
+
+
+def _write_48bit_tiff(path: Path, samples: np.ndarray, byte_order: str) -> None:
+    """A minimal uncompressed one-strip 48-bit RGB TIFF (``byte_order`` "<" or ">")."""
+    import struct
+
+    height, width, _ = samples.shape
+    data = samples.astype(f"{byte_order}u2").tobytes()
+    ifd_offset = 8 + len(data)
+    bits_offset = ifd_offset + 2 + 12 * 9 + 4
+    short, long_ = 3, 4
+    entries = [(256, short, 1, width), (257, short, 1, height), (258, short, 3, bits_offset),
+               (259, short, 1, 1), (262, short, 1, 2), (273, long_, 1, 8), (277, short, 1, 3),
+               (278, short, 1, height), (279, long_, 1, len(data))]
+    out = (b"II" if byte_order == "<" else b"MM") + struct.pack(f"{byte_order}HI", 42, ifd_offset)
+    out += data + struct.pack(f"{byte_order}H", len(entries))
+    for tag, kind, count, value in entries:
+        layout = "HHIHH" if kind == short and count == 1 else "HHII"
+        out += struct.pack(byte_order + layout, tag, kind, count, value, *([0] if layout == "HHIHH" else []))
+    path.write_bytes(out + struct.pack(f"{byte_order}I", 0) + struct.pack(f"{byte_order}HHH", 16, 16, 16))
+
+
+@pytest.mark.parametrize("byte_order", ["<", ">"])
+def test_48bit_uncompressed_tiff_loads_at_full_16bit_precision(tmp_path: Path, byte_order: str) -> None:
+    samples = np.random.default_rng(5).integers(0, 65536, (4, 6, 3), dtype=np.uint16)
+    samples[0, 0] = [1000, 1, 65535]
+    _write_48bit_tiff(tmp_path / "deep.tif", samples, byte_order)
+    expected = torch.from_numpy(samples.astype(np.float32) / 65535).permute(2, 0, 1)
+    assert torch.equal(load_image(tmp_path / "deep.tif"), expected)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_float_tiff_with_non_finite_pixels_is_a_one_line_error(tmp_path: Path, bad: float) -> None:
+    values = np.full((4, 5), 0.5, dtype=np.float32)
+    Image.fromarray(values, mode="F").save(tmp_path / "fine.tif")
+    assert torch.allclose(load_image(tmp_path / "fine.tif"), torch.full((3, 4, 5), 0.5))
+    values[2, 3] = bad
+    Image.fromarray(values, mode="F").save(tmp_path / "broken.tif")
+    with pytest.raises(SrkitError, match=r"broken\.tif: .*NaN or infinite pixel values") as info:
+        load_image(tmp_path / "broken.tif")
+    assert "\n" not in str(info.value)
+
+
 def test_8bit_grayscale_becomes_three_equal_channels(tmp_path: Path) -> None:
     gray = _pixels()[..., 0]
     Image.fromarray(gray).save(tmp_path / "gray.png")

@@ -97,6 +97,20 @@ def test_missing_data_folder_is_a_one_line_error(tmp_path: Path,
     assert "nope" in err
 
 
+@pytest.mark.parametrize(("size", "problem"), [
+    ((1, 1), "1x1 image is smaller than scale 2"),
+    ((12, 12), "12x12 image is too small to validate x2 (needs at least 15x15)"),
+])
+def test_bad_validation_image_is_a_one_line_error_naming_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], size: tuple[int, int],
+        problem: str) -> None:
+    val = make_image_folder(tmp_path / "val")
+    make_image_folder(tmp_path / "odd", count=1, size=size)
+    (tmp_path / "odd" / "img0.png").rename(val / "small.png")
+    err = expect_one_line_error(tiny_args(tmp_path / "run", val), capsys)
+    assert f"--val: {val / 'small.png'}: " in err and problem in err, err
+
+
 @pytest.mark.parametrize(
     ("extra", "words"),
     [

@@ -104,3 +104,55 @@ def test_non_image_file_is_an_error(capsys, weights: Path, tmp_path: Path) -> No
     message = one_line_error(capsys, "--weights", str(weights), str(notes), "--out",
                              str(tmp_path / "o"))
     assert "notes.txt: not an image file" in message
+
+
+def _available(monkeypatch: pytest.MonkeyPatch, host_bytes: int) -> None:
+    """Pretend the machine has ``host_bytes`` of free RAM, and a tile needs 1000 bytes."""
+    from srkit import memory
+
+    monkeypatch.setattr(memory, "available_bytes",
+                        lambda device: host_bytes if device.type == "cpu" else None)
+    monkeypatch.setattr(memory, "STREAM_TILE_ALLOWANCE", 1000)
+
+
+def test_output_too_large_to_hold_whole_is_assembled_tile_by_tile(
+        capsys, monkeypatch: pytest.MonkeyPatch, inputs: Path, weights: Path, tmp_path: Path) -> None:
+    from srkit import memory
+
+    photo = str(inputs / "photo.jpg")  # 24x16 -> a 48x32 output of 1536 pixels
+    args = ("upscale", "--weights", str(weights), "--device", "cpu", photo, "--tile", "7",
+            "--overlap", "4")
+    code, _, err = run_cli(capsys, *args, "--out", str(tmp_path / "whole"))
+    assert code == 0 and "tile by tile" not in err, err
+    _available(monkeypatch, 1536 * memory.WHOLE_BYTES_PER_PIXEL - 1)
+    code, _, err = run_cli(capsys, *args, "--out", str(tmp_path / "streamed"))
+    assert code == 0, err
+    assert f"{photo}: the output does not fit in memory whole; assembling it tile by tile" in err
+    whole = load_image(tmp_path / "whole" / "photo.png")
+    streamed = load_image(tmp_path / "streamed" / "photo.png")
+    assert torch.equal(whole, streamed)  # the same tiles, quantised the same way
+
+
+def test_output_too_large_even_tile_by_tile_is_refused_with_the_size_needed(
+        capsys, monkeypatch: pytest.MonkeyPatch, inputs: Path, weights: Path, tmp_path: Path) -> None:
+    _available(monkeypatch, 7000)
+    code, _, err = run_cli(capsys, "upscale", "--weights", str(weights), "--device", "cpu",
+                           str(inputs / "photo.jpg"), "--out", str(tmp_path / "out"))
+    assert code == 2 and err.count("\n") == 1, err
+    assert (f"error: {inputs / 'photo.jpg'}: the 48x32 output needs at least 7.1 kB of memory "
+            "even assembled tile by tile, and 7.0 kB is available") in err
+    assert not (tmp_path / "out" / "photo.png").exists()
+
+
+def test_huge_image_is_planned_before_any_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    from srkit import memory
+    from srkit.errors import SrkitError
+
+    monkeypatch.setattr(memory, "available_bytes",
+                        lambda device: 64 * 10**9 if device.type == "cpu" else None)
+    cpu = torch.device("cpu")
+    assert memory.output_plan("small.png", 4000, 3000, cpu) == "whole"
+    assert memory.output_plan("big.png", 48000, 48000, cpu) == "streamed"  # 12000x12000 at x4
+    with pytest.raises(SrkitError, match=r"huge.png: the 200000x200000 output needs at least "
+                                         r"160\.3 GB of memory .* 64\.0 GB is available"):
+        memory.output_plan("huge.png", 200000, 200000, cpu)

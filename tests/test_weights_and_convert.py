@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import save_file
 
 from srkit import plugins
@@ -14,6 +15,7 @@ from srkit.convert import extract_state_dict, load_foreign
 from srkit.errors import SrkitError
 from srkit.models import build_generator, count_parameters
 from srkit.weights import load_model, read_extras, save_weights, weights_info
+from tests.cli_helpers import expect_one_line_error
 
 
 @pytest.fixture(autouse=True)
@@ -99,6 +101,88 @@ def test_pickled_code_is_never_executed(tmp_path):
     torch.save({"state_dict": Evil()}, tmp_path / "evil.pth")
     with pytest.raises(SrkitError, match="cannot read checkpoint safely"):
         load_foreign(tmp_path / "evil.pth")
+
+
+def _rewritten(src, dst, *, metadata=None, tensor=None):  # noqa: ANN001, ANN202
+    """A copy of weights file ``src`` with some metadata replaced and/or one tensor changed."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file as load
+
+    with safe_open(str(src), framework="pt") as f:
+        meta = {**f.metadata(), **(metadata or {})}
+    tensors = load(str(src))
+    if tensor is not None:
+        tensors = {**tensors, **tensor(tensors)}
+    save_file(tensors, str(dst), metadata=meta)
+    return dst
+
+
+def test_weights_with_nan_or_inf_are_refused_naming_file_and_tensor(tmp_path, capsys):
+    good = tmp_path / "good.safetensors"
+    save_weights(build_generator("tiny-core", scale=2, channels=4), good)
+    for value in (float("nan"), float("inf")):
+        def poison(tensors, value=value):  # noqa: ANN001, ANN202
+            name = sorted(tensors)[0]
+            broken = tensors[name].clone()
+            broken.view(-1)[0] = value
+            return {name: broken}
+
+        bad = _rewritten(good, tmp_path / "bad.safetensors", tensor=poison)
+        with pytest.raises(SrkitError, match="bad.safetensors: tensor .* holds NaN or infinite"):
+            load_model(bad)
+    image = tmp_path / "in.png"
+    Image.new("RGB", (8, 8)).save(image)
+    err = expect_one_line_error(["upscale", "--weights", str(bad), str(image),
+                                 "--out", str(tmp_path / "up")], capsys)
+    assert "bad.safetensors" in err and "NaN or infinite" in err
+
+
+def test_metadata_scale_that_contradicts_kwargs_scale_is_refused(tmp_path, capsys):
+    good = tmp_path / "x4.safetensors"
+    save_weights(build_generator("tiny-core", scale=4, channels=4), good)
+    bad = _rewritten(good, tmp_path / "lying.safetensors", metadata={"scale": "2"})
+    with pytest.raises(SrkitError, match="lying.safetensors: metadata says x2 .* scale 4"):
+        load_model(bad, scale=2)
+    image = tmp_path / "in.png"
+    Image.new("RGB", (8, 8)).save(image)
+    err = expect_one_line_error(["upscale", "--weights", str(bad), "--scale", "2", str(image),
+                                 "--out", str(tmp_path / "up")], capsys)
+    assert "metadata says x2" in err
+
+
+def _torch_file_with_pickle(path, payload) -> None:
+    """A torch.save zip file whose pickle is ``payload`` (what a hostile .pth looks like)."""
+    import pickle
+    import zipfile
+
+    torch.save({"w": torch.zeros(2)}, path.with_suffix(".plain"))
+    with zipfile.ZipFile(path.with_suffix(".plain")) as source, zipfile.ZipFile(path, "w") as out:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            out.writestr(item, pickle.dumps(payload, protocol=2) if item.filename.endswith("data.pkl")
+                         else data)
+
+
+def test_convert_names_the_refused_global_and_never_suggests_disabling_weights_only(
+        tmp_path, capsys):
+    import os
+
+    marker = tmp_path / "executed"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    _torch_file_with_pickle(tmp_path / "evil.pth", {"state_dict": Evil()})
+    with pytest.raises(SystemExit) as exit_info:
+        main(["convert", str(tmp_path / "evil.pth"), str(tmp_path / "o.safetensors"),
+              "--arch", "tiny-core", "--scale", "2"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1, err
+    assert f"{os.system.__module__}.system" in err  # posix.system: the real reason
+    assert "weights_only" not in err and "False" not in err
+    assert not marker.exists()
+    assert not (tmp_path / "o.safetensors").exists()
 
 
 def test_convert_cli_writes_weights_that_compute_like_the_source(tmp_path, capsys):

@@ -7,7 +7,7 @@ import warnings
 
 import click
 
-from srkit.errors import SrkitError
+from srkit.errors import SrkitError, StoppedBySignal
 from srkit.version import __version__
 
 BUILTIN_COMMANDS = ("plugins_cmd", "train", "bench", "upscale", "degrade", "convert", "info",
@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     except SrkitError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    except StoppedBySignal as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

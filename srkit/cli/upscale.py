@@ -93,8 +93,9 @@ def command(inputs: tuple[Path, ...], out: Path, weights: Path | None, model_nam
     from tqdm import tqdm
 
     from srkit.devices import resolve_device
-    from srkit.imageio import load_image, save_image
-    from srkit.inference import autocast_context, run_model
+    from srkit.imageio import load_image, save_image, save_pil_image
+    from srkit.inference import autocast_context, run_model, upscale_streamed
+    from srkit.memory import output_plan
     from srkit.writable import check_output_folder
 
     files = collect_inputs(inputs)
@@ -106,12 +107,19 @@ def command(inputs: tuple[Path, ...], out: Path, weights: Path | None, model_nam
     for file, target in tqdm(list(zip(files, targets, strict=True)), desc="upscale", unit="img",
                              disable=None):
         lr = load_image(file).unsqueeze(0).to(torch_device)
+        scale_of_model = int(model.scale)
+        plan = output_plan(str(file), lr.shape[-1] * scale_of_model, lr.shape[-2] * scale_of_model,
+                           torch_device)
+        options = dict(tile=tile, overlap=overlap, precision=precision, self_ensemble=self_ensemble)
         try:
-            sr = run_model(model, lr, tile=tile, overlap=overlap, precision=precision,
-                           self_ensemble=self_ensemble)
+            if plan == "streamed":
+                click.echo(f"{file}: the output does not fit in memory whole; assembling it tile "
+                           "by tile", err=True)
+                save_pil_image(upscale_streamed(model, lr, **options), target)
+            else:
+                save_image(run_model(model, lr, **options).clamp_(0, 1), target)
         except RuntimeError as exc:
             reason = first_informative_line(exc)
             raise SrkitError(f"{file}: the model failed on this {lr.shape[-1]}x{lr.shape[-2]} "
                              f"image ({reason})") from None
-        save_image(sr.clamp(0, 1), target)
     click.echo(f"wrote {len(targets)} image(s) to {out}", err=True)

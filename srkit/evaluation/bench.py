@@ -10,6 +10,7 @@ in a second, not after an hour of benchmarking.
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,20 +206,50 @@ def minimum_hr_size(scale: int) -> int:
     return 2 * scale + SSIM_WINDOW
 
 
-def check_image_sizes(datasets: list[Dataset], scales: list[int]) -> None:
-    """Reject images too small for a scale before any work, naming the first one found."""
+def usable_images(datasets: list[Dataset], scales: list[int]) -> dict[tuple[str, int], Dataset]:
+    """Per (dataset label, scale), the images the protocol can score, read from headers only.
+
+    An unreadable image, or one too small for a scale, is skipped with a warning naming it;
+    a dataset left with no image at a scale is a one-line error.
+    """
     from srkit.imageio import image_size
 
+    usable: dict[tuple[str, int], Dataset] = {}
     for dataset in datasets:
+        sizes: dict[Path, tuple[int, int]] = {}
+        unreadable: list[str] = []
         for path in dataset.images:
-            height, width = image_size(path)
-            for scale in scales:
-                need = minimum_hr_size(scale)
-                if min(height - height % scale, width - width % scale) < need:
-                    raise SrkitError(
-                        f"{path}: {width}x{height} image is too small for x{scale} "
-                        f"(the protocol needs at least {need}x{need})"
-                    )
+            try:
+                sizes[path] = image_size(path)
+            except SrkitError as exc:
+                unreadable.append(str(exc))
+                _skip_warning(str(exc))
+        for scale in scales:
+            kept, skipped = [], list(unreadable)
+            for path, size in sizes.items():
+                problem = _size_problem(path, size, scale)
+                if problem is None:
+                    kept.append(path)
+                else:
+                    skipped.append(problem)
+                    _skip_warning(problem)
+            if not kept:
+                raise SrkitError(f"{dataset.folder}: no image can be scored at x{scale} ({skipped[0]})")
+            usable[(dataset.label, scale)] = Dataset(dataset.label, dataset.folder, kept)
+    return usable
+
+
+def _size_problem(path: Path, size: tuple[int, int], scale: int) -> str | None:
+    height, width = size
+    need = minimum_hr_size(scale)
+    if min(height - height % scale, width - width % scale) < need:
+        return (f"{path}: {width}x{height} image is too small for x{scale} "
+                f"(the protocol needs at least {need}x{need})")
+    return None
+
+
+def _skip_warning(problem: str) -> None:
+    warnings.warn(f"{problem}; skipped", stacklevel=3)
 
 
 def _load_pair(path: Path, scale: int, device: torch.device) -> tuple[Tensor, Tensor]:
@@ -227,6 +258,11 @@ def _load_pair(path: Path, scale: int, device: torch.device) -> tuple[Tensor, Te
 
     hr = modcrop(load_image(path).unsqueeze(0).to(device), scale)
     return make_lr(hr, scale), hr
+
+
+def _naming(path: Path, exc: SrkitError) -> str:
+    """The error's message, prefixed with the file unless it names it already."""
+    return str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}"
 
 
 def _mean(values: list[float]) -> float | None:
@@ -244,15 +280,21 @@ def bench_one(name: str, model: nn.Module, dataset: Dataset, scale: int, options
         return run_model(model, lr, tile=options.tile, precision=options.precision,
                          self_ensemble=options.self_ensemble)
 
-    first_lr, _ = _load_pair(dataset.images[0], scale, options.device)
-    for _ in range(options.warmup):
-        infer(first_lr)
     meter = SpeedMeter(options.device)
+    warmed_up = False
     per_image = []
     progress = tqdm(dataset.images, desc=f"{name} {dataset.label} x{scale}", unit="img",
                     leave=False, file=sys.stderr, disable=None if options.progress else True)
     for path in progress:
-        lr, hr = _load_pair(path, scale, options.device)
+        try:
+            lr, hr = _load_pair(path, scale, options.device)
+        except SrkitError as exc:  # e.g. truncated after a readable header
+            _skip_warning(_naming(path, exc))
+            continue
+        if not warmed_up:
+            for _ in range(options.warmup):
+                infer(lr)
+            warmed_up = True
         sr = meter.timed(lambda lr=lr: infer(lr),  # type: ignore[misc]
                          lambda out: out.shape[-2] * out.shape[-1])
         sr = quantize(sr.clamp(0, 1))
@@ -264,6 +306,8 @@ def bench_one(name: str, model: nn.Module, dataset: Dataset, scale: int, options
                           "image": path.name, **scores})
         if on_image is not None:
             on_image(dataset.label, scale, name, path, lr, sr, hr)
+    if not per_image:
+        raise SrkitError(f"{dataset.folder}: no image could be read for x{scale}")
     lpips_values = [r["lpips"] for r in per_image if "lpips" in r]
     row = {
         "model": name,
@@ -294,7 +338,7 @@ def run_bench(options: BenchOptions, on_image: ImageHook | None = None) -> Bench
     if unknown:
         raise SrkitError(f"--weights names {', '.join(unknown)}, which --models does not list")
     datasets = resolve_datasets(options.datasets)
-    check_image_sizes(datasets, options.scales)
+    usable = usable_images(datasets, options.scales)
     check_weights_found(options)
     plan = [(name, scale, select_weights(name, scale, options))
             for scale in options.scales for name in options.models]
@@ -306,7 +350,8 @@ def run_bench(options: BenchOptions, on_image: ImageHook | None = None) -> Bench
     for name, scale, weights in plan:
         model = build_model(name, scale, weights, options.device)
         for dataset in datasets:
-            row, per_image = bench_one(name, model, dataset, scale, options, on_image)
+            row, per_image = bench_one(name, model, usable[(dataset.label, scale)], scale, options,
+                                       on_image)
             row["weights"] = str(weights) if weights is not None else None
             rows.append(row)
             images.extend(per_image)

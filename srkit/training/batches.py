@@ -19,6 +19,7 @@ from srkit.interfaces import Batch, Recipe
 from srkit.plugins import lookup
 from srkit.training.config import TrainConfig
 from srkit.training.distributed import ProcessInfo
+from srkit.training.interrupts import leave_stops_to_the_main_process
 from srkit.training.rng import derive_seed
 from srkit.training.sampling import SeededItems, StreamBatchSampler
 
@@ -66,6 +67,7 @@ class TrainBatches:
         loader = DataLoader(
             SeededItems(dataset), batch_sampler=sampler, num_workers=config.workers,
             pin_memory=self.device.type == "cuda", persistent_workers=config.workers > 0,
+            worker_init_fn=leave_stops_to_the_main_process,
             # the loader's own generator: creating it must not draw from the training RNG
             generator=torch.Generator().manual_seed(derive_seed(config.seed, stream, 2)),
         )

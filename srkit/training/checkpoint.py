@@ -6,7 +6,7 @@ Layout of ``OUT/checkpoints/``::
     ckpt-0001000.safetensors   the newest one
     latest.json                JSON state; names the tensor file it belongs to
 
-The tensor file is written first (temp file + rename), then ``latest.json`` (temp file + rename),
+The tensor file is written first, then ``latest.json`` (each by :mod:`srkit.atomic_files`),
 so a kill at any moment leaves ``latest.json`` naming a complete tensor file. The ``--keep`` newest
 tensor files are kept (2 by default: the newest and the one before); older ones are deleted.
 """
@@ -14,8 +14,6 @@ tensor files are kept (2 by default: the newest and the one before); older ones 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +22,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
+from srkit.atomic_files import atomic_save_safetensors, atomic_write_text
 from srkit.errors import SrkitError
-from srkit.weights import atomic_save_safetensors
 
 LATEST = "latest.json"
 FORMAT = 1
@@ -41,21 +39,6 @@ class Checkpoint:
     @property
     def iteration(self) -> int:
         return int(self.state["iteration"])
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so readers see the old content or the new, never a torn file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def tensor_file_name(iteration: int) -> str:
@@ -75,12 +58,6 @@ def write_checkpoint(folder: Path, iteration: int, tensors: dict[str, torch.Tens
     for old in others:
         if old not in kept:
             (folder / old).unlink(missing_ok=True)
-
-
-def remove_stale_temp_files(folder: Path) -> None:
-    """Delete temp files a killed save left behind (they are never read)."""
-    for stale in folder.glob(".*.tmp"):
-        stale.unlink(missing_ok=True)
 
 
 def has_checkpoint(folder: Path) -> bool:

@@ -8,8 +8,11 @@ written by the main process only.
 
 from __future__ import annotations
 
+import shlex
+import signal
 import time
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from srkit.errors import SrkitError
+from srkit.atomic_files import remove_stale_temp_files
+from srkit.errors import SrkitError, StoppedBySignal
 from srkit.interfaces import Recipe
 from srkit.models import unwrap
 from srkit.training import distributed
@@ -27,7 +31,6 @@ from srkit.training.checkpoint import (
     has_checkpoint,
     read_checkpoint,
     read_checkpoint_state,
-    remove_stale_temp_files,
     write_checkpoint,
 )
 from srkit.training.checks import check_config
@@ -37,12 +40,15 @@ from srkit.training.context import TrainContext
 from srkit.training.distributed import ProcessInfo
 from srkit.training.ema import EMA
 from srkit.training.init_weights import load_init_weights
+from srkit.training.interrupts import StopRequests, signal_name
 from srkit.training.progress import RunProgress, phase_plan, start_summary
 from srkit.training.rank_rng import add_rank_rng, capture_rank_rng, restore_rank_rng
 from srkit.training.rng import seed_everything
+from srkit.training.run_lock import RunFolderLock
 from srkit.training.run_log import RunLog, SilentLog
 from srkit.training.run_state import gather_state, restore_state
 from srkit.training.validation import Validator
+from srkit.training.weight_health import weight_problem
 from srkit.weights import save_weights
 from srkit.writable import check_output_folder
 
@@ -56,10 +62,17 @@ class TrainResult:
 
 
 def train(recipe_name: str, recipe_class: type[Recipe], config: TrainConfig) -> TrainResult:
-    """Run (or resume) a training run described by ``config``; joins torchrun's group if any."""
+    """Run (or resume) a training run described by ``config``; joins torchrun's group if any.
+
+    The main process holds the run folder's lock from before the checkpoint is read until the
+    last file is written, so a second run into the same ``out`` is refused.
+    """
     info, device = distributed.start(config.device)
     try:
-        result = Trainer(recipe_name, recipe_class, config, info, device).run()
+        if info.is_main:  # before any work: a long run must not fail at its first save
+            check_output_folder(Path(config.out), "--out")
+        with RunFolderLock(Path(config.out)) if info.is_main else nullcontext():
+            result = Trainer(recipe_name, recipe_class, config, info, device).run()
     except RuntimeError as exc:
         # no orderly shutdown when a peer is gone: it could block; the exit tears the group down
         failure = distributed.peer_failure(exc, info)
@@ -84,8 +97,6 @@ class Trainer:
         self.checkpoints = self.out / "checkpoints"
         # the record describes the run, not how this process was launched: it never says resume
         self.record = {**config_record(recipe_name, config), "resume": False}
-        if info.is_main:  # before any work: a long run must not fail at its first save
-            check_output_folder(self.out, "--out")
         checkpoint = self._checkpoint_to_resume()
 
         seed_everything(config.seed)
@@ -144,9 +155,13 @@ class Trainer:
         last_metrics = None
         plan = phase_plan(self.recipe, config.iters)
         self.progress = RunProgress(config, self.device, self.start, plan, not log.interactive)
+        stop = StopRequests("press Ctrl-C again to stop at once",
+                            f"every checkpoint written so far is intact; {self._resume_hint()}")
+        stop.install()
         try:
             if info.is_main:
                 write_config_toml(self.out / "config.toml", self.record)
+                remove_stale_temp_files(self.out)
                 remove_stale_temp_files(self.checkpoints)
             if self.start == config.iters:
                 log.message(f"{self.out}: this run finished at iteration {config.iters}; nothing "
@@ -176,12 +191,37 @@ class Trainer:
                     last_metrics = self._validate(done, log)
                 if done % config.save_every == 0 or done == config.iters:
                     self._save(done)
+                if self._stop_requested(stop, done):
+                    self._stop(stop.signum or signal.SIGTERM, done)
                 window_start += time.perf_counter() - paused
             if self.start == config.iters:
                 self._save(config.iters)
         finally:
+            stop.restore()
             log.close()
         return TrainResult(self.out, config.iters, self.best_psnr, last_metrics)
+
+    # ---- stopping on a signal ----------------------------------------------------------
+
+    def _resume_hint(self) -> str:
+        return f"resume with: srkit train {self.name} --out {shlex.quote(str(self.out))} --resume"
+
+    def _stop_requested(self, stop: StopRequests, done: int) -> bool:
+        """Whether to stop after this step; processes agree at log steps (no sync per step)."""
+        if done == self.config.iters:
+            return False  # finished anyway
+        if not self.info.distributed:
+            return stop.requested
+        if done % self.config.log_every != 0:
+            return False
+        return distributed.any_true(stop.requested, self.info, self.device)
+
+    def _stop(self, signum: int, done: int) -> None:
+        """Save a checkpoint at ``done`` (unless just saved) and raise :class:`StoppedBySignal`."""
+        if done % self.config.save_every != 0:
+            self._save(done)
+        raise StoppedBySignal(f"{signal_name(signum)}: stopped at iteration {done}, checkpoint "
+                              f"saved in {self.checkpoints}; {self._resume_hint()}", signum)
 
     def _train_step(self, step: int) -> dict[str, Tensor]:
         """One iteration: batch, recipe step, schedulers; returns the loss terms as scalars."""
@@ -236,6 +276,8 @@ class Trainer:
         return unwrap(self.recipe.nets["generator"])
 
     def _validate(self, done: int, log: RunLog | SilentLog) -> dict[str, float] | None:
+        if done > 0:  # before best.safetensors could be written from them
+            self._check_weights(done)
         metrics, failure = None, None
         try:
             metrics = self._validate_here(done, log)
@@ -262,7 +304,21 @@ class Trainer:
                              validation=self.last_validation)
         return metrics
 
+    def _check_weights(self, done: int) -> None:
+        """Refuse to save (or call good) weights that are non-finite or exploded."""
+        nets = {name: unwrap(net) for name, net in self.recipe.nets.items()}
+        if self.ema is not None:
+            nets.update({f"ema.{name}": shadow for name, shadow in self.ema.shadows.items()})
+        problem = weight_problem(nets)
+        if problem is None:
+            return
+        kept = (f"the last good checkpoint is in {self.checkpoints}"
+                if has_checkpoint(self.checkpoints) else "no checkpoint was written yet")
+        raise SrkitError(f"weights diverged at iteration {done} ({problem}); training stopped "
+                         f"without saving them, {kept} (try a lower --lr)")
+
     def _save(self, done: int) -> None:
+        self._check_weights(done)
         failure = None
         every_rank = distributed.gather_objects(capture_rank_rng(), self.info)
         if self.info.is_main:

@@ -9,13 +9,24 @@ from torch import Tensor, nn
 
 from srkit.data import resolve_dataset
 from srkit.degradations.imresize import imresize
+from srkit.errors import SrkitError
 from srkit.evaluation.protocol import evaluate, is_grey_file, make_lr, modcrop
 from srkit.imageio import list_images, load_image, save_image
+from srkit.metrics.ssim import WINDOW_SIZE
 from srkit.training.rng import isolated_rng
 from srkit.training.sample_strip import labelled_strip
 
 #: side of the HR crop shown in samples (bicubic | SR | HR side by side, labelled)
 SAMPLE_CROP = 192
+
+
+def check_scorable(hr: Tensor, scale: int) -> None:
+    """The protocol shaves ``scale`` pixels per side and needs SSIM's window in what is left."""
+    need = 2 * scale + WINDOW_SIZE
+    height, width = hr.shape[-2:]
+    if min(height, width) < need:
+        raise SrkitError(f"{width}x{height} image is too small to validate x{scale} "
+                         f"(needs at least {need}x{need})")
 
 
 class Validator:
@@ -25,7 +36,12 @@ class Validator:
         self.scale, self.device = scale, device
         self.images: list[tuple[str, Tensor, Tensor, bool]] = []
         for path in list_images(resolve_dataset(val)):
-            hr = modcrop(load_image(path), scale).unsqueeze(0)
+            try:
+                hr = modcrop(load_image(path), scale).unsqueeze(0)
+                check_scorable(hr, scale)
+            except SrkitError as exc:
+                message = str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}"
+                raise SrkitError(f"--val: {message}") from None
             self.images.append((path.stem, hr, make_lr(hr, scale), is_grey_file(path)))
 
     @torch.no_grad()
