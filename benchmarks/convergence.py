@@ -47,6 +47,7 @@ class Recorder:
         self.rows: list[dict[str, Any]] = []
         self.started = time.perf_counter()
         self.minutes = minutes
+        self.last_generator: nn.Module | None = None
 
     def evaluate(self, generator: nn.Module, iteration: int) -> dict[str, float]:
         row: dict[str, Any] = {"iteration": iteration,
@@ -59,6 +60,7 @@ class Recorder:
         print(format_row(row, list(self.validators)), flush=True)
         first = next(iter(self.validators))
         if self.minutes is not None and row["seconds"] > 60 * self.minutes and iteration > 0:
+            self.last_generator = generator
             raise BudgetSpent
         return row[first]
 
@@ -78,6 +80,17 @@ def format_row(row: dict[str, Any], sets: list[str]) -> str:
     cells = [str(row["iteration"]), f"{row['seconds']:.0f}", f"{row['load']:.1f}"]
     cells += [f"{row[s]['psnr']:.2f} / {row[s]['ssim']:.4f}" for s in sets]
     return "| " + " | ".join(cells) + " |"
+
+
+def save_last(recorder: Recorder, out: Path) -> None:
+    """The generator of the last evaluation as ``OUT/model.safetensors`` (a stopped run's)."""
+    from srkit.training.config_io import read_config_file
+    from srkit.weights import save_weights
+
+    if recorder.last_generator is not None:
+        save_weights(recorder.last_generator, out / "model.safetensors",
+                     config=read_config_file(out / "config.toml"))
+        print(f"weights of the last evaluation: {out / 'model.safetensors'}")
 
 
 def first_beating(rows: list[dict[str, Any]], bicubic: dict[str, Any], name: str) -> int | None:
@@ -124,6 +137,7 @@ def main() -> None:
         srkit_main(command)
     except BudgetSpent:
         stopped = f"wall-clock budget of {args.minutes} min spent"
+        save_last(recorder, Path(args.out))
     except SystemExit as exc:
         if exc.code:
             raise
