@@ -7,6 +7,7 @@ does not depend on their values) at a few LR sizes, per variant:
     bf16           autocast bfloat16
     channels_last  fp32, model and input in channels_last memory format
     compile        fp32, torch.compile (compilation happens in the untimed warm-up)
+    fast           all three together: bf16 autocast, channels_last and torch.compile
 
 On CUDA it also gives achieved TFLOP/s (FLOPs counted by torch.utils.flop_counter) as a
 fraction of the GPU's dense peak for that precision (fp32 runs are compared with the TF32
@@ -17,6 +18,8 @@ implementation (the way many SR repositories compute them), on the same images.
 
     python benchmarks/inference_throughput.py --device cpu --sizes 32,64 --repeats 3
     python benchmarks/inference_throughput.py --device cuda --sizes 128,256,512
+    python benchmarks/inference_throughput.py --device cuda --sizes 270x480 \
+        --models srresnet:4,drn-s:4 --variants eager,fast      # x4 to 1080p output
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from srkit.metrics import psnr, ssim
 from srkit.models import build_generator
 
 MODELS = (("srresnet", 4), ("drn-s", 4), ("drn-s", 8))
-VARIANTS = ("eager", "bf16", "channels_last", "compile")
+VARIANTS = ("eager", "bf16", "channels_last", "compile", "fast")
 
 #: dense peak TFLOP/s by device-name fragment: (fp32 CUDA cores, tf32 tensor cores, bf16/fp16)
 GPU_PEAKS = {
@@ -56,11 +59,11 @@ def synchronize(device: torch.device) -> None:
 
 def prepare(arch: str, scale: int, variant: str, device: torch.device) -> tuple[nn.Module, str]:
     model = build_generator(arch, scale=scale).to(device).eval()
-    if variant == "channels_last":
+    if variant in ("channels_last", "fast"):
         model = model.to(memory_format=torch.channels_last)
-    if variant == "compile":
+    if variant in ("compile", "fast"):
         model = torch.compile(model)
-    return model, ("bf16" if variant == "bf16" else "fp32")
+    return model, ("bf16" if variant in ("bf16", "fast") else "fp32")
 
 
 def forward_seconds(model: nn.Module, lr: Tensor, precision: str) -> float:
@@ -85,7 +88,7 @@ def time_variants(arch: str, scale: int, lr: Tensor, variants: list[str], repeat
     for variant in variants:
         try:
             model, precision = prepare(arch, scale, variant, lr.device)
-            x = lr.to(memory_format=torch.channels_last) if variant == "channels_last" else lr
+            x = lr.to(memory_format=torch.channels_last) if variant in ("channels_last", "fast") else lr
             for _ in range(warmup):  # includes compilation for the compile variant
                 forward_seconds(model, x, precision)
             prepared[variant] = (model, x, precision)
@@ -123,14 +126,15 @@ def peak_tflops(device: torch.device, precision: str) -> float | None:
 
 def model_rows(args: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
     rows = []
-    for arch, scale in MODELS:
+    for arch, scale in args.models:
         try:
             build_generator(arch, scale=scale)
         except SrkitError as exc:
             print(f"skip {arch} x{scale}: {exc}")
             continue
-        for size in args.sizes:
-            lr = torch.rand(args.batch, 3, size, size, device=device)
+        for height, width in args.sizes:
+            size = f"{height}x{width}"
+            lr = torch.rand(args.batch, 3, height, width, device=device)
             flops = count_flops(arch, scale, lr) if device.type == "cuda" else None
             timings = time_variants(arch, scale, lr, args.variants, args.repeats, args.warmup)
             eager = timings.get("eager")
@@ -141,11 +145,11 @@ def model_rows(args: argparse.Namespace, device: torch.device) -> list[dict[str,
                 if isinstance(seconds, str):
                     row["error"] = seconds
                 else:
-                    mpix = args.batch * (size * scale) ** 2 / seconds / 1e6
+                    mpix = args.batch * height * width * scale**2 / seconds / 1e6
                     row.update(ms=1000 * seconds, mpix_per_s=mpix,
                                ratio=eager / seconds if isinstance(eager, float) else None)
                     if flops is not None:
-                        peak = peak_tflops(device, "bf16" if variant == "bf16" else "fp32")
+                        peak = peak_tflops(device, "bf16" if variant in ("bf16", "fast") else "fp32")
                         row["tflops"] = flops / seconds / 1e12
                         row["peak_fraction"] = row["tflops"] / peak if peak else None
                 rows.append(row)
@@ -238,7 +242,10 @@ def metric_rows(args: argparse.Namespace, device: torch.device) -> list[dict[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--sizes", default="64,128", help="LR sizes (square), comma-separated")
+    parser.add_argument("--sizes", default="64,128",
+                        help="LR sizes, comma-separated: N (square) or HxW, e.g. 270x480")
+    parser.add_argument("--models", default=",".join(f"{a}:{s}" for a, s in MODELS),
+                        help="generators as arch:scale, comma-separated")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=2)
@@ -247,7 +254,9 @@ def main() -> None:
     parser.add_argument("--metric-size", type=int, default=256)
     parser.add_argument("--skip-models", action="store_true")
     args = parser.parse_args()
-    args.sizes = [int(s) for s in args.sizes.split(",")]
+    args.sizes = [tuple(int(n) for n in (s.split("x") if "x" in s else (s, s)))
+                  for s in args.sizes.split(",")]
+    args.models = [(m.split(":")[0], int(m.split(":")[1])) for m in args.models.split(",") if m]
     args.variants = [v for v in args.variants.split(",") if v]
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else \

@@ -10,6 +10,7 @@ variants taking turns step by step; it reports the median step time:
     bf16         --amp bf16 (autocast)
     channels_last --channels-last
     compile      --compile (torch.compile; the warmup steps include compilation)
+    fast         all three: --amp bf16 --channels-last --compile
 
 Data loading is excluded (the trainer overlaps it with worker processes). Example:
 
@@ -42,6 +43,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "bf16": {"amp": "bf16"},
     "channels_last": {"channels_last": True},
     "compile": {"compile": True},
+    "fast": {"amp": "bf16", "channels_last": True, "compile": True},
 }
 
 

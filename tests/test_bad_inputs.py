@@ -151,6 +151,10 @@ def train(*extra: str, recipe: str = "tiny") -> Callable[[Path], list[str]]:
     return argv
 
 
+#: explicit DRN sizes: the tiny runs are x2, which has no published DRN size to default to
+DRN_SIZE = ("--n-feats", "4", "--n-blocks", "1")
+
+
 def train_init(weights: Callable[[Path], Path]) -> Callable[[Path], list[str]]:
     return lambda d: train("--init", str(weights(d)))(d)
 
@@ -274,11 +278,11 @@ CASES = [
          "--adv-weight must be >= 0"),
     Case("srgan: --pretrain-iters past --iters", train("--pretrain-iters", "20", recipe="srgan"),
          "--pretrain-iters 20 must not exceed --iters 6"),
-    Case("drn: --dual-weight -1", train("--dual-weight", "-1", recipe="drn"),
+    Case("drn: --dual-weight -1", train(*DRN_SIZE, "--dual-weight", "-1", recipe="drn"),
          "--dual-weight must be >= 0, got -1"),
-    Case("drn: --unpaired-ratio 1.5", train("--unpaired-ratio", "1.5", recipe="drn"),
+    Case("drn: --unpaired-ratio 1.5", train(*DRN_SIZE, "--unpaired-ratio", "1.5", recipe="drn"),
          "--unpaired-ratio must be in [0, 1], got 1.5"),
-    Case("drn: --n-feats -1", train("--n-feats", "-1", recipe="drn"), "--n-feats must be >= 0"),
+    Case("drn: --n-feats -1", train(*DRN_SIZE, "--n-feats", "-1", recipe="drn"), "--n-feats must be >= 1"),
     Case("drn: --scale 3", train("--scale", "3", "--patch-size", "48", recipe="drn"),
          "DRN scale must be a power of two"),
     Case("train: --resume with --init", lambda d: train("--resume", "--init", str(tiny_weights(d)))(d),

@@ -36,9 +36,23 @@ def _click_option(spec: FieldSpec) -> click.Option:
                         metavar=spec.metavar, help=spec.help + shown)
 
 
+def preset_values(recipe: str, config_class: type, preset: str | None) -> dict[str, Any]:
+    """The typed option values of ``--preset NAME`` (empty without one)."""
+    if preset is None:
+        return {}
+    presets = getattr(config_class, "presets", {})
+    if preset not in presets:
+        known = ", ".join(sorted(presets)) or "none"
+        raise SrkitError(f"recipe {recipe!r} has no preset {preset!r} (presets: {known})")
+    return check_file_values(config_class, presets[preset][1], f"preset {preset!r}", recipe)
+
+
 def effective_config(recipe: str, config_class: type, ctx: click.Context,
-                     config_file: str | None) -> Any:
-    """Flags given explicitly > config file > checkpoint config (with --resume) > defaults."""
+                     config_file: str | None, preset: str | None = None) -> Any:
+    """Flags given explicitly > config file > preset > checkpoint config (with --resume) > defaults.
+
+    Options left unset take the config class's defaults, derived ones computed from the rest.
+    """
     specs = field_specs(config_class)
     flags = {s.name: ctx.params[s.name] for s in specs
              if ctx.params.get(s.name) is not None
@@ -46,7 +60,7 @@ def effective_config(recipe: str, config_class: type, ctx: click.Context,
     from_file = {}
     if config_file is not None:
         from_file = check_file_values(config_class, read_config_file(config_file), config_file, recipe)
-    chosen = {**from_file, **flags}
+    chosen = {**preset_values(recipe, config_class, preset), **from_file, **flags}
     recipe_class = get_registry().get("recipe", recipe)
     check_config(config_class(**chosen), recipe_class)  # before reading any checkpoint
     if chosen.get("resume"):
@@ -82,12 +96,18 @@ def _make_command(name: str) -> click.Command:
     params: list[click.Parameter] = [_click_option(spec) for spec in field_specs(config_class)]
     params.append(click.Option(["--config", "config_file"], type=click.Path(dir_okay=False),
                                default=None, help="TOML or YAML file of options (flags win)"))
+    presets = getattr(config_class, "presets", {})
+    if presets:
+        listed = "; ".join(f"{key}: {text}" for key, (text, _) in presets.items())
+        params.append(click.Option(["--preset"], type=click.Choice(sorted(presets)), default=None,
+                                   help=f"named option set (the file and flags win): {listed}"))
 
     @click.pass_context
-    def callback(ctx: click.Context, config_file: str | None, **_: Any) -> None:
+    def callback(ctx: click.Context, config_file: str | None, preset: str | None = None,
+                 **_: Any) -> None:
         from srkit.training.trainer import train
 
-        config = effective_config(name, config_class, ctx, config_file)
+        config = effective_config(name, config_class, ctx, config_file, preset)
         result = train(name, recipe_class, config)
         if result.last_metrics is not None:
             click.echo(f"done: {result.out / 'model.safetensors'} (validation PSNR "

@@ -1,7 +1,9 @@
 """Training batches on the device: crops come from CPU workers, LR is made on the device.
 
 Making LR from HR crops batched on the training device (instead of per crop in the workers)
-keeps the workers cheap so a GPU is not starved by the MATLAB-bicubic resize.
+keeps the workers cheap so a GPU is not starved by the MATLAB-bicubic resize. On CUDA the batch
+of the next step is copied (from pinned memory, on a side stream) and degraded while the current
+step runs: one batch of lookahead, so the step never waits for its data.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class TrainBatches:
         self._main = self._stream(main, 0, start_step)
         self._extras = {name: self._stream(dataset, zlib.crc32(name.encode()), start_step)
                         for name, dataset in extras.items()}
+        self._stream_for_copies = torch.cuda.Stream(device) if device.type == "cuda" else None
+        self._ahead: tuple[int, Batch] | None = None
 
     def _main_dataset(self) -> Dataset:
         config = self.config
@@ -74,6 +78,25 @@ class TrainBatches:
         return iter(loader)
 
     def next_batch(self, step: int) -> Batch:
+        """The batch of ``step``; on CUDA, also starts preparing the batch of ``step + 1``."""
+        if self._stream_for_copies is None:
+            return self._make_batch(step)
+        if self._ahead is None or self._ahead[0] != step:
+            self._ahead = (step, self._prepare_aside(step))
+        batch = self._ahead[1]
+        current = torch.cuda.current_stream(self.device)
+        current.wait_stream(self._stream_for_copies)
+        for tensor in (batch.lr, batch.hr, *batch.extra.values()):
+            if isinstance(tensor, Tensor):
+                tensor.record_stream(current)  # memory made on the side stream, used here
+        self._ahead = (step + 1, self._prepare_aside(step + 1))
+        return batch
+
+    def _prepare_aside(self, step: int) -> Batch:
+        with torch.cuda.stream(self._stream_for_copies):
+            return self._make_batch(step)
+
+    def _make_batch(self, step: int) -> Batch:
         first = _to_device(next(self._main), self.device)
         if self.paired:
             lr, hr = first

@@ -1,15 +1,61 @@
-"""Training configuration: a typed dataclass per recipe, loadable from TOML/YAML, set by flags."""
+"""Training configuration: a typed dataclass per recipe, loadable from TOML/YAML, set by flags.
+
+A recipe's config subclasses :class:`TrainConfig`. It changes an inherited option's default with
+the ``defaults`` class attribute instead of re-declaring the option, and an option whose default
+depends on other options (``--scale``, ``--init``) gets a :class:`Derived` default, computed when
+the config is built unless the option was given. Named ``presets`` (``--preset quick``) are sets
+of option values for short runs, so the defaults themselves stay the papers' recipes.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from srkit.errors import SrkitError
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A default computed from the other options of the config being built.
+
+    ``compute(config)`` reads any other option as an attribute (derived ones are computed first,
+    in whatever order they depend on each other) and ``config.given(name)`` says whether an
+    option with a derived default was set; ``text`` is what ``--help`` shows as the default.
+    """
+
+    compute: Callable[[Any], Any]
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def by_scale(values: Mapping[int, Any], otherwise: Any = None) -> Derived:
+    """A default that depends on ``--scale``: ``values[scale]``, else ``otherwise``."""
+    table = dict(values)
+    shown = ", ".join(f"{v} at x{s}" for s, v in sorted(table.items()))
+    if otherwise is not None:
+        shown += f", else {otherwise}"
+
+    def compute(config: Any) -> Any:
+        if config.scale in table:
+            return table[config.scale]
+        if otherwise is None:
+            raise SrkitError(f"no default for x{config.scale} (known: "
+                             f"{', '.join(f'x{s}' for s in sorted(table))}); give the option")
+        return otherwise
+
+    return Derived(compute, shown)
 
 
 def option(default, help: str, **extra):  # noqa: A002 - mirrors click's keyword
     """A config field with the help text its ``srkit train`` flag shows.
 
-    ``extra`` metadata, checked for every recipe before a run starts
-    (:func:`srkit.training.checks.check_config`): ``choices=(...)`` restricts the value;
+    ``default`` may be a :class:`Derived`. ``extra`` metadata, checked for every recipe before a
+    run starts (:func:`srkit.training.checks.check_config`): ``choices=(...)`` restricts the value;
     ``min=`` / ``max=`` bound a number (inclusive unless ``min_exclusive=True`` /
     ``max_exclusive=True``). Numbers must also be finite. A subclass re-declaring a field without
     bounds keeps the bounds of the field it overrides. Shown by the CLI: ``path="file"`` or
@@ -19,9 +65,39 @@ def option(default, help: str, **extra):  # noqa: A002 - mirrors click's keyword
     return field(default=default, metadata={"help": help, **extra})
 
 
+class _Resolver:
+    """Attribute view of a config whose derived defaults are computed on first access."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        object.__setattr__(self, "_config", config)
+        object.__setattr__(self, "_busy", set())
+
+    def given(self, name: str) -> bool:
+        """Whether option ``name`` holds a value rather than a default still to derive."""
+        return not isinstance(getattr(self._config, name), Derived)
+
+    def __getattr__(self, name: str) -> Any:
+        config, busy = self._config, self._busy
+        value = getattr(config, name)
+        if not isinstance(value, Derived):
+            return value
+        if name in busy:
+            raise SrkitError(f"{type(config).__name__}: derived default of {name!r} depends on itself")
+        busy.add(name)
+        value = value.compute(self)
+        busy.discard(name)
+        setattr(config, name, value)
+        return value
+
+
 @dataclass
 class TrainConfig:
     """Options shared by every recipe. A recipe subclasses this to add its own fields."""
+
+    #: new defaults of inherited options, ``{name: value or Derived}`` (help and type are kept)
+    defaults: ClassVar[dict[str, Any]] = {}
+    #: named option sets for ``--preset NAME``: ``{name: (one-line description, {option: value})}``
+    presets: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {}
 
     data: str | None = option(None, "HR image folder (default: the bundled demo photos)",
                               path="dir")
@@ -62,3 +138,29 @@ class TrainConfig:
                         max_exclusive=True)
     grad_clip: float = option(0.0, "clip gradient norm (0 = off)", min=0)
     workers: int = option(2, "data loader worker processes", min=0)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Turn ``defaults`` into re-declared fields before ``@dataclass`` reads the class."""
+        super().__init_subclass__(**kwargs)
+        new_defaults = cls.__dict__.get("defaults", {})
+        if not new_defaults:
+            return
+        inherited = {}
+        for base in reversed(cls.__mro__[1:]):
+            if dataclasses.is_dataclass(base):
+                inherited.update({f.name: f for f in dataclasses.fields(base)})
+        annotations = cls.__dict__.get("__annotations__", {})
+        for name, value in new_defaults.items():
+            if name not in inherited:
+                raise TypeError(f"{cls.__name__}.defaults: {name!r} is not an inherited option")
+            if name in annotations:
+                raise TypeError(f"{cls.__name__}: {name!r} is both declared and in defaults")
+            base_field = inherited[name]
+            annotations[name] = base_field.type
+            setattr(cls, name, field(default=value, metadata=base_field.metadata))
+        cls.__annotations__ = annotations
+
+    def __post_init__(self) -> None:
+        resolver = _Resolver(self)
+        for f in dataclasses.fields(self):
+            getattr(resolver, f.name)

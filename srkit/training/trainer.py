@@ -1,9 +1,11 @@
 """The one training loop every recipe runs in: ``srkit train RECIPE``.
 
 The trainer builds the recipe, its data and its :class:`TrainContext`, then per iteration:
-makes a batch (LR on the device), calls ``recipe.train_step``, steps every scheduler, guards
-against non-finite losses, and at intervals logs, validates and checkpoints. All files are
-written by the main process only.
+makes a batch (LR on the device), calls ``recipe.train_step``, steps every scheduler, folds the
+losses into the device-side non-finite guard, and at intervals checks the guard, logs, validates
+and checkpoints. Between intervals nothing waits for the device (no ``.item()``, ``float()`` or
+``bool()`` on a device tensor), so a GPU never idles on the host. All files are written by the
+main process only.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from srkit.training.config_io import config_record, write_config_toml
 from srkit.training.context import TrainContext
 from srkit.training.distributed import ProcessInfo
 from srkit.training.ema import EMA
+from srkit.training.finite_guard import FiniteGuard
 from srkit.training.init_weights import load_init_weights
 from srkit.training.interrupts import StopRequests, signal_name
 from srkit.training.progress import RunProgress, phase_plan, start_summary
@@ -114,6 +117,7 @@ class Trainer:
             self.start, self.best_psnr = checkpoint.iteration, checkpoint.state.get("best_psnr")
             self.last_validation = checkpoint.state.get("validation")
         self.batches = TrainBatches(config, self.recipe, device, info, self.start)
+        self.guard = FiniteGuard(device)
         self.validator = Validator(config.val, config.scale, device) if info.is_main else None
         if checkpoint is not None:  # last: everything above may draw random numbers
             restore_rank_rng(checkpoint, info)
@@ -179,17 +183,21 @@ class Trainer:
                     sums[name] = sums.get(name, 0.0) + value
                 window_steps += 1
                 done = step + 1
-                if done % config.log_every == 0 or done == config.iters:
+                validate_now = bool(config.val_every) and done % config.val_every == 0
+                save_now = done % config.save_every == 0 or done == config.iters
+                log_now = done % config.log_every == 0 or done == config.iters
+                if log_now or validate_now or save_now:
+                    self._stop_if_not_finite()
+                if log_now:
                     elapsed = time.perf_counter() - window_start
                     self._log_step(log, done, step, sums, window_steps, elapsed)
                     sums, window_start, window_steps = {}, time.perf_counter(), 0
                 else:
                     log.advance()
                 paused = time.perf_counter()  # validation and saving are not training speed
-                validate_now = config.val_every and done % config.val_every == 0
                 if validate_now or done == config.iters:
                     last_metrics = self._validate(done, log)
-                if done % config.save_every == 0 or done == config.iters:
+                if save_now:
                     self._save(done)
                 if self._stop_requested(stop, done):
                     self._stop(stop.signum or signal.SIGTERM, done)
@@ -233,25 +241,20 @@ class Trainer:
                 scheduler.step()
         losses = {name: torch.as_tensor(value, device=self.device).detach().float().mean()
                   for name, value in losses.items()}
-        self._guard_finite(losses, step)
+        self.guard.observe(losses, step)
         return losses
 
-    def _guard_finite(self, losses: dict[str, Tensor], step: int) -> None:
-        """Stop (every process, writing nothing) when a loss term is NaN or Inf."""
-        if not losses:
+    def _stop_if_not_finite(self) -> None:
+        """Stop (every process, writing nothing) when a loss term was NaN or Inf since the start."""
+        found = self.guard.check(self.info)
+        if found is None:
             return
-        values = torch.stack(list(losses.values()))
-        finite = torch.isfinite(values)
-        bad_here = not bool(finite.all())
-        if not distributed.any_true(bad_here, self.info, self.device):
-            return
-        bad = [f"{name} = {float(v)}" for (name, v), ok in zip(losses.items(), finite.tolist(),
-                                                                  strict=True) if not ok]
-        where = ", ".join(bad) if bad else "on another process"
+        iteration, terms = found
+        where = ", ".join(terms) if terms else "on another process"
+        at = f" at iteration {iteration}" if iteration else ""
         kept = (f"the last good checkpoint is in {self.checkpoints}"
                 if has_checkpoint(self.checkpoints) else "no checkpoint was written yet")
-        raise SrkitError(f"non-finite loss at iteration {step + 1} ({where}); training stopped, "
-                         f"{kept}")
+        raise SrkitError(f"non-finite loss{at} ({where}); training stopped, {kept}")
 
     def _log_step(self, log: RunLog | SilentLog, done: int, step: int, sums: dict[str, Tensor],
                   steps: int, elapsed: float) -> None:

@@ -195,6 +195,7 @@ def preset(variant: str, scale: int) -> tuple[int, int]:
     try:
         return PRESETS[variant][scale]
     except KeyError:
+        n_levels(scale)  # a scale DRN cannot have at all is the more useful message
         published = ", ".join(f"x{s}" for s in PRESETS.get(variant, {}))
         raise SrkitError(
             f"drn-{variant}: no published size for x{scale} (published: {published}); "

@@ -24,36 +24,55 @@ from srkit.degradations.imresize import imresize
 from srkit.errors import SrkitError
 from srkit.interfaces import Batch, Recipe, StepContext
 from srkit.models import build_generator
-from srkit.training.config import TrainConfig, option
+from srkit.training.config import Derived, TrainConfig, option
 from srkit.training.schedules import make_scheduler
 from srkit_drn.arch import DualModels, n_levels, preset
 
 UNPAIRED_STREAM = "unpaired_lr"
 
 
+#: the official code's training length: 1000 epochs of 1000 iterations (guoyongcs/DRN option.py)
+OFFICIAL_ITERS = 1_000_000
+#: the official HR crop ("output patch size") at every scale: LR 96 at x4, 48 at x8
+OFFICIAL_PATCH = 384
+
+
 @dataclass
 class DRNConfig(TrainConfig):
-    """DRN options. The paper trains with ``--patch-size 384 --batch-size 32`` on DF2K; the
-    defaults here are smaller so a run on a laptop CPU finishes."""
+    """DRN options; the defaults are the official code's (guoyongcs/DRN ``option.py``): batch 32,
+    HR crops 384 at every scale, L1, dual weight 0.1, Adam(0.9, 0.999, eps 1e-8) at lr 1e-4 with
+    cosine annealing to 1e-7 over 10^6 iterations, published sizes per scale."""
+
+    defaults = {
+        "iters": OFFICIAL_ITERS, "batch_size": 32,
+        "patch_size": OFFICIAL_PATCH,
+        "lr": 1e-4, "lr_schedule": "cosine", "lr_min": 1e-7,
+        "val_every": 1000, "save_every": 1000,
+    }
+    presets = {
+        "quick": ("a few minutes on a CPU: batch 3, 64x64 HR crops, 400 iterations "
+                  "(a demonstration, not a trained model)", {
+                      "iters": 400, "batch_size": 3, "patch_size": 64, "val_every": 200,
+                      "save_every": 200, "log_every": 20}),
+    }
 
     variant: str = option("s", "model size: s (DRN-S) or l (DRN-L)", choices=("s", "l"))
-    n_feats: int = option(0, "feature width (0 = the published size of --variant at --scale)",
-                          min=0)
-    n_blocks: int = option(0, "RCAB blocks per up block (0 = the published size)", min=0)
+    n_feats: int = option(Derived(lambda c: preset(c.variant, c.scale)[0],
+                                  "the published width of --variant at --scale"), "feature width",
+                          min=1)
+    n_blocks: int = option(Derived(lambda c: preset(c.variant, c.scale)[1],
+                                   "the published depth of --variant at --scale"),
+                           "RCAB blocks per up block", min=1)
     dual_weight: float = option(0.1, "weight lambda of the dual (closed-loop) loss", min=0)
     unpaired: str | None = option(None, "folder of LR-only images (any size) mixed into training",
                                   path="dir")
     unpaired_ratio: float = option(0.3, "share of each batch taken from --unpaired (0..1)",
                                    min=0, max=1)
     save_dual: bool = option(True, "store the dual models in the exported weights (dual.* keys)")
-    patch_size: int = option(192, "HR crop size in pixels (paper: 384, i.e. x4 LR 96 / x8 LR 48)")
-    batch_size: int = option(8, "batch size per process (paper: 32)")
-    lr_schedule: str = option("cosine", "constant, multistep or cosine (paper: cosine to lr_min)",
-                              choices=("constant", "multistep", "cosine"))
 
 
 def resolve_size(config: DRNConfig) -> tuple[int, int]:
-    """``(n_feats, n_blocks)``: explicit options win, otherwise the published preset."""
+    """``(n_feats, n_blocks)``; 0 (accepted from older config files) means the published size."""
     if config.n_feats > 0 and config.n_blocks > 0:
         return config.n_feats, config.n_blocks
     feats, blocks = preset(config.variant, config.scale)

@@ -15,7 +15,7 @@ from torch.nn import functional as F
 from srkit.errors import SrkitError
 from srkit.interfaces import Batch, Recipe, StepContext
 from srkit.models import build_discriminator, build_generator
-from srkit.training.config import TrainConfig, option
+from srkit.training.config import Derived, TrainConfig, option
 from srkit.training.pixel_recipe import PixelConfig, PixelRecipe, pixel_step
 from srkit.training.schedules import make_scheduler
 from srkit_srgan.losses import GAN_TYPES, AdversarialLoss, VGGLoss
@@ -23,9 +23,26 @@ from srkit_srgan.losses import GAN_TYPES, AdversarialLoss, VGGLoss
 CONTENT_LOSSES = ("vgg", "mse")
 
 
+#: the paper's SRResNet-MSE training: 10^6 iterations at lr 1e-4 (Ledig et al. 2017, sec. 3.2)
+PAPER_SRRESNET_ITERS = 1_000_000
+#: the paper's SRGAN phase: 10^5 iterations at lr 1e-4, then 10^5 at 1e-5
+PAPER_GAN_ITERS = 200_000
+
+
 @dataclass
 class SRResNetConfig(PixelConfig):
-    loss: str = option("mse", "pixel loss: mse (the paper's SRResNet-MSE), l1 or any registered loss")
+    """The paper's SRResNet-MSE recipe: batch 16, 96x96 HR crops, Adam lr 1e-4, 10^6 iterations."""
+
+    defaults = {"iters": PAPER_SRRESNET_ITERS, "batch_size": 16, "patch_size": 96, "lr": 1e-4,
+                "loss": "mse", "lr_schedule": "constant", "val_every": 5000, "save_every": 5000}
+    presets = {
+        "quick": ("minutes on a CPU (docs/results.md): 32 channels x 4 blocks, L1, lr 1e-3 "
+                  "cosine to 1e-5, batch 16, 64x64 crops, 2000 iterations", {
+                      "iters": 2000, "channels": 32, "blocks": 4, "loss": "l1", "lr": 1e-3,
+                      "lr_schedule": "cosine", "lr_min": 1e-5, "patch_size": 64,
+                      "val_every": 500, "save_every": 500, "log_every": 50, "workers": 1}),
+    }
+
     channels: int = option(64, "generator feature width", min=1)
     blocks: int = option(16, "generator residual blocks", min=1)
 
@@ -43,18 +60,39 @@ class SRResNetRecipe(PixelRecipe):
                 "blocks": self.config.blocks}
 
 
+def _default_pretrain_iters(config: Any) -> int:
+    """0 with --init; the paper's 10^6, or its share (5/6) of an --iters given."""
+    if config.init:
+        return 0
+    if config.given("iters"):
+        return config.iters * PAPER_SRRESNET_ITERS // (PAPER_SRRESNET_ITERS + PAPER_GAN_ITERS)
+    return PAPER_SRRESNET_ITERS
+
+
 @dataclass
 class SRGANConfig(TrainConfig):
-    # The defaults make `srkit train srgan` a short demo of both phases; the paper trains
-    # 1e6 SRResNet iterations, then 1e5 at lr 1e-4 and 1e5 at 1e-5, batch 16.
-    iters: int = option(60, "training iterations, both phases together")
-    batch_size: int = option(4, "batch size per process")
+    """The paper's SRGAN recipe (Ledig et al. 2017): SRResNet-MSE for 10^6 iterations (or
+    ``--init`` trained weights), then 2*10^5 GAN iterations, lr 1e-4 then 1e-5, batch 16, 96x96,
+    VGG54 content loss on features scaled by 1/12.75, adversarial weight 1e-3, Adam beta1 0.9."""
+
+    defaults = {
+        "iters": Derived(lambda c: c.pretrain_iters + PAPER_GAN_ITERS,
+                         "pretrain_iters + 200000 (the paper's GAN phase)"),
+        "batch_size": 16, "patch_size": 96, "lr": 1e-4, "val_every": 5000, "save_every": 5000,
+    }
+    presets = {
+        "quick": ("a short run of both phases on a CPU (not a trained model)", {
+            "iters": 60, "pretrain_iters": 30, "batch_size": 4, "val_every": 30,
+            "save_every": 30, "log_every": 10}),
+    }
+
     lr_schedule: str = option(
         "multistep", "schedule of the GAN phase: constant, multistep (lr x lr_gamma halfway) or cosine"
     )
-    pretrain_iters: int | None = option(
-        None, "iterations of SRResNet-MSE pretraining before the GAN phase "
-        "(default: half of --iters; 0 with --init)", min=0
+    pretrain_iters: int = option(
+        Derived(_default_pretrain_iters,
+                "1000000 (the paper's); 5/6 of --iters when it is given; 0 with --init"),
+        "iterations of SRResNet-MSE pretraining before the GAN phase", min=0
     )
     channels: int = option(64, "generator feature width", min=1)
     blocks: int = option(16, "generator residual blocks", min=1)
@@ -72,7 +110,7 @@ class SRGANConfig(TrainConfig):
     vgg_weights: str | None = option(
         None, "VGG19 ImageNet weights file (default: torchvision's file in the torch hub cache)",
         path="file")
-    vgg_rescale: bool = option(False, "scale VGG features by 1/12.75 as in the paper")
+    vgg_rescale: bool = option(True, "scale VGG features by 1/12.75 as in the paper")
 
 
 def _discriminator_crop(patch_size: int) -> int | None:
@@ -95,8 +133,7 @@ class SRGANRecipe(Recipe):
     def __init__(self, config: SRGANConfig, device: torch.device) -> None:
         super().__init__(config, device)
         #: iterations of the pretraining phase; the GAN phase starts at this iteration
-        self.pretrain_iters = (config.iters // 2 if config.pretrain_iters is None
-                               else config.pretrain_iters)
+        self.pretrain_iters = config.pretrain_iters
         # Load VGG first: missing weights must stop the run before any time is spent.
         self.content_loss = (
             VGGLoss(config.vgg_layer, config.vgg_weights, config.vgg_rescale).to(device)
@@ -122,7 +159,7 @@ class SRGANRecipe(Recipe):
 
     @classmethod
     def validate(cls, config: SRGANConfig) -> None:
-        if config.pretrain_iters is not None and config.pretrain_iters > config.iters:
+        if config.pretrain_iters > config.iters:
             raise SrkitError(
                 f"--pretrain-iters {config.pretrain_iters} must not exceed --iters {config.iters}"
             )

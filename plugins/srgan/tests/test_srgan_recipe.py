@@ -154,8 +154,9 @@ def test_srresnet_recipe_trains_with_mse_by_default():
     assert torch.isfinite(logs["pixel"]) and changed(before, g)
 
 
-def test_pretraining_lasts_half_the_run_unless_given():
-    recipe = make_recipe("srgan", iters=20, content_loss="mse")
-    assert recipe.phase(9) == "pretrain" and recipe.phase(10) == "gan"
+def test_pretraining_takes_the_papers_share_of_the_run_unless_given():
+    # the paper: 10^6 SRResNet-MSE iterations, then 2*10^5 GAN iterations, i.e. 5/6 pretraining
+    recipe = make_recipe("srgan", iters=24, content_loss="mse")
+    assert recipe.phase(19) == "pretrain" and recipe.phase(20) == "gan"
     recipe = make_recipe("srgan", iters=20, pretrain_iters=0, content_loss="mse")
     assert recipe.phase(0) == "gan"
