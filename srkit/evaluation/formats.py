@@ -60,7 +60,7 @@ COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
 _LEFT_ALIGNED = {"model", "dataset"}
 _SHARED_FIELDS = (("device", "device"), ("precision", "precision"),
                   ("peak memory", "peak_mem_kind"), ("LPIPS net", "lpips_net"),
-                  ("self-ensemble", "self_ensemble"), ("tile", "tile"))
+                  ("self-ensemble", "self_ensemble"), ("tile", "tile"), ("Y", "y_channel"))
 
 
 def _cells(rows: list[dict[str, Any]]) -> list[list[str]]:

@@ -10,6 +10,15 @@ from srkit.errors import SrkitError
 #: ITU-R BT.601 luma row of MATLAB's ``rgb2ycbcr`` for [0, 1] RGB; Y lands in [16, 235] / 255.
 Y_WEIGHTS = (65.481, 128.553, 24.966)
 Y_OFFSET = 16.0
+#: The same row in thousandths, for exact integer arithmetic on 8-bit levels.
+_Y_WEIGHTS_MILLI = (65481, 128553, 24966)
+_LUMA_SPAN_MILLI = 219_000  # sum of the weights, in thousandths
+
+#: How the luma is computed: ``matlab`` rounds Y to an integer 16..235 (``rgb2ycbcr`` on a
+#: ``uint8`` image returns ``uint8``, which is what published tables score); ``basicsr`` keeps
+#: it unrounded (``rgb2ycbcr`` on ``im2double`` input, as BasicSR and most Python code do).
+Y_MODES = ("matlab", "basicsr")
+DEFAULT_Y_MODE = "matlab"
 
 
 def quantize(x: Tensor) -> Tensor:
@@ -20,25 +29,58 @@ def quantize(x: Tensor) -> Tensor:
     return torch.floor(x.clamp(0, 1) * 255 + 0.5) / 255
 
 
-def rgb_to_y(x: Tensor) -> Tensor:
-    """Luma of RGB images: (N,3,H,W) or (3,H,W) in [0, 1] -> (N,1,H,W) or (1,H,W).
+def check_y_mode(mode: str) -> str:
+    """``mode`` if it is one of :data:`Y_MODES`, else a one-line SrkitError."""
+    if mode not in Y_MODES:
+        raise SrkitError(f"unknown Y channel mode {mode!r}; expected one of {', '.join(Y_MODES)}")
+    return mode
 
-    Same as ``rgb2ycbcr(im2double(rgb))(:,:,1)`` in MATLAB, i.e.
-    ``Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255``: values lie in [16/255, 235/255]
-    and are not rounded. A single-channel (grey) input is treated as R = G = B.
-    """
+
+def _check_rgb(x: Tensor, name: str) -> int:
     channel_dim = x.dim() - 3
     if x.dim() not in (3, 4) or x.shape[channel_dim] not in (1, 3):
-        raise SrkitError(f"rgb_to_y: expected RGB images (N,3,H,W), got shape {tuple(x.shape)}")
+        raise SrkitError(f"{name}: expected RGB images (N,3,H,W), got shape {tuple(x.shape)}")
+    return channel_dim
+
+
+def _weighted_levels(x: Tensor, channel_dim: int) -> Tensor:
+    """``65481 R + 128553 G + 24966 B`` on the 8-bit levels of ``x`` (int32, exact)."""
+    levels = torch.floor(x.clamp(0, 1) * 255 + 0.5).to(torch.int32)
+    if x.shape[channel_dim] == 1:
+        return levels * _LUMA_SPAN_MILLI
+    weights = torch.tensor(_Y_WEIGHTS_MILLI, dtype=torch.int32, device=x.device).view(3, 1, 1)
+    return (levels * weights).sum(dim=channel_dim, keepdim=True, dtype=torch.int32)
+
+
+def rgb_to_y(x: Tensor, *, rounded: bool = False) -> Tensor:
+    """Luma of RGB images: (N,3,H,W) or (3,H,W) in [0, 1] -> (N,1,H,W) or (1,H,W).
+
+    ``Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255`` as in MATLAB's ``rgb2ycbcr``; values
+    lie in [16/255, 235/255]. ``rounded=False``: unrounded, ``rgb2ycbcr(im2double(rgb))``.
+    ``rounded=True``: ``rgb2ycbcr`` of the ``uint8`` image, i.e. the input is taken as 8-bit
+    levels and Y is rounded (halves up, in exact integer arithmetic) to an integer / 255.
+    A single-channel (grey) input is treated as R = G = B.
+    """
+    channel_dim = _check_rgb(x, "rgb_to_y")
+    if rounded:
+        luma = Y_OFFSET + torch.div(_weighted_levels(x, channel_dim) + 127_500, 255_000,
+                                    rounding_mode="floor")
+        return luma.to(x.dtype) / 255
     if x.shape[channel_dim] == 1:
         return (Y_OFFSET + sum(Y_WEIGHTS) * x) / 255
     weights = torch.tensor(Y_WEIGHTS, dtype=x.dtype, device=x.device).view(3, 1, 1)
     return (Y_OFFSET + (x * weights).sum(dim=channel_dim, keepdim=True)) / 255
 
 
-def rgb_to_grey(x: Tensor) -> Tensor:
-    """Full-range BT.601 luma (MATLAB ``rgb2gray``, unrounded): (N,3,H,W) -> (N,1,H,W) in [0, 1].
+def rgb_to_grey(x: Tensor, *, rounded: bool = False) -> Tensor:
+    """Full-range BT.601 luma (MATLAB ``rgb2gray``): (N,3,H,W) -> (N,1,H,W) in [0, 1].
 
     Equals the grey level itself when R = G = B; used to compare SR against grey references.
+    ``rounded=True`` rounds it to 8-bit levels, as ``rgb2gray`` of a ``uint8`` image does.
     """
+    channel_dim = _check_rgb(x, "rgb_to_grey")
+    if rounded:
+        grey = torch.div(_weighted_levels(x, channel_dim) + _LUMA_SPAN_MILLI // 2, _LUMA_SPAN_MILLI,
+                         rounding_mode="floor")
+        return grey.to(x.dtype) / 255
     return (rgb_to_y(x) * 255 - Y_OFFSET) / sum(Y_WEIGHTS)

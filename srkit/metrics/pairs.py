@@ -6,7 +6,11 @@ import torch
 from torch import Tensor
 
 from srkit.errors import SrkitError
-from srkit.metrics.color import quantize, rgb_to_grey, rgb_to_y
+from srkit.metrics.color import DEFAULT_Y_MODE, check_y_mode, quantize, rgb_to_grey, rgb_to_y
+
+#: what ``y_channel`` may be: a mode of :data:`srkit.metrics.color.Y_MODES`, True (the default
+#: mode) or False (compare every RGB channel).
+YChannel = bool | str
 
 
 def metric_dtype(device: torch.device) -> torch.dtype:
@@ -22,7 +26,17 @@ def _as_batch(images: Tensor, name: str, role: str) -> Tensor:
     return images
 
 
-def prepare_pair(sr: Tensor, hr: Tensor, *, crop: int, y_channel: bool, name: str) -> tuple[Tensor, Tensor]:
+def y_mode_of(y_channel: YChannel) -> str | None:
+    """The luma mode ``y_channel`` asks for (``"matlab"`` or ``"basicsr"``), None for RGB."""
+    if y_channel is True:
+        return DEFAULT_Y_MODE
+    if y_channel is False:
+        return None
+    return check_y_mode(y_channel)
+
+
+def prepare_pair(sr: Tensor, hr: Tensor, *, crop: int, y_channel: YChannel,
+                 name: str) -> tuple[Tensor, Tensor]:
     """Validate, quantise, convert and crop a pair of image batches.
 
     Args:
@@ -32,7 +46,9 @@ def prepare_pair(sr: Tensor, hr: Tensor, *, crop: int, y_channel: bool, name: st
         y_channel: compare luma as MATLAB evaluation scripts do: BT.601 Y in [16, 235]
             (:func:`rgb_to_y`) against a colour reference; the grey level 0..255 against a
             grey reference, the SR converted like ``rgb2gray`` (:func:`rgb_to_grey`).
-            Otherwise every channel is compared (a grey image counts as R = G = B).
+            ``"matlab"`` (or True) rounds the luma to integers as MATLAB does on ``uint8``
+            images, ``"basicsr"`` keeps it unrounded. False compares every channel (a grey
+            image counts as R = G = B).
 
     Returns:
         Two (N,C',H-2*crop,W-2*crop) tensors in 0..255 in :func:`metric_dtype`.
@@ -42,12 +58,14 @@ def prepare_pair(sr: Tensor, hr: Tensor, *, crop: int, y_channel: bool, name: st
         raise SrkitError(f"{name}: SR {tuple(sr.shape)} and HR {tuple(hr.shape)} differ in size")
     if crop < 0 or 2 * crop >= min(sr.shape[-2:]):
         raise SrkitError(f"{name}: cannot crop {crop} px from {sr.shape[-2]}x{sr.shape[-1]} images")
+    mode = y_mode_of(y_channel)
     dtype = metric_dtype(sr.device)
     sr, hr = quantize(sr.to(dtype)), quantize(hr.to(dtype))
-    if y_channel and hr.shape[1] == 1:
-        sr = rgb_to_grey(sr) if sr.shape[1] == 3 else sr
-    elif y_channel:
-        sr, hr = rgb_to_y(sr), rgb_to_y(hr)
+    rounded = mode == "matlab"
+    if mode is not None and hr.shape[1] == 1:
+        sr = rgb_to_grey(sr, rounded=rounded) if sr.shape[1] == 3 else sr
+    elif mode is not None:
+        sr, hr = rgb_to_y(sr, rounded=rounded), rgb_to_y(hr, rounded=rounded)
     else:
         channels = max(sr.shape[1], hr.shape[1])
         sr, hr = sr.expand(-1, channels, -1, -1), hr.expand(-1, channels, -1, -1)

@@ -5,16 +5,18 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from srkit.metrics.pairs import prepare_pair
+from srkit.metrics.pairs import YChannel, prepare_pair
 
 
-def psnr(sr: Tensor, hr: Tensor, *, crop: int, y_channel: bool = True) -> Tensor:
+def psnr(sr: Tensor, hr: Tensor, *, crop: int, y_channel: YChannel = True) -> Tensor:
     """PSNR in dB of each image of a batch, on 8-bit values with peak 255.
 
     Args:
         sr, hr: (N,3,H,W) or (3,H,W) images in [0, 1]; both are quantised to 8 bits first.
         crop: border pixels ignored on every side (the protocol uses ``scale``).
-        y_channel: compare the BT.601 luma (MATLAB ``rgb2ycbcr``) instead of RGB.
+        y_channel: compare the BT.601 luma (MATLAB ``rgb2ycbcr``): ``"matlab"`` or True rounds
+            it to integers as MATLAB does on 8-bit images, ``"basicsr"`` keeps it unrounded;
+            False: compare R, G, B.
 
     Returns:
         float64 tensor (N,) on the input device (float32 on MPS); ``inf`` for identical images.

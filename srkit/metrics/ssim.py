@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from srkit.errors import SrkitError
-from srkit.metrics.pairs import prepare_pair
+from srkit.metrics.pairs import YChannel, prepare_pair
 
 WINDOW_SIZE = 11
 WINDOW_SIGMA = 1.5
@@ -39,13 +39,15 @@ def _filter_valid(planes: Tensor, taps: list[float]) -> Tensor:
     return out
 
 
-def ssim(sr: Tensor, hr: Tensor, *, crop: int, y_channel: bool = True) -> Tensor:
+def ssim(sr: Tensor, hr: Tensor, *, crop: int, y_channel: YChannel = True) -> Tensor:
     """Mean SSIM of each image of a batch (11x11 Gaussian window, sigma 1.5, valid region).
 
     Args:
         sr, hr: (N,3,H,W) or (3,H,W) images in [0, 1]; both are quantised to 8 bits first.
         crop: border pixels ignored on every side before filtering.
-        y_channel: compare the BT.601 luma; otherwise SSIM is averaged over R, G, B.
+        y_channel: compare the BT.601 luma (MATLAB ``rgb2ycbcr``): ``"matlab"`` or True rounds
+            it to integers as MATLAB does on 8-bit images, ``"basicsr"`` keeps it unrounded;
+            False: SSIM averaged over R, G, B.
 
     Returns:
         float64 tensor (N,) (float32 on MPS); 1 for identical images.
