@@ -74,6 +74,24 @@ def test_rounded_y_rounds_exact_halves_up() -> None:
     assert (rgb_to_y(levels, rounded=True) * 255).round().flatten().tolist() == [38.0, 126.0]
 
 
+def test_rounded_y_differs_from_rounding_the_float_formula_only_on_exact_halves() -> None:
+    # Every 8-bit colour, 32 red levels at a time: MATLAB's double arithmetic can land either
+    # side of an exact .5; everywhere else both roundings agree.
+    r, g, b = torch.meshgrid(torch.arange(32), torch.arange(256), torch.arange(256), indexing="ij")
+    ties = differences_off_ties = 0
+    for first_red in range(0, 256, 32):
+        rgb = torch.stack([r + first_red, g, b], dim=1)  # (32, 3, 256, 256)
+        ours = rgb_to_y(rgb.double() / 255, rounded=True)[:, 0] * 255
+        rgb = rgb.movedim(1, 0)
+        tie = (65481 * rgb[0] + 128553 * rgb[1] + 24966 * rgb[2]) % 255000 == 127500
+        red, green, blue = rgb.double()
+        formula = torch.floor(16 + (65.481 * red + 128.553 * green + 24.966 * blue) / 255 + 0.5)
+        ties += int(tie.sum())
+        differences_off_ties += int(((ours.round() != formula) & ~tie).sum())
+    assert differences_off_ties == 0
+    assert ties == 194
+
+
 def test_quantize_rounds_half_up_and_clamps() -> None:
     values = torch.tensor([-0.2, 0.5 / 255, 1.49 / 255, 2.5 / 255, 1.3], dtype=torch.float64)
     expected = torch.tensor([0, 1, 1, 3, 255], dtype=torch.float64) / 255

@@ -25,10 +25,10 @@ from PIL import Image
 from torch import Tensor
 
 from srkit.baseline import BicubicUpsampler
-from srkit.degradations.bicubic import bicubic_downscale
+from srkit.degradations.lr import make_lr as degrade
 from srkit.errors import SrkitError
 from srkit.imageio import list_images, load_image
-from srkit.metrics import DEFAULT_Y_MODE, Y_MODES, psnr, quantize, ssim
+from srkit.metrics import DEFAULT_Y_MODE, Y_MODES, psnr, ssim
 
 
 def modcrop(hr: Tensor, scale: int) -> Tensor:
@@ -46,14 +46,14 @@ def make_lr(hr: Tensor, scale: int) -> Tensor:
     """The protocol's LR input: 8-bit MATLAB bicubic downscaling of ``modcrop(hr, scale)``.
 
     hr: (N,3,H,W) or (3,H,W) in [0, 1] (one channel: grey) -> RGB (N,3,H//scale,W//scale)
-    (or unbatched) in [0, 1].
+    (or unbatched) in [0, 1]. Made by :func:`srkit.degradations.make_lr`, as training LR and
+    ``srkit degrade`` are.
     """
     unbatched = hr.dim() == 3
     batch = modcrop(hr, scale)
     if unbatched:
         batch = batch.unsqueeze(0)
-    batch = batch.expand(-1, 3, -1, -1)
-    lr = quantize(bicubic_downscale(batch, scale))
+    lr = degrade(batch.expand(-1, 3, -1, -1), scale)
     return lr[0] if unbatched else lr
 
 

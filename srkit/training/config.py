@@ -34,6 +34,8 @@ class TrainConfig:
     lr_gamma: float = option(0.1, "multistep: factor at each milestone")
     lr_min: float = option(1e-7, "cosine: final learning rate")
     degradation: str = option("bicubic", "degradation that makes LR from HR crops")
+    quantize_lr: bool = option(
+        True, "round the LR made from HR crops to 8 bits, as LR PNG files are (off: float LR)")
     out: str | None = option(None, "run folder (default: runs/<recipe>_x<scale>)")
     seed: int = option(0, "random seed")
     device: str = option("auto", "auto, cpu, cuda, cuda:N or mps")

@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from srkit.degradations import make_lr
 from srkit.errors import SrkitError
 from srkit.interfaces import Batch
 from srkit.models import build_generator
@@ -129,6 +130,33 @@ def test_paired_targets_are_the_lr_the_downscaled_hr_and_the_hr() -> None:
     targets = recipe.paired_targets(batch.lr, batch.hr)
     assert [t.shape[-1] for t in targets] == [LR_SIZE, 2 * LR_SIZE, 4 * LR_SIZE, 8 * LR_SIZE]
     assert targets[0] is batch.lr and targets[-1] is batch.hr
+    # without levels from the batch: 8-bit MATLAB bicubic, like the run's LR
+    torch.testing.assert_close(targets[1], make_lr(batch.hr, 4))
+    torch.testing.assert_close(targets[2], make_lr(batch.hr, 2))
+
+
+def test_intermediate_targets_are_the_levels_the_batch_carries() -> None:
+    recipe = make_recipe(scale=8)
+    assert recipe.lr_factors() == (4, 2)
+    assert make_recipe(scale=2).lr_factors() == ()
+    batch = make_batch(scale=8)
+    x4, x2 = torch.rand(2, 3, 2 * LR_SIZE, 2 * LR_SIZE), torch.rand(2, 3, 4 * LR_SIZE, 4 * LR_SIZE)
+    targets = recipe.paired_targets(batch.lr, batch.hr, {4: x4, 2: x2})
+    assert targets[1] is x4 and targets[2] is x2
+    with pytest.raises(SrkitError, match=r"no LR level for factors \[2\]"):
+        recipe.paired_targets(batch.lr, batch.hr, {4: x4})
+
+
+def test_train_step_uses_the_paired_part_of_the_batch_levels() -> None:
+    recipe = make_recipe(scale=4, unpaired="lr_only", unpaired_ratio=0.5)
+    batch = make_batch(scale=4, size=4, unpaired=True)
+    batch.lr_levels = {2: torch.rand(4, 3, 2 * LR_SIZE, 2 * LR_SIZE)}
+    seen = []
+    original = recipe.paired_targets
+    recipe.paired_targets = lambda lr, hr, levels=None: seen.append(levels) or original(lr, hr, levels)
+    recipe.train_step(batch, RecordingContext(recipe))
+    assert seen[0][2].shape[0] == 2
+    assert torch.equal(seen[0][2], batch.lr_levels[2][:2])
 
 
 def test_missing_unpaired_stream_is_a_one_line_error() -> None:
