@@ -10,7 +10,8 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
 from srkit.errors import SrkitError
-from srkit.metrics import psnr, quantize, rgb_to_y, ssim
+from srkit.metrics import psnr, psnr_ssim, quantize, rgb_to_y, ssim
+from srkit.metrics.ssim import ssim_of_planes
 
 
 def pair(n: int = 2, size: int = 32, noise: float = 0.05, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -213,3 +214,32 @@ def test_ssim_on_images_smaller_than_the_window_raises_srkit_error() -> None:
 def test_cuda_scores_match_cpu(metric) -> None:
     sr, hr = pair(n=2)
     torch.testing.assert_close(metric(sr.cuda(), hr.cuda(), crop=2).cpu(), metric(sr, hr, crop=2))
+
+
+@pytest.mark.parametrize("mode", ["matlab", "basicsr", False])
+def test_psnr_ssim_equals_the_two_metrics(mode) -> None:
+    sr, hr = pair(n=3, size=40)
+    together = psnr_ssim(sr, hr, crop=2, y_channel=mode)
+    torch.testing.assert_close(together[0], psnr(sr, hr, crop=2, y_channel=mode), rtol=0, atol=0)
+    torch.testing.assert_close(together[1], ssim(sr, hr, crop=2, y_channel=mode), rtol=0, atol=0)
+
+
+def test_ssim_filters_in_chunks_without_changing_the_result(monkeypatch) -> None:
+    import importlib
+
+    ssim_module = importlib.import_module("srkit.metrics.ssim")
+    sr, hr = pair(n=5, size=40)
+    whole = ssim(sr, hr, crop=2)
+    monkeypatch.setattr(ssim_module, "CPU_CHUNK_PIXELS", 1)  # one plane at a time
+    torch.testing.assert_close(ssim(sr, hr, crop=2), whole, rtol=0, atol=1e-15)
+
+
+def test_float32_filtering_misses_the_1e_6_bound_on_flat_bright_planes() -> None:
+    # Why SSIM filters in float64: E[x²] - E[x]² cancels on bright, nearly flat planes.
+    generator = torch.Generator().manual_seed(0)
+    flat = torch.full((4, 1, 64, 64), 234.0, dtype=torch.float64)
+    x = flat + torch.randint(-1, 2, flat.shape, generator=generator)
+    y = flat + torch.randint(-1, 2, flat.shape, generator=generator)
+    exact = ssim_of_planes(x, y, dtype=torch.float64)
+    assert (ssim_of_planes(x, y, dtype=torch.float32) - exact).abs().max() > 1e-6
+    assert torch.equal(ssim_of_planes(x, y), exact)

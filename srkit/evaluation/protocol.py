@@ -28,7 +28,7 @@ from srkit.baseline import BicubicUpsampler
 from srkit.degradations.lr import make_lr as degrade
 from srkit.errors import SrkitError
 from srkit.imageio import list_images, load_image
-from srkit.metrics import DEFAULT_Y_MODE, Y_MODES, psnr, ssim
+from srkit.metrics import DEFAULT_Y_MODE, Y_MODES, psnr_ssim
 
 
 def modcrop(hr: Tensor, scale: int) -> Tensor:
@@ -73,10 +73,8 @@ def evaluate(sr: Tensor, hr: Tensor, scale: int, *, grey: bool = False,
         hr = hr[..., :1, :, :]
     if sr.dim() != hr.dim() or sr.shape[-2:] != hr.shape[-2:]:
         raise SrkitError(f"evaluate: SR {tuple(sr.shape)} does not match the modcropped HR {tuple(hr.shape)}")
-    return {
-        "psnr": psnr(sr, hr, crop=scale, y_channel=y_channel),
-        "ssim": ssim(sr, hr, crop=scale, y_channel=y_channel),
-    }
+    psnr, ssim = psnr_ssim(sr, hr, crop=scale, y_channel=y_channel)
+    return {"psnr": psnr, "ssim": ssim}
 
 
 def is_grey_file(path: str | Path) -> bool:

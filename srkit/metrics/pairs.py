@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from srkit.errors import SrkitError
-from srkit.metrics.color import DEFAULT_Y_MODE, check_y_mode, quantize, rgb_to_grey, rgb_to_y
+from srkit.metrics.color import DEFAULT_Y_MODE, check_y_mode, luma_of_levels, to_levels
 
 #: what ``y_channel`` may be: a mode of :data:`srkit.metrics.color.Y_MODES`, True (the default
 #: mode) or False (compare every RGB channel).
@@ -59,16 +59,16 @@ def prepare_pair(sr: Tensor, hr: Tensor, *, crop: int, y_channel: YChannel,
     if crop < 0 or 2 * crop >= min(sr.shape[-2:]):
         raise SrkitError(f"{name}: cannot crop {crop} px from {sr.shape[-2]}x{sr.shape[-1]} images")
     mode = y_mode_of(y_channel)
-    dtype = metric_dtype(sr.device)
-    sr, hr = quantize(sr.to(dtype)), quantize(hr.to(dtype))
-    rounded = mode == "matlab"
-    if mode is not None and hr.shape[1] == 1:
-        sr = rgb_to_grey(sr, rounded=rounded) if sr.shape[1] == 3 else sr
-    elif mode is not None:
-        sr, hr = rgb_to_y(sr, rounded=rounded), rgb_to_y(hr, rounded=rounded)
-    else:
-        channels = max(sr.shape[1], hr.shape[1])
-        sr, hr = sr.expand(-1, channels, -1, -1), hr.expand(-1, channels, -1, -1)
-    if crop:
+    if crop:  # views: the conversions below then touch only the compared pixels
         sr, hr = sr[..., crop:-crop, crop:-crop], hr[..., crop:-crop, crop:-crop]
-    return sr * 255, hr * 255
+    dtype = metric_dtype(sr.device)
+    sr, hr = to_levels(sr, dtype), to_levels(hr, dtype)
+    if mode is None:
+        channels = max(sr.shape[1], hr.shape[1])
+        return sr.expand(-1, channels, -1, -1), hr.expand(-1, channels, -1, -1)
+    rounded = mode == "matlab"
+    if hr.shape[1] == 1:  # a grey reference: compare grey levels
+        if sr.shape[1] == 3:
+            sr = luma_of_levels(sr, 1, rounded=rounded, grey=True)
+        return sr, hr
+    return luma_of_levels(sr, 1, rounded=rounded), luma_of_levels(hr, 1, rounded=rounded)

@@ -21,6 +21,10 @@ def psnr(sr: Tensor, hr: Tensor, *, crop: int, y_channel: YChannel = True) -> Te
     Returns:
         float64 tensor (N,) on the input device (float32 on MPS); ``inf`` for identical images.
     """
-    sr_planes, hr_planes = prepare_pair(sr, hr, crop=crop, y_channel=y_channel, name="psnr")
-    mse = (sr_planes - hr_planes).pow(2).flatten(1).mean(dim=1)
+    return psnr_of_planes(*prepare_pair(sr, hr, crop=crop, y_channel=y_channel, name="psnr"))
+
+
+def psnr_of_planes(x: Tensor, y: Tensor) -> Tensor:
+    """PSNR (dB, peak 255) of each pair of prepared (N,C,H,W) planes in 0..255 -> (N,)."""
+    mse = (x - y).square_().flatten(1).mean(dim=1)
     return 10 * torch.log10(255.0**2 / mse)
