@@ -1,7 +1,7 @@
 """Time srkit's batched PSNR+SSIM against BasicSR-style per-image loops, in one run.
 
     python benchmarks/metrics_vs_numpy.py [--batch 16] [--size 256] [--repeats 15]
-        [--y-channel basicsr|matlab] [--device cpu|cuda] [--threads N]
+        [--y-channel basicsr|matlab] [--device cpu|cuda] [--threads N] [--real-images]
 
 The per-image loops compute what BasicSR's ``calculate_psnr``/``calculate_ssim`` compute with
 ``crop_border`` and ``test_y_channel=True`` on uint8 images: float64 BT.601 Y (rounded in the
@@ -119,6 +119,27 @@ def round_robin(variants: dict[str, Callable[[], Any]], repeats: int,
     return results, {name: statistics.median(times) for name, times in seconds.items()}
 
 
+def float32_error_on_bundled_sets(y_channel: str) -> tuple[float, str]:
+    """Largest |SSIM(float32 filter) - SSIM(float64)| over Set5 + Set14 x4 bicubic, and where."""
+    from pathlib import Path
+
+    import srkit
+    from srkit.baseline import BicubicUpsampler
+    from srkit.evaluation.protocol import make_lr, modcrop
+    from srkit.imageio import list_images, load_image
+
+    worst, where = 0.0, ""
+    for dataset in ("Set5", "Set14"):
+        for path in list_images(Path(srkit.__file__).parent / "data" / "bundled" / dataset):
+            hr = modcrop(load_image(path).unsqueeze(0), 4)
+            sr = BicubicUpsampler(4)(make_lr(hr, 4)).clamp(0, 1)
+            x, y = prepare_pair(sr, hr, crop=4, y_channel=y_channel, name=path.name)
+            error = float((ssim_of_planes(x, y, dtype=torch.float32) - ssim_of_planes(x, y)).abs().max())
+            if error > worst:
+                worst, where = error, f"{dataset}/{path.name}"
+    return worst, where
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=16)
@@ -128,6 +149,8 @@ def main() -> None:
     parser.add_argument("--y-channel", choices=("basicsr", "matlab"), default="basicsr")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--real-images", action="store_true",
+                        help="also print the float32 filter's SSIM error on bundled Set5/Set14 x4")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -180,6 +203,10 @@ def main() -> None:
               f"faster; max |diff| PSNR {psnr_diff:.1e} dB, SSIM {ssim_diff:.1e}")
     for line in skipped:
         print(f"  {line}")
+    if args.real_images:
+        worst, where = float32_error_on_bundled_sets(args.y_channel)
+        print(f"  float32 filter on Set5+Set14 x4 bicubic: max |SSIM diff| to float64 {worst:.1e} "
+              f"({where})")
 
 
 if __name__ == "__main__":

@@ -13,13 +13,13 @@ from srkit.metrics.pairs import YChannel, prepare_pair
 WINDOW_SIZE = 11
 WINDOW_SIGMA = 1.5
 K1, K2, DYNAMIC_RANGE = 0.01, 0.03, 255.0
-#: The local statistics are filtered in float64. float32 would halve the memory traffic, but
-#: ``E[x²] - E[x]²`` cancels catastrophically on flat bright regions: measured up to 5e-5 SSIM
-#: off on near-flat planes at Y = 234 (tests/test_metrics.py), against the 1e-6 allowed.
+#: The local statistics are filtered in float64. float32 would cut the memory traffic, but
+#: ``E[x²] - E[x]²`` cancels catastrophically on flat bright regions: more than 1e-6 SSIM off on
+#: near-flat planes (tests/test_metrics.py) and 1.4e-5 on Set14 ppt3.png (see docs/evaluation.md).
 FILTER_DTYPE = torch.float64
 #: On a CPU, planes are filtered this many pixels at a time, so that a chunk's four statistics
-#: planes (2.1 MB in float64) stay in the cache between the 22 filter passes (about twice as
-#: fast as filtering a batch of 16 256x256 images at once); other devices take the whole batch.
+#: planes (2.1 MB in float64) stay in the cache between the 22 filter passes (measured faster
+#: than filtering a batch of 16 256x256 images at once); other devices take the whole batch.
 CPU_CHUNK_PIXELS = 1 << 16
 
 
