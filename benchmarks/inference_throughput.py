@@ -220,7 +220,8 @@ def metric_rows(args: argparse.Namespace, device: torch.device) -> list[dict[str
     crop = 4
 
     def torch_metrics() -> tuple[Tensor, Tensor]:
-        out = psnr(sr_dev, hr_dev, crop=crop), ssim(sr_dev, hr_dev, crop=crop)
+        out = (psnr(sr_dev, hr_dev, crop=crop, y_channel="basicsr"),  # numpy_y is unrounded
+               ssim(sr_dev, hr_dev, crop=crop, y_channel="basicsr"))
         synchronize(device)
         return out
 

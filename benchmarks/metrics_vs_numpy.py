@@ -1,73 +1,143 @@
-"""Time batched torch PSNR/SSIM against a per-image numpy loop (the usual BasicSR-style metric).
+"""Time srkit's batched PSNR+SSIM against BasicSR-style per-image loops, in one run.
 
-    python benchmarks/metrics_vs_numpy.py [--batch 16] [--size 256] [--device cuda] [--threads 1]
+    python benchmarks/metrics_vs_numpy.py [--batch 16] [--size 256] [--repeats 15]
+        [--y-channel basicsr|matlab] [--device cpu|cuda] [--threads N] [--real-images]
 
-Both compute the same protocol numbers (8-bit, BT.601 Y, 11x11 Gaussian SSIM); the script
-checks that they agree and prints the time of each and their ratio.
+The per-image loops compute what BasicSR's ``calculate_psnr``/``calculate_ssim`` compute with
+``crop_border`` and ``test_y_channel=True`` on uint8 images: float64 BT.601 Y (rounded in the
+``matlab`` mode), MSE, and SSIM from a 2-D 11x11 Gaussian window over the valid region. The
+``cv2`` loop is BasicSR's own filtering path (``cv2.filter2D``; needs opencv-python-headless,
+skipped with a note otherwise); the ``scipy`` loop filters with two 1-D ``scipy.ndimage``
+passes (skipped if scipy is missing); the ``numpy`` loop (1-D passes over sliding windows)
+always runs. Every variant is timed round-robin and the median of ``--repeats`` runs is
+printed, with the speed-up of srkit over each loop and the largest PSNR/SSIM difference
+against it. srkit gets the float (N,3,H,W) tensors a model returns; the loops get the uint8
+(H,W,3) BGR arrays BasicSR expects, made outside the timing.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
-from srkit.metrics import psnr, ssim
+from srkit.metrics import psnr_ssim
+from srkit.metrics.pairs import prepare_pair
+from srkit.metrics.ssim import ssim_of_planes
+
+C1, C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
 
 
-def numpy_y(image: np.ndarray) -> np.ndarray:
-    """(3,H,W) in [0, 1] -> BT.601 Y in 16..235 of the 8-bit image."""
-    r, g, b = np.floor(np.clip(image, 0, 1) * 255 + 0.5) / 255
-    return 16 + 65.481 * r + 128.553 * g + 24.966 * b
-
-
-def numpy_psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255**2 / np.mean((a - b) ** 2)))
-
-
-def numpy_ssim(a: np.ndarray, b: np.ndarray) -> float:
+def gaussian_window() -> np.ndarray:
     x = np.arange(11) - 5
-    window = np.exp(-(x**2) / (2 * 1.5**2))
-    window /= window.sum()
+    line = np.exp(-(x**2) / (2 * 1.5**2))
+    line /= line.sum()
+    return np.outer(line, line)
 
-    def blur(image: np.ndarray) -> np.ndarray:
-        rows = np.einsum("ijk,k->ij", sliding_window_view(image, 11, axis=0), window)
-        return np.einsum("ijk,k->ij", sliding_window_view(rows, 11, axis=1), window)
 
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+def luma(bgr: np.ndarray, rounded: bool) -> np.ndarray:
+    """uint8 (H,W,3) BGR -> float64 Y in 16..235, rounded like MATLAB's uint8 rgb2ycbcr if asked."""
+    y = 16 + bgr.astype(np.float64) @ np.array([24.966, 128.553, 65.481]) / 255
+    return np.floor(y + 0.5) if rounded else y
+
+
+def ssim_from_filter(a: np.ndarray, b: np.ndarray, blur: Callable[[np.ndarray], np.ndarray]) -> float:
     mu_a, mu_b = blur(a), blur(b)
     var_a, var_b = blur(a * a) - mu_a**2, blur(b * b) - mu_b**2
     cov = blur(a * b) - mu_a * mu_b
-    ssim_map = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    ssim_map = ((2 * mu_a * mu_b + C1) * (2 * cov + C2)) / ((mu_a**2 + mu_b**2 + C1) * (var_a + var_b + C2))
     return float(ssim_map.mean())
 
 
-def numpy_scores(sr: np.ndarray, hr: np.ndarray, crop: int) -> tuple[list[float], list[float]]:
+def blur_numpy(image: np.ndarray) -> np.ndarray:
+    line = gaussian_window()[5] / gaussian_window()[5].sum()
+    rows = np.einsum("ijk,k->ij", sliding_window_view(image, 11, axis=0), line)
+    return np.einsum("ijk,k->ij", sliding_window_view(rows, 11, axis=1), line)
+
+
+def filters() -> dict[str, Callable[[np.ndarray], np.ndarray] | str]:
+    """Per-image 'valid' Gaussian filters by library; a string says why one is unavailable."""
+    window = gaussian_window()
+    found: dict[str, Callable[[np.ndarray], np.ndarray] | str] = {}
+    try:
+        import cv2
+
+        found["cv2"] = lambda image: cv2.filter2D(image, -1, window)[5:-5, 5:-5]
+    except ImportError:
+        found["cv2"] = "skipped: opencv-python-headless is not installed"
+    try:
+        from scipy import ndimage
+
+        line = window[5] / window[5].sum()
+
+        def separable(image: np.ndarray) -> np.ndarray:
+            rows = ndimage.correlate1d(image, line, axis=0, mode="nearest")
+            return ndimage.correlate1d(rows, line, axis=1, mode="nearest")[5:-5, 5:-5]
+
+        found["scipy"] = separable
+    except ImportError:
+        found["scipy"] = "skipped: scipy is not installed"
+    found["numpy"] = blur_numpy
+    return found
+
+
+def per_image_scores(sr: np.ndarray, hr: np.ndarray, crop: int, rounded: bool,
+                     blur: Callable[[np.ndarray], np.ndarray]) -> tuple[list[float], list[float]]:
     psnrs, ssims = [], []
     for one_sr, one_hr in zip(sr, hr, strict=True):
-        a = numpy_y(one_sr)[crop:-crop, crop:-crop]
-        b = numpy_y(one_hr)[crop:-crop, crop:-crop]
-        psnrs.append(numpy_psnr(a, b))
-        ssims.append(numpy_ssim(a, b))
+        a = luma(one_sr, rounded)[crop:-crop, crop:-crop]
+        b = luma(one_hr, rounded)[crop:-crop, crop:-crop]
+        psnrs.append(float(10 * np.log10(255**2 / np.mean((a - b) ** 2))))
+        ssims.append(ssim_from_filter(a, b, blur))
     return psnrs, ssims
 
 
-def timed(function, repeats: int, device: torch.device):
-    """(result, best wall time of ``repeats`` runs): the minimum is robust to a busy machine."""
-    result = function()  # warm-up
-    best = float("inf")
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def round_robin(variants: dict[str, Callable[[], Any]], repeats: int,
+                device: torch.device) -> tuple[dict[str, Any], dict[str, float]]:
+    """(last result, median seconds) of each variant, timed in turns after one warm-up each."""
+    results = {name: run() for name, run in variants.items()}
+    seconds: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        result = function()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - start)
-    return result, best
+        for name, run in variants.items():
+            sync(device)
+            start = time.perf_counter()
+            results[name] = run()
+            sync(device)
+            seconds[name].append(time.perf_counter() - start)
+    return results, {name: statistics.median(times) for name, times in seconds.items()}
+
+
+def float32_error_on_bundled_sets(y_channel: str) -> tuple[float, str]:
+    """Largest |SSIM(float32 filter) - SSIM(float64)| over Set5 + Set14 x4 bicubic, and where."""
+    from pathlib import Path
+
+    import srkit
+    from srkit.baseline import BicubicUpsampler
+    from srkit.evaluation.protocol import make_lr, modcrop
+    from srkit.imageio import list_images, load_image
+
+    worst, where = 0.0, ""
+    for dataset in ("Set5", "Set14"):
+        for path in list_images(Path(srkit.__file__).parent / "data" / "bundled" / dataset):
+            hr = modcrop(load_image(path).unsqueeze(0), 4)
+            sr = BicubicUpsampler(4)(make_lr(hr, 4)).clamp(0, 1)
+            x, y = prepare_pair(sr, hr, crop=4, y_channel=y_channel, name=path.name)
+            error = float((ssim_of_planes(x, y, dtype=torch.float32) - ssim_of_planes(x, y)).abs().max())
+            if error > worst:
+                worst, where = error, f"{dataset}/{path.name}"
+    return worst, where
 
 
 def main() -> None:
@@ -75,34 +145,68 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--crop", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--y-channel", choices=("basicsr", "matlab"), default="basicsr")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--real-images", action="store_true",
+                        help="also print the float32 filter's SSIM error on bundled Set5/Set14 x4")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    rounded = args.y_channel == "matlab"
 
     generator = torch.Generator().manual_seed(0)
     hr = torch.rand(args.batch, 3, args.size, args.size, generator=generator)
     sr = (hr + 0.05 * torch.randn(hr.shape, generator=generator)).clamp(0, 1)
     sr_dev, hr_dev = sr.to(device), hr.to(device)
 
-    def torch_scores():
-        return psnr(sr_dev, hr_dev, crop=args.crop), ssim(sr_dev, hr_dev, crop=args.crop)
+    def as_bgr_uint8(images: torch.Tensor) -> np.ndarray:
+        levels = torch.floor(images.double() * 255 + 0.5).to(torch.uint8)
+        return np.ascontiguousarray(levels.flip(1).permute(0, 2, 3, 1).numpy())
 
-    (torch_psnr, torch_ssim), torch_time = timed(torch_scores, args.repeats, device)
-    sr_np, hr_np = sr.double().numpy(), hr.double().numpy()
-    (np_psnr, np_ssim), numpy_time = timed(
-        lambda: numpy_scores(sr_np, hr_np, args.crop), args.repeats, device
-    )
+    sr_np, hr_np = as_bgr_uint8(sr), as_bgr_uint8(hr)
+    planes = prepare_pair(sr_dev, hr_dev, crop=args.crop, y_channel=args.y_channel, name="bench")
 
-    assert np.allclose(torch_psnr.cpu().numpy(), np_psnr, atol=1e-6), "PSNR disagrees"
-    assert np.allclose(torch_ssim.cpu().numpy(), np_ssim, atol=1e-6), "SSIM disagrees"
-    print(f"{args.batch} images {args.size}x{args.size}, PSNR+SSIM, device {device}")
-    print(f"  torch batched   {torch_time * 1000:9.1f} ms")
-    print(f"  numpy per-image {numpy_time * 1000:9.1f} ms")
-    print(f"  speed-up        {numpy_time / torch_time:9.1f}x")
+    variants: dict[str, Callable[[], Any]] = {
+        "srkit batched": lambda: psnr_ssim(sr_dev, hr_dev, crop=args.crop, y_channel=args.y_channel),
+        "srkit SSIM, float32 filter (unused)": lambda: ssim_of_planes(*planes, dtype=torch.float32),
+    }
+    skipped = []
+    for library, blur in filters().items():
+        if isinstance(blur, str):
+            skipped.append(f"{library} loop {blur}")
+            continue
+        variants[f"{library} per-image loop"] = (
+            lambda blur=blur: per_image_scores(sr_np, hr_np, args.crop, rounded, blur))
+    results, seconds = round_robin(variants, args.repeats, device)
+
+    ours_psnr, ours_ssim = (t.cpu().double().numpy() for t in results["srkit batched"])
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"{args.batch} images {args.size}x{args.size}, PSNR+SSIM, Y {args.y_channel}, crop "
+          f"{args.crop}, device {device}, {torch.get_num_threads()} torch threads, median of "
+          f"{args.repeats}, load average {load:.1f}")
+    ours = seconds["srkit batched"]
+    print(f"  {'srkit batched':38s} {ours * 1000:9.1f} ms")
+    float32_error = np.abs(results["srkit SSIM, float32 filter (unused)"].cpu().numpy() - ours_ssim).max()
+    print(f"  {'srkit SSIM, float32 filter (unused)':38s} "
+          f"{seconds['srkit SSIM, float32 filter (unused)'] * 1000:9.1f} ms  "
+          f"(SSIM only; max |diff| to float64 {float32_error:.1e})")
+    for name in variants:
+        if not name.endswith("loop"):
+            continue
+        loop_psnr, loop_ssim = results[name]
+        psnr_diff = np.abs(np.asarray(loop_psnr) - ours_psnr).max()
+        ssim_diff = np.abs(np.asarray(loop_ssim) - ours_ssim).max()
+        print(f"  {name:38s} {seconds[name] * 1000:9.1f} ms  srkit {seconds[name] / ours:5.2f}x "
+              f"faster; max |diff| PSNR {psnr_diff:.1e} dB, SSIM {ssim_diff:.1e}")
+    for line in skipped:
+        print(f"  {line}")
+    if args.real_images:
+        worst, where = float32_error_on_bundled_sets(args.y_channel)
+        print(f"  float32 filter on Set5+Set14 x4 bicubic: max |SSIM diff| to float64 {worst:.1e} "
+              f"({where})")
 
 
 if __name__ == "__main__":

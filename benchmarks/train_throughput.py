@@ -96,7 +96,8 @@ class VariantRun:
         self.device, self.phase_start = device, phase_start
         if config.channels_last:
             batches = [Batch(b.lr.contiguous(memory_format=torch.channels_last),
-                             b.hr.contiguous(memory_format=torch.channels_last), b.extra)
+                             b.hr.contiguous(memory_format=torch.channels_last), b.extra,
+                             b.lr_levels)
                        for b in batches]
         self.batches, self.step, self.seconds = batches, 0, []
 

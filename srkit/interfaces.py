@@ -40,7 +40,16 @@ class Degradation(Protocol):
 
     Built by a factory registered with ``register_degradations`` as ``factory(**options)``.
     Deterministic unless it is randomised; randomised ones draw only from ``generator``.
-    H and W must be multiples of ``scale``.
+    H and W must be multiples of ``scale``. The output may overshoot [0, 1] and stay float:
+    every caller goes through :func:`srkit.degradations.make_lr`, which clamps and rounds to
+    8 bits (unless training turns that off with ``--no-quantize-lr``).
+
+    Optional method ``levels(hr, factors, *, generator=None) -> list[Tensor]``: the LR at each
+    downscaling factor of ``factors`` (one per factor, same order) from a single random draw,
+    for recipes that supervise intermediate scales (DRN). Without it,
+    :func:`srkit.degradations.make_lr_levels` makes the largest factor with ``__call__`` and the
+    others by MATLAB bicubic downscaling. Either way the largest factor's level must equal
+    ``__call__`` at that factor given an identically seeded generator.
     """
 
     def __call__(self, hr: Tensor, scale: int, *, generator: torch.Generator | None = None) -> Tensor: ...
@@ -58,6 +67,9 @@ class Batch:
     lr: Tensor
     hr: Tensor
     extra: dict[str, Tensor] = field(default_factory=dict)
+    #: LR at the extra downscaling factors of :meth:`Recipe.lr_factors`, made from ``hr`` by the
+    #: run's degradation in the same random draw as ``lr`` (keyed by factor).
+    lr_levels: dict[int, Tensor] = field(default_factory=dict)
 
 
 class StepContext(Protocol):
@@ -124,6 +136,11 @@ class Recipe(ABC):
     def extra_datasets(self) -> dict[str, torch.utils.data.Dataset]:
         """Additional named data streams; the trainer batches each into ``batch.extra[name]``."""
         return {}
+
+    def lr_factors(self) -> tuple[int, ...]:
+        """Downscaling factors besides the run's scale whose LR each batch must carry in
+        :attr:`Batch.lr_levels` (e.g. DRN's intermediate targets: 2 and 4 at x8)."""
+        return ()
 
     def phase(self, iteration: int) -> str:
         """A short name of the training phase at ``iteration`` (shown in logs), e.g. ``pretrain``."""

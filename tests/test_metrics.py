@@ -10,7 +10,8 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
 from srkit.errors import SrkitError
-from srkit.metrics import psnr, quantize, rgb_to_y, ssim
+from srkit.metrics import psnr, psnr_ssim, quantize, rgb_to_y, ssim
+from srkit.metrics.ssim import ssim_of_planes
 
 
 def pair(n: int = 2, size: int = 32, noise: float = 0.05, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -39,9 +40,14 @@ def reference_ssim(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def reference_y(image: torch.Tensor) -> np.ndarray:
-    """MATLAB rgb2ycbcr's Y on 0..255 for one 8-bit (3,H,W) image given in [0, 1]."""
+    """BasicSR's Y (MATLAB rgb2ycbcr on im2double) on 0..255 for one 8-bit (3,H,W) image in [0, 1]."""
     r, g, b = np.floor(image.double().numpy() * 255 + 0.5) / 255
     return 16 + 65.481 * r + 128.553 * g + 24.966 * b
+
+
+def reference_matlab_y(image: torch.Tensor) -> np.ndarray:
+    """MATLAB rgb2ycbcr's Y of the uint8 image: the same formula, rounded to an integer."""
+    return np.floor(reference_y(image) + 0.5)
 
 
 def test_rgb_to_y_spans_studio_range() -> None:
@@ -54,6 +60,37 @@ def test_rgb_to_y_spans_studio_range() -> None:
 
 def test_rgb_to_y_keeps_unbatched_rank() -> None:
     assert rgb_to_y(torch.rand(3, 4, 5)).shape == (1, 4, 5)
+
+
+def test_rounded_y_is_the_unrounded_y_rounded_to_integers() -> None:
+    image = torch.rand(3, 40, 40, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    rounded = rgb_to_y(quantize(image), rounded=True)[0].numpy() * 255
+    np.testing.assert_allclose(rounded, reference_matlab_y(image), rtol=0, atol=1e-9)
+    assert not np.allclose(rounded, reference_y(image))
+
+
+def test_rounded_y_rounds_exact_halves_up() -> None:
+    # (0, 0, 220): 16 + 24.966 * 220 / 255 = 37.54 -> 38; (0, 204, 68) is exactly 125.5 -> 126.
+    levels = torch.tensor([[0, 0, 220], [0, 204, 68]], dtype=torch.float32).T.reshape(3, 1, 2) / 255
+    assert (rgb_to_y(levels, rounded=True) * 255).round().flatten().tolist() == [38.0, 126.0]
+
+
+def test_rounded_y_differs_from_rounding_the_float_formula_only_on_exact_halves() -> None:
+    # Every 8-bit colour, 32 red levels at a time: MATLAB's double arithmetic can land either
+    # side of an exact .5; everywhere else both roundings agree.
+    r, g, b = torch.meshgrid(torch.arange(32), torch.arange(256), torch.arange(256), indexing="ij")
+    ties = differences_off_ties = 0
+    for first_red in range(0, 256, 32):
+        rgb = torch.stack([r + first_red, g, b], dim=1)  # (32, 3, 256, 256)
+        ours = rgb_to_y(rgb.double() / 255, rounded=True)[:, 0] * 255
+        rgb = rgb.movedim(1, 0)
+        tie = (65481 * rgb[0] + 128553 * rgb[1] + 24966 * rgb[2]) % 255000 == 127500
+        red, green, blue = rgb.double()
+        formula = torch.floor(16 + (65.481 * red + 128.553 * green + 24.966 * blue) / 255 + 0.5)
+        ties += int(tie.sum())
+        differences_off_ties += int(((ours.round() != formula) & ~tie).sum())
+    assert differences_off_ties == 0
+    assert ties == 194
 
 
 def test_quantize_rounds_half_up_and_clamps() -> None:
@@ -76,21 +113,32 @@ def test_psnr_of_a_constant_offset() -> None:
     hr = torch.zeros(1, 3, 16, 16)
     sr = torch.full_like(hr, 10 / 255)
     assert psnr(sr, hr, crop=0, y_channel=False).item() == pytest.approx(20 * math.log10(255 / 10))
-    # Grey offsets shrink by 219/255 in luma.
-    assert psnr(sr, hr, crop=0).item() == pytest.approx(20 * math.log10(255 / (10 * 219 / 255)))
+    # Grey offsets shrink by 219/255 in luma: 8.59 levels unrounded, 25 - 16 = 9 rounded.
+    basicsr = psnr(sr, hr, crop=0, y_channel="basicsr").item()
+    assert basicsr == pytest.approx(20 * math.log10(255 / (10 * 219 / 255)))
+    assert psnr(sr, hr, crop=0).item() == pytest.approx(20 * math.log10(255 / 9))
+    assert psnr(sr, hr, crop=0, y_channel="matlab").item() == psnr(sr, hr, crop=0).item()
 
 
-def test_psnr_matches_numpy_on_the_luma() -> None:
+@pytest.mark.parametrize(("mode", "luma"), [("basicsr", reference_y), ("matlab", reference_matlab_y)])
+def test_psnr_matches_numpy_on_the_luma(mode: str, luma) -> None:
     sr, hr = pair(n=1)
-    diff = reference_y(sr[0])[3:-3, 3:-3] - reference_y(hr[0])[3:-3, 3:-3]
+    diff = luma(sr[0])[3:-3, 3:-3] - luma(hr[0])[3:-3, 3:-3]
     expected = 10 * math.log10(255**2 / np.mean(diff**2))
-    assert psnr(sr, hr, crop=3).item() == pytest.approx(expected, abs=1e-9)
+    assert psnr(sr, hr, crop=3, y_channel=mode).item() == pytest.approx(expected, abs=1e-9)
 
 
-def test_ssim_matches_wang_reference_on_the_luma() -> None:
+@pytest.mark.parametrize(("mode", "luma"), [("basicsr", reference_y), ("matlab", reference_matlab_y)])
+def test_ssim_matches_wang_reference_on_the_luma(mode: str, luma) -> None:
     sr, hr = pair(n=1, size=40)
-    expected = reference_ssim(reference_y(sr[0])[2:-2, 2:-2], reference_y(hr[0])[2:-2, 2:-2])
-    assert ssim(sr, hr, crop=2).item() == pytest.approx(expected, abs=1e-10)
+    expected = reference_ssim(luma(sr[0])[2:-2, 2:-2], luma(hr[0])[2:-2, 2:-2])
+    assert ssim(sr, hr, crop=2, y_channel=mode).item() == pytest.approx(expected, abs=1e-10)
+
+
+def test_unknown_y_channel_mode_is_a_one_line_error() -> None:
+    sr, hr = pair(n=1)
+    with pytest.raises(SrkitError, match="Y channel mode 'ycbcr'"):
+        psnr(sr, hr, crop=0, y_channel="ycbcr")
 
 
 def test_rgb_ssim_averages_the_channels() -> None:
@@ -166,3 +214,32 @@ def test_ssim_on_images_smaller_than_the_window_raises_srkit_error() -> None:
 def test_cuda_scores_match_cpu(metric) -> None:
     sr, hr = pair(n=2)
     torch.testing.assert_close(metric(sr.cuda(), hr.cuda(), crop=2).cpu(), metric(sr, hr, crop=2))
+
+
+@pytest.mark.parametrize("mode", ["matlab", "basicsr", False])
+def test_psnr_ssim_equals_the_two_metrics(mode) -> None:
+    sr, hr = pair(n=3, size=40)
+    together = psnr_ssim(sr, hr, crop=2, y_channel=mode)
+    torch.testing.assert_close(together[0], psnr(sr, hr, crop=2, y_channel=mode), rtol=0, atol=0)
+    torch.testing.assert_close(together[1], ssim(sr, hr, crop=2, y_channel=mode), rtol=0, atol=0)
+
+
+def test_ssim_filters_in_chunks_without_changing_the_result(monkeypatch) -> None:
+    import importlib
+
+    ssim_module = importlib.import_module("srkit.metrics.ssim")
+    sr, hr = pair(n=5, size=40)
+    whole = ssim(sr, hr, crop=2)
+    monkeypatch.setattr(ssim_module, "CPU_CHUNK_PIXELS", 1)  # one plane at a time
+    torch.testing.assert_close(ssim(sr, hr, crop=2), whole, rtol=0, atol=1e-15)
+
+
+def test_float32_filtering_misses_the_1e_6_bound_on_flat_bright_planes() -> None:
+    # Why SSIM filters in float64: E[x²] - E[x]² cancels on bright, nearly flat planes.
+    generator = torch.Generator().manual_seed(0)
+    flat = torch.full((4, 1, 64, 64), 234.0, dtype=torch.float64)
+    x = flat + torch.randint(-1, 2, flat.shape, generator=generator)
+    y = flat + torch.randint(-1, 2, flat.shape, generator=generator)
+    exact = ssim_of_planes(x, y, dtype=torch.float64)
+    assert (ssim_of_planes(x, y, dtype=torch.float32) - exact).abs().max() > 1e-6
+    assert torch.equal(ssim_of_planes(x, y), exact)

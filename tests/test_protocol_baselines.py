@@ -1,7 +1,10 @@
 """The evaluation protocol reproduces the published bicubic baselines on the bundled Set5/Set14.
 
-Reference values are the bicubic rows of the BI tables in EDSR (Lim et al., 2017) and RCAN
-(Zhang et al., 2018), computed with MATLAB; tolerances: 0.03 dB PSNR, 0.003 SSIM.
+Reference values are the bicubic rows of the BI tables in EDSR (Lim et al., 2017; x2-x4) and
+RCAN (Zhang et al., 2018; x8), computed with MATLAB, whose ``rgb2ycbcr`` rounds Y on 8-bit
+images: the default (``matlab``) Y mode reaches them within 0.02 dB and 0.0005 SSIM (x2-x4).
+The x8 rows stay 0.0008 (Set5) and 0.0026 (Set14) SSIM away in every mode tried (see
+docs/evaluation.md), so they keep a 0.003 SSIM tolerance.
 """
 
 from __future__ import annotations
@@ -32,10 +35,12 @@ PUBLISHED_BICUBIC = {
     ("Set14", 8): (23.10, 0.5660),
 }
 FAST = {("Set5", 2), ("Set5", 4), ("Set5", 8)}
+PSNR_TOLERANCE = 0.02
+SSIM_TOLERANCE = {2: 0.0005, 3: 0.0005, 4: 0.0005, 8: 0.003}
 
 
-def mean_scores(dataset: str, scale: int) -> tuple[float, float]:
-    results = bicubic_baseline(BUNDLED / dataset, scale)
+def mean_scores(dataset: str, scale: int, y_channel: str = "matlab") -> tuple[float, float]:
+    results = bicubic_baseline(BUNDLED / dataset, scale, y_channel)
     psnrs = [scores["psnr"] for scores in results.values()]
     ssims = [scores["ssim"] for scores in results.values()]
     return sum(psnrs) / len(psnrs), sum(ssims) / len(ssims)
@@ -48,8 +53,18 @@ def mean_scores(dataset: str, scale: int) -> tuple[float, float]:
 def test_bicubic_baseline_matches_published_numbers(dataset: str, scale: int) -> None:
     published_psnr, published_ssim = PUBLISHED_BICUBIC[dataset, scale]
     measured_psnr, measured_ssim = mean_scores(dataset, scale)
-    assert measured_psnr == pytest.approx(published_psnr, abs=0.03)
-    assert measured_ssim == pytest.approx(published_ssim, abs=0.003)
+    assert measured_psnr == pytest.approx(published_psnr, abs=PSNR_TOLERANCE)
+    assert measured_ssim == pytest.approx(published_ssim, abs=SSIM_TOLERANCE[scale])
+
+
+def test_basicsr_y_mode_scores_the_unrounded_luma() -> None:
+    # BasicSR 1.4.2 scores Set5 x4 bicubic 28.431 dB / 0.8113 (unrounded Y); rounding Y lowers both.
+    basicsr_psnr, basicsr_ssim = mean_scores("Set5", 4, "basicsr")
+    matlab_psnr, matlab_ssim = mean_scores("Set5", 4)
+    assert basicsr_psnr == pytest.approx(28.431, abs=0.001)
+    assert basicsr_ssim == pytest.approx(0.8113, abs=0.0001)
+    assert matlab_ssim == pytest.approx(0.8102, abs=0.0001)
+    assert matlab_psnr < basicsr_psnr
 
 
 def test_modcrop_trims_bottom_and_right_to_a_multiple_of_scale() -> None:
@@ -99,9 +114,9 @@ def test_only_single_channel_files_count_as_grey() -> None:
 def test_grey_references_are_scored_on_the_grey_level() -> None:
     grey_hr = torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(0)).expand(-1, 3, -1, -1)
     sr = BicubicUpsampler(2)(make_lr(grey_hr, 2))
-    as_grey = evaluate(sr, grey_hr, 2, grey=True)
-    as_colour = evaluate(sr, grey_hr, 2)
-    # Luma squeezes grey differences by 219/255, i.e. lifts PSNR by 20 log10(255/219) dB.
+    as_grey = evaluate(sr, grey_hr, 2, grey=True, y_channel="basicsr")
+    as_colour = evaluate(sr, grey_hr, 2, y_channel="basicsr")
+    # Unrounded luma squeezes grey differences by 219/255, i.e. lifts PSNR by 20 log10(255/219) dB.
     offset = 20 * torch.log10(torch.tensor(255 / 219, dtype=torch.float64))
     torch.testing.assert_close(as_colour["psnr"] - as_grey["psnr"], offset.view(1))
     assert not torch.allclose(as_grey["ssim"], as_colour["ssim"])

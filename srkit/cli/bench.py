@@ -76,10 +76,14 @@ def _lpips(enabled: bool, net: str, weights: Path | None, device):  # noqa: ANN0
               default=Path("runs"), show_default=True, help="Where to look for trained runs.")
 @click.option("--warmup", type=click.IntRange(min=0), default=1, show_default=True,
               help="Untimed runs on the first image before timing.")
+@click.option("--y-channel", type=click.Choice(["matlab", "basicsr"]), default="matlab",
+              show_default=True,
+              help="Luma scored: rounded to integers as MATLAB (published tables) or unrounded "
+                   "as BasicSR.")
 def command(models: str | None, weights_text: str | None, datasets: str, scales: str, fmt: str,
             report_dir: Path | None, self_ensemble: bool, precision: str, tile: int | None,
             device: str, lpips_net: str, lpips_weights: Path | None, no_lpips: bool,
-            runs_dir: Path, warmup: int) -> None:
+            runs_dir: Path, warmup: int, y_channel: str) -> None:
     """Benchmark models: PSNR/SSIM (Y channel, scale-pixel border), LPIPS, parameters, speed."""
     from srkit.devices import resolve_device
     from srkit.evaluation.bench import (
@@ -101,7 +105,7 @@ def command(models: str | None, weights_text: str | None, datasets: str, scales:
     options = BenchOptions(
         models=list(dict.fromkeys(model_names)), datasets=_split(datasets), scales=scale_list,
         weights=weights, runs_dir=runs_dir, device=torch_device, precision=precision, tile=tile,
-        self_ensemble=self_ensemble, warmup=warmup,
+        self_ensemble=self_ensemble, warmup=warmup, y_channel=y_channel,
         lpips=lpips, lpips_unavailable=lpips_unavailable,
     )
     collector = None

@@ -12,6 +12,7 @@ import torch
 from tqdm import tqdm
 
 from srkit.data.bundled import resolve_dataset
+from srkit.degradations.lr import make_lr
 from srkit.errors import SrkitError
 from srkit.evaluation.protocol import modcrop
 from srkit.imageio import list_images, load_image, save_image
@@ -54,25 +55,18 @@ def _output_names(hr_paths: list[Path], scale: int, div2k_names: bool) -> dict[P
     return names
 
 
-def _degrade_file(hr_path: Path, scale: int, degrade: Callable[..., torch.Tensor],
+def _degrade_file(hr_path: Path, scale: int, degradation: object,
                   generator: torch.Generator) -> torch.Tensor:
-    """LR (1,3,H//scale,W//scale) of one HR file; SrkitError naming the file on any problem."""
+    """8-bit LR (1,3,H//scale,W//scale) of one HR file; SrkitError naming the file on any problem."""
     image = load_image(hr_path)
     height, width = image.shape[-2:]
     if height < scale or width < scale:
         raise SrkitError(f"{hr_path}: {width}x{height} is smaller than the scale {scale}")
     hr = modcrop(image, scale).unsqueeze(0)
     try:
-        with torch.no_grad():
-            lr = degrade(hr, scale, generator=generator)
+        return make_lr(hr, scale, degradation, generator=generator)
     except SrkitError as exc:
         raise SrkitError(f"{hr_path}: {exc}") from None
-    expected = (1, 3, height // scale, width // scale)
-    if tuple(lr.shape) != expected:
-        raise SrkitError(
-            f"{hr_path}: the degradation returned shape {tuple(lr.shape)}, expected {expected}"
-        )
-    return lr
 
 
 @click.command("degrade", short_help="Make an LR folder from an HR folder.")

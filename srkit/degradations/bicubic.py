@@ -107,3 +107,11 @@ class BlurBicubicDegradation:
         _check_batch(hr, scale, "blur-bicubic degradation")
         sigmas = self.sample_sigmas(hr.shape[0], generator)
         return bicubic_downscale(gaussian_blur(hr, sigmas, self.kernel_size), int(scale))
+
+    def levels(self, hr: Tensor, factors: Sequence[int], *,
+               generator: torch.Generator | None = None) -> list[Tensor]:
+        """LR at each factor from one blurred HR (one sigma per image for all levels)."""
+        for factor in factors:
+            _check_batch(hr, factor, "blur-bicubic degradation")
+        blurred = gaussian_blur(hr, self.sample_sigmas(hr.shape[0], generator), self.kernel_size)
+        return [bicubic_downscale(blurred, int(factor)) for factor in factors]

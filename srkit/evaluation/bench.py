@@ -24,6 +24,7 @@ from srkit.errors import SrkitError
 from srkit.evaluation.lpips_metric import Lpips
 from srkit.evaluation.speed import SpeedMeter, device_name
 from srkit.inference import run_model
+from srkit.metrics.color import DEFAULT_Y_MODE
 
 #: models that need no weights file: they are built from the scale alone.
 PARAMETER_FREE = ("bicubic",)
@@ -53,6 +54,8 @@ class BenchOptions:
     lpips_unavailable: str | None = None
     warmup: int = 1
     progress: bool = True
+    #: luma of the PSNR/SSIM: "matlab" (rounded, as published tables) or "basicsr" (unrounded)
+    y_channel: str = DEFAULT_Y_MODE
 
 
 @dataclass(frozen=True)
@@ -299,7 +302,8 @@ def bench_one(name: str, model: nn.Module, dataset: Dataset, scale: int, options
                          lambda out: out.shape[-2] * out.shape[-1])
         sr = quantize(sr.clamp(0, 1))
         scores = {key: float(value[0]) for key, value in
-                  evaluate(sr, hr, scale, grey=is_grey_file(path)).items()}
+                  evaluate(sr, hr, scale, grey=is_grey_file(path),
+                           y_channel=options.y_channel).items()}
         if options.lpips is not None:
             scores["lpips"] = float(options.lpips(sr, hr)[0])
         per_image.append({"model": name, "dataset": dataset.label, "scale": scale,
@@ -316,6 +320,7 @@ def bench_one(name: str, model: nn.Module, dataset: Dataset, scale: int, options
         "images": len(per_image),
         "psnr": _mean([r["psnr"] for r in per_image]),
         "ssim": _mean([r["ssim"] for r in per_image]),
+        "y_channel": options.y_channel,
         "lpips": _mean(lpips_values),
         "lpips_net": options.lpips.net if options.lpips is not None else None,
         "lpips_unavailable": (options.lpips_unavailable or "not computed")

@@ -62,7 +62,7 @@ COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
 _LEFT_ALIGNED = {"model", "dataset", "weights"}
 _SHARED_FIELDS = (("device", "device"), ("precision", "precision"),
                   ("peak memory", "peak_mem_kind"), ("LPIPS net", "lpips_net"),
-                  ("self-ensemble", "self_ensemble"), ("tile", "tile"))
+                  ("self-ensemble", "self_ensemble"), ("tile", "tile"), ("Y", "y_channel"))
 #: columns where one value is best among rows of the same dataset and scale: True = higher
 BETTER_HIGHER = {"psnr": True, "ssim": True, "lpips": False, "latency_ms": False,
                  "mpix_per_s": True}

@@ -158,14 +158,15 @@ def write_report(folder: Path, rows: list[dict[str, Any]], images: list[dict[str
     (folder / "results.json").write_text(format_json(rows) + "\n")
     (folder / "images.json").write_text(json.dumps(images, indent=2) + "\n")
     device = html.escape(", ".join(dict.fromkeys(str(r.get("device")) for r in rows)))
+    luma = html.escape(", ".join(dict.fromkeys(str(r.get("y_channel")) for r in rows)))
     strips = "".join(_strip(entry) for entry in collector.entries.values())
     note = lpips_note(rows)
     notes = f"<p>{html.escape(note)}</p>" if note else ""
     page = (
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>srkit benchmark</title>"
         f"<style>{_STYLE}</style></head><body><h1>srkit benchmark</h1>"
-        f"<p>Device: {device}. PSNR/SSIM on the Y channel with a scale-pixel border crop; "
-        f"crops are {CROP_SIZE}px HR regions (highest texture), shown enlarged; "
+        f"<p>Device: {device}. PSNR/SSIM on the Y channel ({luma}) with a scale-pixel border "
+        f"crop; crops are {CROP_SIZE}px HR regions (highest texture), shown enlarged; "
         "captions score the whole image. Bold: best per dataset and scale.</p>"
         f"{_results_table(rows)}{notes}<h2>Crops</h2>{strips}"
         '<p>Raw numbers: <a href="results.json">results.json</a>, '

@@ -10,6 +10,15 @@ from srkit.errors import SrkitError
 #: ITU-R BT.601 luma row of MATLAB's ``rgb2ycbcr`` for [0, 1] RGB; Y lands in [16, 235] / 255.
 Y_WEIGHTS = (65.481, 128.553, 24.966)
 Y_OFFSET = 16.0
+#: The same row in thousandths, for exact integer arithmetic on 8-bit levels.
+_Y_WEIGHTS_MILLI = (65481, 128553, 24966)
+_LUMA_SPAN_MILLI = 219_000  # sum of the weights, in thousandths
+
+#: How the luma is computed: ``matlab`` rounds Y to an integer 16..235 (``rgb2ycbcr`` on a
+#: ``uint8`` image returns ``uint8``, which is what published tables score); ``basicsr`` keeps
+#: it unrounded (``rgb2ycbcr`` on ``im2double`` input, as BasicSR and most Python code do).
+Y_MODES = ("matlab", "basicsr")
+DEFAULT_Y_MODE = "matlab"
 
 
 def quantize(x: Tensor) -> Tensor:
@@ -20,25 +29,80 @@ def quantize(x: Tensor) -> Tensor:
     return torch.floor(x.clamp(0, 1) * 255 + 0.5) / 255
 
 
-def rgb_to_y(x: Tensor) -> Tensor:
-    """Luma of RGB images: (N,3,H,W) or (3,H,W) in [0, 1] -> (N,1,H,W) or (1,H,W).
+def check_y_mode(mode: str) -> str:
+    """``mode`` if it is one of :data:`Y_MODES`, else a one-line SrkitError."""
+    if mode not in Y_MODES:
+        raise SrkitError(f"unknown Y channel mode {mode!r}; expected one of {', '.join(Y_MODES)}")
+    return mode
 
-    Same as ``rgb2ycbcr(im2double(rgb))(:,:,1)`` in MATLAB, i.e.
-    ``Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255``: values lie in [16/255, 235/255]
-    and are not rounded. A single-channel (grey) input is treated as R = G = B.
-    """
+
+def _check_rgb(x: Tensor, name: str) -> int:
     channel_dim = x.dim() - 3
     if x.dim() not in (3, 4) or x.shape[channel_dim] not in (1, 3):
-        raise SrkitError(f"rgb_to_y: expected RGB images (N,3,H,W), got shape {tuple(x.shape)}")
+        raise SrkitError(f"{name}: expected RGB images (N,3,H,W), got shape {tuple(x.shape)}")
+    return channel_dim
+
+
+def to_levels(x: Tensor, dtype: torch.dtype | None = None) -> Tensor:
+    """The 8-bit levels 0..255 of images in [0, 1] (clamped, halves up), as floats in ``dtype``.
+
+    A fresh tensor, computed in place after one conversion: it is the same rounding as
+    :func:`quantize`, times 255.
+    """
+    levels = x.to(dtype or x.dtype, copy=True)
+    return levels.mul_(255).add_(0.5).clamp_(0.5, 255.5).floor_()
+
+
+def luma_of_levels(levels: Tensor, channel_dim: int, *, rounded: bool, grey: bool = False) -> Tensor:
+    """BT.601 luma on the 0..255 scale of 8-bit levels (keeping ``channel_dim`` with size 1).
+
+    ``grey=False``: MATLAB ``rgb2ycbcr``'s Y in [16, 235]; ``grey=True``: full-range
+    ``rgb2gray``. ``rounded``: as MATLAB on ``uint8`` images, to an integer, halves up. The
+    weighted sum is taken in integer thousandths, which float64 holds exactly for 8-bit levels,
+    so the rounding is exact (float32, on MPS, can misplace values within 1e-7 of a half).
+    One channel counts as R = G = B.
+    """
+    if levels.shape[channel_dim] == 1:
+        weighted = levels * _LUMA_SPAN_MILLI
+    else:
+        red, green, blue = levels.unbind(channel_dim)
+        weighted = (red * _Y_WEIGHTS_MILLI[0]).add_(green, alpha=_Y_WEIGHTS_MILLI[1])
+        weighted = weighted.add_(blue, alpha=_Y_WEIGHTS_MILLI[2]).unsqueeze(channel_dim)
+    divisor = _LUMA_SPAN_MILLI if grey else 255_000
+    if rounded:
+        weighted.add_(divisor // 2).div_(divisor).floor_()
+    else:
+        weighted.div_(divisor)
+    return weighted if grey else weighted.add_(Y_OFFSET)
+
+
+def rgb_to_y(x: Tensor, *, rounded: bool = False) -> Tensor:
+    """Luma of RGB images: (N,3,H,W) or (3,H,W) in [0, 1] -> (N,1,H,W) or (1,H,W).
+
+    ``Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255`` as in MATLAB's ``rgb2ycbcr``; values
+    lie in [16/255, 235/255]. ``rounded=False``: unrounded, ``rgb2ycbcr(im2double(rgb))``.
+    ``rounded=True``: ``rgb2ycbcr`` of the ``uint8`` image, i.e. the input is taken as 8-bit
+    levels and Y is rounded (halves up, in exact arithmetic) to an integer / 255.
+    A single-channel (grey) input is treated as R = G = B.
+    """
+    channel_dim = _check_rgb(x, "rgb_to_y")
+    if rounded:
+        levels = to_levels(x, torch.float64 if x.device.type != "mps" else torch.float32)
+        return luma_of_levels(levels, channel_dim, rounded=True).to(x.dtype) / 255
     if x.shape[channel_dim] == 1:
         return (Y_OFFSET + sum(Y_WEIGHTS) * x) / 255
     weights = torch.tensor(Y_WEIGHTS, dtype=x.dtype, device=x.device).view(3, 1, 1)
     return (Y_OFFSET + (x * weights).sum(dim=channel_dim, keepdim=True)) / 255
 
 
-def rgb_to_grey(x: Tensor) -> Tensor:
-    """Full-range BT.601 luma (MATLAB ``rgb2gray``, unrounded): (N,3,H,W) -> (N,1,H,W) in [0, 1].
+def rgb_to_grey(x: Tensor, *, rounded: bool = False) -> Tensor:
+    """Full-range BT.601 luma (MATLAB ``rgb2gray``): (N,3,H,W) -> (N,1,H,W) in [0, 1].
 
     Equals the grey level itself when R = G = B; used to compare SR against grey references.
+    ``rounded=True`` takes 8-bit levels and rounds, as ``rgb2gray`` of a ``uint8`` image does.
     """
+    channel_dim = _check_rgb(x, "rgb_to_grey")
+    if rounded:
+        levels = to_levels(x, torch.float64 if x.device.type != "mps" else torch.float32)
+        return luma_of_levels(levels, channel_dim, rounded=True, grey=True).to(x.dtype) / 255
     return (rgb_to_y(x) * 255 - Y_OFFSET) / sum(Y_WEIGHTS)

@@ -6,7 +6,11 @@ import torch
 from torch import Tensor
 
 from srkit.errors import SrkitError
-from srkit.metrics.color import quantize, rgb_to_grey, rgb_to_y
+from srkit.metrics.color import DEFAULT_Y_MODE, check_y_mode, luma_of_levels, to_levels
+
+#: what ``y_channel`` may be: a mode of :data:`srkit.metrics.color.Y_MODES`, True (the default
+#: mode) or False (compare every RGB channel).
+YChannel = bool | str
 
 
 def metric_dtype(device: torch.device) -> torch.dtype:
@@ -22,7 +26,17 @@ def _as_batch(images: Tensor, name: str, role: str) -> Tensor:
     return images
 
 
-def prepare_pair(sr: Tensor, hr: Tensor, *, crop: int, y_channel: bool, name: str) -> tuple[Tensor, Tensor]:
+def y_mode_of(y_channel: YChannel) -> str | None:
+    """The luma mode ``y_channel`` asks for (``"matlab"`` or ``"basicsr"``), None for RGB."""
+    if y_channel is True:
+        return DEFAULT_Y_MODE
+    if y_channel is False:
+        return None
+    return check_y_mode(y_channel)
+
+
+def prepare_pair(sr: Tensor, hr: Tensor, *, crop: int, y_channel: YChannel,
+                 name: str) -> tuple[Tensor, Tensor]:
     """Validate, quantise, convert and crop a pair of image batches.
 
     Args:
@@ -32,7 +46,9 @@ def prepare_pair(sr: Tensor, hr: Tensor, *, crop: int, y_channel: bool, name: st
         y_channel: compare luma as MATLAB evaluation scripts do: BT.601 Y in [16, 235]
             (:func:`rgb_to_y`) against a colour reference; the grey level 0..255 against a
             grey reference, the SR converted like ``rgb2gray`` (:func:`rgb_to_grey`).
-            Otherwise every channel is compared (a grey image counts as R = G = B).
+            ``"matlab"`` (or True) rounds the luma to integers as MATLAB does on ``uint8``
+            images, ``"basicsr"`` keeps it unrounded. False compares every channel (a grey
+            image counts as R = G = B).
 
     Returns:
         Two (N,C',H-2*crop,W-2*crop) tensors in 0..255 in :func:`metric_dtype`.
@@ -42,15 +58,17 @@ def prepare_pair(sr: Tensor, hr: Tensor, *, crop: int, y_channel: bool, name: st
         raise SrkitError(f"{name}: SR {tuple(sr.shape)} and HR {tuple(hr.shape)} differ in size")
     if crop < 0 or 2 * crop >= min(sr.shape[-2:]):
         raise SrkitError(f"{name}: cannot crop {crop} px from {sr.shape[-2]}x{sr.shape[-1]} images")
-    dtype = metric_dtype(sr.device)
-    sr, hr = quantize(sr.to(dtype)), quantize(hr.to(dtype))
-    if y_channel and hr.shape[1] == 1:
-        sr = rgb_to_grey(sr) if sr.shape[1] == 3 else sr
-    elif y_channel:
-        sr, hr = rgb_to_y(sr), rgb_to_y(hr)
-    else:
-        channels = max(sr.shape[1], hr.shape[1])
-        sr, hr = sr.expand(-1, channels, -1, -1), hr.expand(-1, channels, -1, -1)
-    if crop:
+    mode = y_mode_of(y_channel)
+    if crop:  # views: the conversions below then touch only the compared pixels
         sr, hr = sr[..., crop:-crop, crop:-crop], hr[..., crop:-crop, crop:-crop]
-    return sr * 255, hr * 255
+    dtype = metric_dtype(sr.device)
+    sr, hr = to_levels(sr, dtype), to_levels(hr, dtype)
+    if mode is None:
+        channels = max(sr.shape[1], hr.shape[1])
+        return sr.expand(-1, channels, -1, -1), hr.expand(-1, channels, -1, -1)
+    rounded = mode == "matlab"
+    if hr.shape[1] == 1:  # a grey reference: compare grey levels
+        if sr.shape[1] == 3:
+            sr = luma_of_levels(sr, 1, rounded=rounded, grey=True)
+        return sr, hr
+    return luma_of_levels(sr, 1, rounded=rounded), luma_of_levels(hr, 1, rounded=rounded)

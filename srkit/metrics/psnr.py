@@ -5,20 +5,26 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from srkit.metrics.pairs import prepare_pair
+from srkit.metrics.pairs import YChannel, prepare_pair
 
 
-def psnr(sr: Tensor, hr: Tensor, *, crop: int, y_channel: bool = True) -> Tensor:
+def psnr(sr: Tensor, hr: Tensor, *, crop: int, y_channel: YChannel = True) -> Tensor:
     """PSNR in dB of each image of a batch, on 8-bit values with peak 255.
 
     Args:
         sr, hr: (N,3,H,W) or (3,H,W) images in [0, 1]; both are quantised to 8 bits first.
         crop: border pixels ignored on every side (the protocol uses ``scale``).
-        y_channel: compare the BT.601 luma (MATLAB ``rgb2ycbcr``) instead of RGB.
+        y_channel: compare the BT.601 luma (MATLAB ``rgb2ycbcr``): ``"matlab"`` or True rounds
+            it to integers as MATLAB does on 8-bit images, ``"basicsr"`` keeps it unrounded;
+            False: compare R, G, B.
 
     Returns:
         float64 tensor (N,) on the input device (float32 on MPS); ``inf`` for identical images.
     """
-    sr_planes, hr_planes = prepare_pair(sr, hr, crop=crop, y_channel=y_channel, name="psnr")
-    mse = (sr_planes - hr_planes).pow(2).flatten(1).mean(dim=1)
+    return psnr_of_planes(*prepare_pair(sr, hr, crop=crop, y_channel=y_channel, name="psnr"))
+
+
+def psnr_of_planes(x: Tensor, y: Tensor) -> Tensor:
+    """PSNR (dB, peak 255) of each pair of prepared (N,C,H,W) planes in 0..255 -> (N,)."""
+    mse = (x - y).square_().flatten(1).mean(dim=1)
     return 10 * torch.log10(255.0**2 / mse)

@@ -1,9 +1,11 @@
 """Training batches on the device: crops come from CPU workers, LR is made on the device.
 
 Making LR from HR crops batched on the training device (instead of per crop in the workers)
-keeps the workers cheap so a GPU is not starved by the MATLAB-bicubic resize. On CUDA the batch
-of the next step is copied (from pinned memory, on a side stream) and degraded while the current
-step runs: one batch of lookahead, so the step never waits for its data.
+keeps the workers cheap so a GPU is not starved by the MATLAB-bicubic resize. The LR is made
+by :func:`srkit.degradations.make_lr`, the function ``srkit degrade`` and ``srkit bench`` use,
+so it is 8-bit like an LR PNG file unless ``--no-quantize-lr`` is given. On CUDA the batch of the
+next step is copied (from pinned memory, on a side stream) and degraded while the current step
+runs: one batch of lookahead, so the step never waits for its data.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from srkit.data import HRCropDataset, PairedCropDataset, resolve_dataset
+from srkit.degradations.lr import make_lr, make_lr_levels
 from srkit.interfaces import Batch, Recipe
 from srkit.plugins import lookup
 from srkit.training.config import TrainConfig
@@ -45,7 +48,10 @@ class TrainBatches:
                  info: ProcessInfo, start_step: int) -> None:
         self.config, self.device, self.info = config, device, info
         self.paired = config.data_lr is not None
-        self.degradation = None if self.paired else lookup("degradation", config.degradation)()
+        self.level_factors = tuple(recipe.lr_factors())
+        # A paired run reads its LR from files; intermediate levels still come from the HR.
+        self.degradation = (lookup("degradation", config.degradation)()
+                            if not self.paired or self.level_factors else None)
         main, extras = self._main_dataset(), recipe.extra_datasets()
         #: images per stream ("main", then each extra stream's name), for the start summary
         self.sizes = {"main": len(main), **{name: len(d) for name, d in extras.items()}}
@@ -86,7 +92,7 @@ class TrainBatches:
         batch = self._ahead[1]
         current = torch.cuda.current_stream(self.device)
         current.wait_stream(self._stream_for_copies)
-        for tensor in (batch.lr, batch.hr, *batch.extra.values()):
+        for tensor in (batch.lr, batch.hr, *batch.extra.values(), *batch.lr_levels.values()):
             if isinstance(tensor, Tensor):
                 tensor.record_stream(current)  # memory made on the side stream, used here
         self._ahead = (step + 1, self._prepare_aside(step + 1))
@@ -100,20 +106,29 @@ class TrainBatches:
         first = _to_device(next(self._main), self.device)
         if self.paired:
             lr, hr = first
+            levels = self._degrade(hr, step) if self.level_factors else {}
+            levels.pop(self.config.scale, None)
         else:
             hr = first
-            lr = self._degrade(hr, step)
+            levels = self._degrade(hr, step)
+            lr = levels.pop(self.config.scale)
         extra = {name: _to_device(next(it), self.device) for name, it in self._extras.items()}
         if self.config.channels_last:
             lr, hr = (x.contiguous(memory_format=torch.channels_last) for x in (lr, hr))
-        return Batch(lr=lr, hr=hr, extra=extra)
+        return Batch(lr=lr, hr=hr, extra=extra, lr_levels=levels)
 
-    def _degrade(self, hr: Tensor, step: int) -> Tensor:
-        """LR of the HR batch, drawn from a generator seeded by (run seed, step) on the device."""
+    def _degrade(self, hr: Tensor, step: int) -> dict[int, Tensor]:
+        """LR of the HR batch at the run's scale and the recipe's extra factors (keyed by
+        factor), drawn from a generator seeded by (run seed, step) on the device."""
         generator = torch.Generator(device=self.device)
         generator.manual_seed(derive_seed(self.config.seed, _DEGRADATION_STREAM, step,
                                           self.info.rank))
-        assert self.degradation is not None  # only HR-only runs degrade
-        with torch.no_grad():
-            lr = self.degradation(hr, self.config.scale, generator=generator)
-        return lr.clamp_(0.0, 1.0)
+        assert self.degradation is not None  # only runs that make LR from HR degrade
+        scale, quantize = self.config.scale, self.config.quantize_lr
+        if not self.level_factors:
+            return {scale: make_lr(hr, scale, self.degradation, quantize=quantize,
+                                   generator=generator)}
+        factors = [scale, *self.level_factors]
+        levels = make_lr_levels(hr, factors, self.degradation, quantize=quantize,
+                                generator=generator)
+        return dict(zip(factors, levels, strict=True))

@@ -119,6 +119,8 @@ class TrainConfig:
                               min_exclusive=True, max=1)
     lr_min: float = option(1e-7, "cosine: final learning rate", min=0, max=1)
     degradation: str = option("bicubic", "degradation that makes LR from HR crops")
+    quantize_lr: bool = option(
+        True, "round the LR made from HR crops to 8 bits, as LR PNG files are (off: float LR)")
     out: str | None = option(None, "run folder (default: runs/<recipe>_x<scale>)", path="dir")
     seed: int = option(0, "random seed", min=0)
     device: str = option("auto", "auto, cpu, cuda, cuda:N or mps", metavar="DEVICE")

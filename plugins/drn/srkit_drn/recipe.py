@@ -1,8 +1,12 @@
 """The ``drn`` recipe: dual regression training, paired and semi-supervised (LR-only images).
 
 Paired samples (HR crop + its LR) get the primal loss, L1 of every output level against the HR
-bicubic-downscaled to that size (level 1x against the LR input itself, as the official code does),
-plus ``dual_weight`` times the dual loss: each dual model's output against the level below.
+downscaled to that size (level 1x against the LR input itself, as the official code does),
+plus ``dual_weight`` times the dual loss: each dual model's output against the level below. The
+intermediate targets come with the batch (:meth:`DRNRecipe.lr_factors`): made from the HR by the
+run's ``--degradation`` in the same draw as the LR and 8-bit like it (the default degradations
+give MATLAB-bicubic levels, as the official DIV2K pipeline trains on), also with ``--data-lr``,
+whose folder holds only the lowest level.
 
 LR-only samples (``--unpaired FOLDER``) have no HR, so only the closed loop constrains them: the
 lowest dual model must map the 2x output back to the LR input, and each higher dual model must map
@@ -20,7 +24,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from srkit.data import LRCropDataset
-from srkit.degradations.imresize import imresize
+from srkit.degradations.lr import make_lr_levels
 from srkit.errors import SrkitError
 from srkit.interfaces import Batch, Recipe, StepContext
 from srkit.models import build_generator
@@ -121,6 +125,10 @@ class DRNRecipe(Recipe):
         lr_patch = self.config.patch_size // self.config.scale
         return {UNPAIRED_STREAM: LRCropDataset(self.config.unpaired, lr_patch)}
 
+    def lr_factors(self) -> tuple[int, ...]:
+        """Downscaling factors of the intermediate targets: 4 and 2 at x8, 2 at x4, none at x2."""
+        return tuple(2**j for j in range(n_levels(self.config.scale) - 1, 0, -1))
+
     def phase(self, iteration: int) -> str:
         return "semi-supervised" if self.config.unpaired else "paired"
 
@@ -149,10 +157,12 @@ class DRNRecipe(Recipe):
 
     def train_step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
         paired_lr, paired_hr, unpaired_lr = self.split_batch(batch)
+        n_paired = paired_lr.shape[0]
+        lr_levels = {factor: level[:n_paired] for factor, level in batch.lr_levels.items()}
         with ctx.autocast():
             levels = ctx.net("generator")(torch.cat([paired_lr, unpaired_lr]), all_levels=True)
             back = ctx.net("dual")(levels)
-        losses = self.losses(levels, back, paired_lr, paired_hr, unpaired_lr)
+        losses = self.losses(levels, back, paired_lr, paired_hr, unpaired_lr, lr_levels)
         total = losses["total"]
         if paired_lr.shape[0] == 0:
             # Without paired samples the 1x output has no loss; DDP needs every parameter used.
@@ -161,14 +171,16 @@ class DRNRecipe(Recipe):
         return {name: value.detach() for name, value in losses.items()}
 
     def losses(self, levels: list[Tensor], back: list[Tensor], paired_lr: Tensor, paired_hr: Tensor,
-               unpaired_lr: Tensor) -> dict[str, Tensor]:
+               unpaired_lr: Tensor, lr_levels: dict[int, Tensor] | None = None
+               ) -> dict[str, Tensor]:
         """Loss terms of one step; ``primal`` is absent when the batch has no paired sample.
 
         ``levels``: outputs 1x..scale x for ``[paired; unpaired]`` samples; ``back``: dual outputs,
-        ``back[k]`` at level k's size.
+        ``back[k]`` at level k's size; ``lr_levels``: the paired samples' intermediate targets
+        by downscaling factor (:attr:`Batch.lr_levels`).
         """
         n_paired = paired_lr.shape[0]
-        targets = self.paired_targets(paired_lr, paired_hr) if n_paired else None
+        targets = self.paired_targets(paired_lr, paired_hr, lr_levels) if n_paired else None
         terms: dict[str, Tensor] = {}
         if targets is not None:
             pairs = zip(levels, targets, strict=True)
@@ -184,12 +196,23 @@ class DRNRecipe(Recipe):
         return terms
 
     @torch.no_grad()
-    def paired_targets(self, lr: Tensor, hr: Tensor) -> list[Tensor]:
-        """Targets of levels 1x..scale x: the LR input, the HR MATLAB-bicubic-downscaled, the HR."""
-        height, width = hr.shape[-2:]
-        levels = n_levels(self.config.scale)
-        middle = [imresize(hr, size=(height // 2**j, width // 2**j))
-                  for j in range(levels - 1, 0, -1)]
+    def paired_targets(self, lr: Tensor, hr: Tensor,
+                       lr_levels: dict[int, Tensor] | None = None) -> list[Tensor]:
+        """Targets of levels 1x..scale x: the LR input, the intermediate levels, the HR.
+
+        The intermediate levels are ``lr_levels`` (from the batch); without them (a batch built
+        by hand) they are the HR MATLAB-bicubic-downscaled and rounded like the run's LR.
+        """
+        factors = self.lr_factors()
+        if lr_levels:
+            missing = sorted(set(factors) - set(lr_levels))
+            if missing:
+                raise SrkitError(f"the batch has no LR level for factors {missing}")
+            middle = [lr_levels[f] for f in factors]
+        elif factors:
+            middle = make_lr_levels(hr, factors, quantize=self.config.quantize_lr)
+        else:
+            middle = []
         return [lr, *middle, hr]
 
     def generator_kwargs(self) -> dict[str, Any]:

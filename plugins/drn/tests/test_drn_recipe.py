@@ -8,6 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
+from srkit.degradations import make_lr
 from srkit.errors import SrkitError
 from srkit.interfaces import Batch
 from srkit.models import build_generator
@@ -52,8 +53,9 @@ def snapshot(recipe: DRNRecipe) -> dict[str, torch.Tensor]:
 
 def flat_colour_batch(scale: int) -> Batch:
     """HR and LR of two flat colours: every level's target is that colour, whatever the
-    downscaler, so the losses can be computed by hand."""
-    colours = torch.tensor([[0.2, 0.5, 0.9], [0.7, 0.1, 0.4]]).view(2, 3, 1, 1)
+    downscaler, so the losses can be computed by hand. The colours are 8-bit levels, which the
+    8-bit targets keep exactly."""
+    colours = torch.tensor([[51, 128, 230], [179, 26, 102]]).div(255).view(2, 3, 1, 1)
     hr = colours.expand(2, 3, LR_SIZE * scale, LR_SIZE * scale).contiguous()
     return Batch(lr=colours.expand(2, 3, LR_SIZE, LR_SIZE).contiguous(), hr=hr)
 
@@ -151,10 +153,35 @@ def test_paired_targets_are_the_lr_the_downscaled_hr_and_the_hr() -> None:
     flat = flat_colour_batch(8)
     for target in recipe.paired_targets(flat.lr, flat.hr):
         torch.testing.assert_close(target, flat.lr[:, :, :1, :1].expand_as(target))
-    # and any image keeps its mean at each level (the resampling weights sum to one)
-    for target in targets[1:-1]:
-        torch.testing.assert_close(target.mean(dim=(-2, -1)), batch.hr.mean(dim=(-2, -1)),
-                                   atol=0.02, rtol=0)
+    # without levels from the batch: 8-bit MATLAB bicubic, like the run's LR
+    torch.testing.assert_close(targets[1], make_lr(batch.hr, 4))
+    torch.testing.assert_close(targets[2], make_lr(batch.hr, 2))
+
+
+def test_intermediate_targets_are_the_levels_the_batch_carries() -> None:
+    recipe = make_recipe(scale=8)
+    assert recipe.lr_factors() == (4, 2)
+    assert make_recipe(scale=2).lr_factors() == ()
+    batch = make_batch(scale=8)
+    x4, x2 = torch.rand(2, 3, 2 * LR_SIZE, 2 * LR_SIZE), torch.rand(2, 3, 4 * LR_SIZE, 4 * LR_SIZE)
+    targets = recipe.paired_targets(batch.lr, batch.hr, {4: x4, 2: x2})
+    assert targets[1] is x4 and targets[2] is x2
+    with pytest.raises(SrkitError, match=r"no LR level for factors \[2\]"):
+        recipe.paired_targets(batch.lr, batch.hr, {4: x4})
+
+
+def test_train_step_uses_the_paired_part_of_the_batch_levels() -> None:
+    recipe = make_recipe(scale=4, unpaired="lr_only", unpaired_ratio=0.5)
+    batch = make_batch(scale=4, size=4, unpaired=True)
+    batch.lr_levels = {2: torch.rand(4, 3, 2 * LR_SIZE, 2 * LR_SIZE)}
+    seen = []
+    original = recipe.paired_targets
+    recipe.paired_targets = lambda lr, hr, levels=None: seen.append(levels) or original(lr, hr, levels)
+    recipe.train_step(batch, RecordingContext(recipe))
+    assert seen[0][2].shape[0] == 2
+    assert torch.equal(seen[0][2], batch.lr_levels[2][:2])
+
+
 
 
 def test_missing_unpaired_stream_is_a_one_line_error() -> None:

@@ -1,0 +1,18 @@
+"""PSNR and SSIM of a pair together, from one preparation of the 8-bit planes."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from srkit.metrics.pairs import YChannel, prepare_pair
+from srkit.metrics.psnr import psnr_of_planes
+from srkit.metrics.ssim import ssim_of_planes
+
+
+def psnr_ssim(sr: Tensor, hr: Tensor, *, crop: int, y_channel: YChannel = True) -> tuple[Tensor, Tensor]:
+    """``(psnr(sr, hr, ...), ssim(sr, hr, ...))`` with the quantisation, luma and crop done once.
+
+    Same arguments and results as :func:`srkit.metrics.psnr` and :func:`srkit.metrics.ssim`.
+    """
+    x, y = prepare_pair(sr, hr, crop=crop, y_channel=y_channel, name="psnr/ssim")
+    return psnr_of_planes(x, y), ssim_of_planes(x, y)
