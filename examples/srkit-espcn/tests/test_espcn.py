@@ -110,3 +110,21 @@ def test_srkit_trains_a_few_steps_of_espcn(tmp_path, monkeypatch):
     finally:
         reset_registry()
     assert (tmp_path / "run" / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("layout", ["first_part", "feature_maps"])
+def test_srkit_convert_recognises_both_layouts_without_arch(tmp_path, monkeypatch, capsys, layout):
+    state = PlainESPCN(scale=3).state_dict()
+    if layout == "feature_maps":
+        state = rename(rename(state, "first_part", "feature_maps"), "last_part", "sub_pixel")
+    torch.save({"model": state}, tmp_path / "espcn.pth")
+    monkeypatch.setenv("SRKIT_PLUGINS", "core")
+    monkeypatch.setenv("SRKIT_PLUGIN_MODULES", "srkit_espcn")
+    reset_registry()
+    try:
+        main(["convert", str(tmp_path / "espcn.pth"), str(tmp_path / "espcn.safetensors")])
+    finally:
+        reset_registry()
+    captured = capsys.readouterr()
+    assert "recognised as espcn" in captured.err
+    assert "espcn x3" in captured.out

@@ -14,7 +14,7 @@ from drn_official import (
 from srkit.convert import convert_checkpoint
 from srkit.errors import SrkitError
 from srkit.weights import load_model, read_extras, weights_info
-from srkit_drn.arch import DualModels
+from srkit_drn.arch import DRN, DualModels
 from srkit_drn.convert import convert_drn_l, convert_drn_s
 
 
@@ -120,3 +120,38 @@ def test_convert_command_reads_the_official_file_pair(tmp_path) -> None:
     assert set(read_extras(tmp_path / "drn_s_x4.safetensors")["dual"]) == {
         f"{i}.{k}" for i, sd in enumerate(duals) for k in sd
     }
+
+
+@pytest.mark.parametrize("scale", [4, 8])
+def test_official_drn_s_is_recognised_with_its_scale(scale) -> None:
+    from srkit.convert import detect_layout
+
+    primal, _ = random_official_checkpoint(scale)
+    assert detect_layout(primal) == {"drn-s": scale}
+
+
+def test_a_drn_of_unpublished_size_matches_both_variants(tmp_path) -> None:
+    from srkit.convert import convert_state_dict
+
+    with torch.device("meta"):
+        keys = DRN(scale=4, n_feats=8, n_blocks=2).state_dict()
+    state = {k: torch.zeros(v.shape) for k, v in keys.items()}
+    with pytest.raises(SrkitError, match=r"several converters \(drn-l, drn-s\); choose one with --arch"):
+        convert_state_dict(state)
+    assert convert_state_dict(state, arch="drn-l").kwargs == {"scale": 4, "n_feats": 8, "n_blocks": 2}
+
+
+def test_convert_command_detects_the_official_file_pair(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from srkit.cli.convert import command
+
+    primal, duals = random_official_checkpoint(8)
+    torch.save(primal, tmp_path / "DRNS8x.pt")
+    torch.save(duals, tmp_path / "DRNS8x_dual_model.pt")
+    result = CliRunner().invoke(command, [
+        str(tmp_path / "DRNS8x.pt"), str(tmp_path / "drn.safetensors"),
+        "--dual", str(tmp_path / "DRNS8x_dual_model.pt")])
+    assert result.exit_code == 0, result.output
+    info = weights_info(tmp_path / "drn.safetensors")
+    assert (info["arch"], info["scale"], info["extras"]) == ("drn-s", 8, ["dual"])

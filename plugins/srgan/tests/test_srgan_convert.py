@@ -210,3 +210,20 @@ def test_srkit_convert_reads_lornatang_files_end_to_end(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(discriminator(y), reference_discriminator(y, KeyReader(d_reference)),
                                    rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("stages,scale", [(1, 2), (2, 4), (3, 8)])
+def test_lornatang_generator_layout_and_scale_are_recognised(stages, scale):
+    from srkit.convert import detect_layout
+
+    reference = with_stages(reference_state("srresnet-x4-lornatang-keys.tsv"), stages)
+    assert detect_layout(reference) == {"srresnet": scale}
+    old = {k.replace("conv1.", "conv_block1.", 1): v for k, v in reference.items()}
+    assert detect_layout(old) == {"srresnet": scale}
+
+
+def test_lornatang_discriminator_converts_without_arch_or_scale(tmp_path):
+    d_reference = reference_state("srgan-discriminator-lornatang-keys.tsv")
+    torch.save({"state_dict": d_reference}, tmp_path / "D.pth.tar")
+    converted = convert_checkpoint(tmp_path / "D.pth.tar", tmp_path / "d.safetensors")
+    assert (converted.converter, converted.kind) == ("srgan-d", "discriminator")
