@@ -64,7 +64,8 @@ class Converter:
     ``fallback`` converters (catch-all libraries) are asked only when no other one recognises a
     file, so a plugin's own faithful implementation wins. ``arch`` is the srkit architecture whose
     weights ``export`` writes back (default: the registered name). ``layout_keys`` lists the key
-    names of a typical checkpoint, to name the closest layouts when nothing matches.
+    names of a typical checkpoint, to name the closest layouts when nothing matches; ``missing``
+    says what to install when the converter cannot work here (an optional dependency).
     """
 
     convert: ConvertFn
@@ -74,6 +75,7 @@ class Converter:
     arch: str | None = None
     fallback: bool = False
     layout_keys: Callable[[], Iterable[str]] | None = None
+    missing: Callable[[], str | None] | None = None
 
     def __call__(self, state_dict: dict[str, Tensor], *, scale: int | None,
                  extra: dict[str, Any]) -> Converted:
@@ -222,8 +224,9 @@ def _no_match_error(source: str, state: Mapping[str, Tensor]) -> SrkitError:
     nearest = ", ".join(f"{name} ({share:.0%} of key names shared)" for name, share in close)
     hint = f"closest known layouts: {nearest}" if nearest else \
         f"installed converters: {', '.join(installed_converters()) or 'none'}"
-    if not any(c.fallback for c in installed_converters().values()):
-        hint += "; pip install 'srkit[spandrel]' reads about 40 more architectures"
+    for converter in installed_converters().values():
+        note = converter.missing() if converter.missing is not None else None
+        hint += f"; {note}" if note else ""
     first = next(iter(state), "?")
     return SrkitError(f"{source}: no installed converter recognises this layout ({len(state)} tensors, "
                       f"first key {first!r}); {hint}; or pass --arch NAME")

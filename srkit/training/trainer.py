@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from srkit.errors import SrkitError
 from srkit.interfaces import Recipe
+from srkit.model_files import read_model_file
 from srkit.models import describe, unwrap
 from srkit.training import distributed
 from srkit.training.batches import TrainBatches
@@ -39,7 +40,7 @@ from srkit.training.rng import restore_rng, seed_everything
 from srkit.training.run_log import RunLog, SilentLog
 from srkit.training.run_state import gather_state, restore_state
 from srkit.training.validation import Validator
-from srkit.weights import decode_metadata, read_weights, save_weights, split_extras
+from srkit.weights import save_weights, split_extras
 
 
 @dataclass
@@ -117,8 +118,7 @@ class Trainer:
             raise SrkitError(f"recipe {self.name!r}: nets has no 'generator' to validate and export")
 
     def _load_init_weights(self, path: Path) -> None:
-        tensors, metadata = read_weights(path)
-        info = decode_metadata(metadata)
+        tensors, info = read_model_file(path)  # srkit weights, or a checkpoint a converter reads
         generator = self.recipe.nets["generator"]
         arch, kwargs = describe(generator)
         if info["arch"] != arch:
