@@ -10,7 +10,7 @@ import click
 from srkit.errors import SrkitError
 from srkit.version import __version__
 
-BUILTIN_COMMANDS = ("plugins_cmd", "train", "bench", "upscale", "degrade", "convert", "info")
+BUILTIN_COMMANDS = ("plugins_cmd", "train", "bench", "upscale", "degrade", "convert", "export", "info")
 
 
 def build_cli(with_plugin_commands: bool = True) -> click.Group:

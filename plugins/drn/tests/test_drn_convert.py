@@ -155,3 +155,39 @@ def test_convert_command_detects_the_official_file_pair(tmp_path) -> None:
     assert result.exit_code == 0, result.output
     info = weights_info(tmp_path / "drn.safetensors")
     assert (info["arch"], info["scale"], info["extras"]) == ("drn-s", 8, ["dual"])
+
+
+@pytest.mark.parametrize("scale", [4, 8])
+def test_official_export_round_trips_primal_and_duals_key_for_key(tmp_path, scale) -> None:
+    from srkit.export import export_official
+
+    primal, duals = random_official_checkpoint(scale)
+    torch.save(primal, tmp_path / "DRNS.pt")
+    torch.save(duals, tmp_path / "DRNS_dual_model.pt")
+    convert_checkpoint(tmp_path / "DRNS.pt", tmp_path / "drn.safetensors",
+                       extra_files={"dual": tmp_path / "DRNS_dual_model.pt"})
+    written = export_official(tmp_path / "drn.safetensors", tmp_path / f"DRNS{scale}x.pt")
+    assert written == [tmp_path / f"DRNS{scale}x.pt", tmp_path / f"DRNS{scale}x_dual_model.pt"]
+    back = torch.load(written[0], weights_only=True)
+    back_duals = torch.load(written[1], weights_only=True)
+    assert set(back) == set(primal) and all(torch.equal(back[k], primal[k]) for k in primal)
+    assert len(back_duals) == len(duals)
+    for ours, theirs in zip(back_duals, duals, strict=True):
+        assert set(ours) == set(theirs) and all(torch.equal(ours[k], theirs[k]) for k in theirs)
+    lr = torch.rand(1, 3, 6, 5, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        torch.testing.assert_close(official_forward(back, lr * 255, scale)[-1],
+                                   official_forward(primal, lr * 255, scale)[-1])
+        torch.testing.assert_close(load_model(tmp_path / "drn.safetensors")(lr) * 255,
+                                   official_forward(back, lr * 255, scale)[-1], rtol=1e-4, atol=2e-3)
+
+
+def test_drn_exports_to_onnx_matching_pytorch(tmp_path) -> None:
+    pytest.importorskip("onnxruntime")
+    from srkit.export import export_onnx
+    from srkit.models import build_generator
+    from srkit.weights import save_weights
+
+    save_weights(build_generator("drn-s", scale=4, n_feats=8, n_blocks=1), tmp_path / "drn.safetensors")
+    differences = export_onnx(tmp_path / "drn.safetensors", tmp_path / "drn.onnx")
+    assert len(differences) == 2 and max(differences.values()) < 1e-4

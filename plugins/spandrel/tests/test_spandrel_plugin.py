@@ -154,3 +154,12 @@ def test_only_spandrel_architecture_classes_are_built():
 def test_describe_builds_without_loading_tensors(esrgan_file):
     info = describe_model_file(esrgan_file)
     assert info["converter"] == "spandrel" and info["tensors"] > 0
+
+
+def test_a_spandrel_model_exports_to_onnx_matching_pytorch(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from srkit.export import export_onnx
+
+    path = save_checkpoint(random_network("SPAN"), tmp_path / "span.pth")
+    differences = export_onnx(path, tmp_path / "span.onnx")  # a foreign file directly
+    assert len(differences) == 2 and max(differences.values()) < 1e-4

@@ -175,7 +175,10 @@ def detect_srgan_discriminator(state_dict: Mapping[str, Tensor]) -> bool:
 def export_srresnet(state_dict: dict[str, Tensor], kwargs: dict[str, Any],
                     extras: dict[str, dict[str, Tensor]]) -> dict[str, Any]:
     """srkit SRResNet tensors in Lornatang's layout, nested under ``state_dict`` as its releases are."""
-    renamed = rename_keys(state_dict, SRRESNET_EXPORT_RULES, "SRResNet", source="an srkit")
+    with torch.device("meta"):  # the network's own key order, which is the release's
+        order = {key: i for i, key in enumerate(SRResNet(**kwargs).state_dict())}
+    ordered = dict(sorted(state_dict.items(), key=lambda item: order.get(item[0], len(order))))
+    renamed = rename_keys(ordered, SRRESNET_EXPORT_RULES, "SRResNet", source="an srkit")
     return {"": {"state_dict": renamed}}
 
 
