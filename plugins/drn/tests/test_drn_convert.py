@@ -157,7 +157,7 @@ def test_convert_command_detects_the_official_file_pair(tmp_path) -> None:
     assert (info["arch"], info["scale"], info["extras"]) == ("drn-s", 8, ["dual"])
 
 
-@pytest.mark.parametrize("scale", [4, 8])
+@pytest.mark.parametrize("scale", [8, pytest.param(4, marks=pytest.mark.slow)])
 def test_official_export_round_trips_primal_and_duals_key_for_key(tmp_path, scale) -> None:
     from srkit.export import export_official
 
@@ -176,8 +176,6 @@ def test_official_export_round_trips_primal_and_duals_key_for_key(tmp_path, scal
         assert set(ours) == set(theirs) and all(torch.equal(ours[k], theirs[k]) for k in theirs)
     lr = torch.rand(1, 3, 6, 5, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
-        torch.testing.assert_close(official_forward(back, lr * 255, scale)[-1],
-                                   official_forward(primal, lr * 255, scale)[-1])
         torch.testing.assert_close(load_model(tmp_path / "drn.safetensors")(lr) * 255,
                                    official_forward(back, lr * 255, scale)[-1], rtol=1e-4, atol=2e-3)
 

@@ -156,6 +156,7 @@ def test_describe_builds_without_loading_tensors(esrgan_file):
     assert info["converter"] == "spandrel" and info["tensors"] > 0
 
 
+@pytest.mark.slow
 def test_a_spandrel_model_exports_to_onnx_matching_pytorch(tmp_path):
     pytest.importorskip("onnxruntime")
     from srkit.export import export_onnx
