@@ -82,6 +82,21 @@ class Converter:
         return self.convert(state_dict, scale=scale, extra=extra)
 
 
+def converter_problem(obj: Any) -> str | None:
+    """Why a registered converter is unusable (checked when its plugin loads), or None."""
+    if not callable(obj):
+        return f"is {obj!r}, not a converter function or srkit.convert.Converter"
+    converter = as_converter(obj)
+    for field_name in ("convert", "detect", "export", "layout_keys", "missing"):
+        value = getattr(converter, field_name)
+        if value is not None and not callable(value):
+            return f"declares {field_name}={value!r}, which is not a function"
+    for item in converter.inputs:
+        if not isinstance(item, ConverterInput) or not re.fullmatch(r"[a-z][a-z0-9-]*", item.name):
+            return f"declares input {item!r}; inputs are ConverterInput(name, help), names lower-case"
+    return None
+
+
 def as_converter(obj: Any) -> Converter:
     """The :class:`Converter` view of a registered object (a Converter or a plain function)."""
     if isinstance(obj, Converter):
@@ -220,13 +235,13 @@ def closest_layouts(state: Mapping[str, Tensor], limit: int = 3) -> list[tuple[s
 
 
 def _no_match_error(source: str, state: Mapping[str, Tensor]) -> SrkitError:
+    notes = {name: c.missing() for name, c in installed_converters().items() if c.missing is not None}
+    usable = [name for name in installed_converters() if not notes.get(name)]
     close = closest_layouts(state)
     nearest = ", ".join(f"{name} ({share:.0%} of key names shared)" for name, share in close)
     hint = f"closest known layouts: {nearest}" if nearest else \
-        f"installed converters: {', '.join(installed_converters()) or 'none'}"
-    for converter in installed_converters().values():
-        note = converter.missing() if converter.missing is not None else None
-        hint += f"; {note}" if note else ""
+        f"installed converters: {', '.join(usable) or 'none'}"
+    hint += "".join(f"; {note}" for note in notes.values() if note)
     first = next(iter(state), "?")
     return SrkitError(f"{source}: no installed converter recognises this layout ({len(state)} tensors, "
                       f"first key {first!r}); {hint}; or pass --arch NAME")

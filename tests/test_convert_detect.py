@@ -99,3 +99,16 @@ def test_arch_help_lists_the_installed_converters(capsys):
     code, out, _ = run_cli(capsys, "convert", "--help")
     assert code == 0
     assert "installed:" in out and "drn-s" in out and "srresnet" in out and "--dual" in out
+
+
+@pytest.mark.parametrize(("obj", "problem"), [
+    (Converter(convert=lambda s, **k: None, detect="yes"), "declares detect='yes'"),
+    (Converter(convert=lambda s, **k: None, inputs=("dual",)), "declares input 'dual'"),
+    ("convert", "not a converter function"),
+])
+def test_a_malformed_converter_is_refused_when_registered(obj, problem):
+    from srkit.errors import PluginError
+    from srkit.registry import Origin, Registry
+
+    with pytest.raises(PluginError, match=problem):
+        Registry().add("converter", "bad", obj, Origin("p"))
