@@ -78,7 +78,9 @@ def register_converters(register: Register) -> None:
     records no scale, else ``None``) lets ``srkit convert`` work without ``--arch``; ``inputs`` (a
     tuple of :class:`~srkit.convert.ConverterInput`) declares further files; ``export(state_dict,
     kwargs, extras)`` writes srkit weights back in the foreign layout (``srkit export --format
-    official``); ``layout_keys()`` names a typical checkpoint's keys for "closest layout" hints.
+    official``); ``layout_keys()`` names a typical checkpoint's keys for "closest layout" hints;
+    ``fallback=True`` (catch-all libraries) is asked only when no other converter matches;
+    ``missing()`` says what to install when an optional dependency is absent.
     """
 
 
