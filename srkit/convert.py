@@ -1,14 +1,17 @@
 """Reading foreign checkpoints (.pth/.pt/.safetensors of other repositories) as srkit weights.
 
-The core does what every checkpoint needs (safe loading, un-nesting, stripping wrapper prefixes);
-the architecture-specific key mapping is a converter registered by the plugin that owns the arch.
+The core does what every checkpoint needs (safe loading, un-nesting, stripping wrapper prefixes,
+picking the converter whose layout the tensors have); the architecture-specific key mapping, its
+recognition and its inverse (export) belong to a converter registered by the plugin that owns the
+arch.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,76 @@ class Converted:
     state_dict: dict[str, Tensor]
     extras: dict[str, dict[str, Tensor]] = field(default_factory=dict)
     kind: str = "generator"
+    #: the registered converter that produced it (set by :func:`convert_state_dict`)
+    converter: str = ""
+
+
+#: ``detect(state_dict)``: the scale the tensors upscale by when they are in the converter's
+#: layout, ``True`` when they are but the layout does not record a scale, ``None``/``False`` when not.
+DetectFn = Callable[[Mapping[str, Tensor]], "int | bool | None"]
+ConvertFn = Callable[..., Converted]
+#: ``export(state_dict, kwargs, extras)``: the files of the foreign layout, ``{suffix: payload}``;
+#: suffix ``""`` is the main file, others (``"_dual_model"``) are written beside it.
+ExportFn = Callable[[dict[str, Tensor], dict[str, Any], dict[str, dict[str, Tensor]]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ConverterInput:
+    """A further file a converter reads: ``srkit convert SRC DST --NAME FILE`` (``extra[NAME]``)."""
+
+    name: str
+    help: str
+
+
+@dataclass(frozen=True)
+class Converter:
+    """A registered converter and what it declares besides the conversion itself.
+
+    ``register(name, convert)`` still works: a plain function becomes a converter without
+    detection, or with the ``detect`` / ``inputs`` / ``export`` attributes it carries.
+    ``fallback`` converters (catch-all libraries) are asked only when no other one recognises a
+    file, so a plugin's own faithful implementation wins. ``arch`` is the srkit architecture whose
+    weights ``export`` writes back (default: the registered name). ``layout_keys`` lists the key
+    names of a typical checkpoint, to name the closest layouts when nothing matches; ``missing``
+    says what to install when the converter cannot work here (an optional dependency).
+    """
+
+    convert: ConvertFn
+    detect: DetectFn | None = None
+    inputs: tuple[ConverterInput, ...] = ()
+    export: ExportFn | None = None
+    arch: str | None = None
+    fallback: bool = False
+    layout_keys: Callable[[], Iterable[str]] | None = None
+    missing: Callable[[], str | None] | None = None
+
+    def __call__(self, state_dict: dict[str, Tensor], *, scale: int | None,
+                 extra: dict[str, Any]) -> Converted:
+        return self.convert(state_dict, scale=scale, extra=extra)
+
+
+def converter_problem(obj: Any) -> str | None:
+    """Why a registered converter is unusable (checked when its plugin loads), or None."""
+    if not callable(obj):
+        return f"is {obj!r}, not a converter function or srkit.convert.Converter"
+    converter = as_converter(obj)
+    for field_name in ("convert", "detect", "export", "layout_keys", "missing"):
+        value = getattr(converter, field_name)
+        if value is not None and not callable(value):
+            return f"declares {field_name}={value!r}, which is not a function"
+    for item in converter.inputs:
+        if not isinstance(item, ConverterInput) or not re.fullmatch(r"[a-z][a-z0-9-]*", item.name):
+            return f"declares input {item!r}; inputs are ConverterInput(name, help), names lower-case"
+    return None
+
+
+def as_converter(obj: Any) -> Converter:
+    """The :class:`Converter` view of a registered object (a Converter or a plain function)."""
+    if isinstance(obj, Converter):
+        return obj
+    return Converter(convert=obj, detect=getattr(obj, "detect", None),
+                     inputs=tuple(getattr(obj, "inputs", ())), export=getattr(obj, "export", None),
+                     layout_keys=getattr(obj, "layout_keys", None))
 
 
 def check_layout(expected: Mapping[str, Tensor], found: Mapping[str, Tensor], what: str) -> None:
@@ -125,20 +198,123 @@ def _is_state_dict(obj: Mapping) -> bool:
     return bool(obj) and all(isinstance(k, str) for k in obj) and has_tensor
 
 
-def convert_checkpoint(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, arch: str,
-                       scale: int, extra_files: Mapping[str, str | os.PathLike[str]] | None = None
-                       ) -> Converted:
-    """Convert ``src`` with the converter registered for ``arch`` and write srkit safetensors to ``dst``."""
+def installed_converters() -> dict[str, Converter]:
+    """Every registered converter by name."""
     from srkit.plugins import get_registry
-    from srkit.weights import save_converted
 
     registry = get_registry()
-    if arch not in registry.names("converter"):
-        known = ", ".join(registry.names("converter")) or "none"
-        raise SrkitError(f"no converter for architecture {arch!r}; converters installed: {known}")
-    converter = registry.get("converter", arch)
+    return {name: as_converter(registry.get("converter", name)) for name in registry.names("converter")}
+
+
+def _detected(converter: Converter, state: Mapping[str, Tensor]) -> int | bool | None:
+    if converter.detect is None:
+        return None
+    try:
+        found = converter.detect(state)
+    except Exception:  # a detector that trips over an unfamiliar layout simply does not match
+        return None
+    return found if found not in (False, 0) else None
+
+
+def detect_layout(state: Mapping[str, Tensor]) -> dict[str, int | bool]:
+    """Converters whose layout ``state`` has, with the scale each reads (``True``: not recorded).
+
+    Fallback converters are asked only when no other converter matches.
+    """
+    converters = installed_converters()
+    for fallback in (False, True):
+        found = {name: result for name, c in converters.items() if c.fallback == fallback
+                 and (result := _detected(c, state)) is not None}
+        if found:
+            return found
+    return {}
+
+
+def _key_pattern(key: str) -> str:
+    return re.sub(r"\d+", "#", key)
+
+
+def closest_layouts(state: Mapping[str, Tensor], limit: int = 3) -> list[tuple[str, float]]:
+    """Converters ranked by the share of key names (indices ignored) they have in common with ``state``."""
+    found = {_key_pattern(k) for k in state}
+    scores = []
+    for name, converter in installed_converters().items():
+        if converter.layout_keys is None:
+            continue
+        try:
+            known = {_key_pattern(k) for k in converter.layout_keys()}
+        except Exception:
+            continue
+        if known:
+            scores.append((name, len(found & known) / len(found | known)))
+    scores.sort(key=lambda item: -item[1])
+    return [item for item in scores[:limit] if item[1] > 0]
+
+
+def _no_match_error(source: str, state: Mapping[str, Tensor]) -> SrkitError:
+    notes = {name: c.missing() for name, c in installed_converters().items() if c.missing is not None}
+    usable = [name for name in installed_converters() if not notes.get(name)]
+    close = closest_layouts(state)
+    nearest = ", ".join(f"{name} ({share:.0%} of key names shared)" for name, share in close)
+    hint = f"closest known layouts: {nearest}" if nearest else \
+        f"installed converters: {', '.join(usable) or 'none'}"
+    hint += "".join(f"; {note}" for note in notes.values() if note)
+    first = next(iter(state), "?")
+    return SrkitError(f"{source}: no installed converter recognises this layout ({len(state)} tensors, "
+                      f"first key {first!r}); {hint}; or pass --arch NAME")
+
+
+def choose_converter(state: Mapping[str, Tensor], *, arch: str | None, scale: int | None,
+                     source: str = "checkpoint") -> tuple[str, int | None]:
+    """``(converter name, scale)`` for ``state``: ``arch``/``scale`` when given (checked against what
+    the converter reads), else the one converter that recognises the layout."""
+    converters = installed_converters()
+    if arch is not None:
+        if arch not in converters:
+            known = ", ".join(converters) or "none"
+            raise SrkitError(f"no converter for architecture {arch!r}; converters installed: {known}")
+        found = _detected(converters[arch], state)
+        candidates = {arch: found} if found is not None else {}
+    else:
+        candidates = detect_layout(state)
+        if not candidates:
+            raise _no_match_error(source, state)
+        if len(candidates) > 1:
+            names = ", ".join(sorted(candidates))
+            raise SrkitError(f"{source}: the layout matches several converters ({names}); "
+                             "choose one with --arch")
+        arch = next(iter(candidates))
+    read = candidates.get(arch)
+    read_scale = read if isinstance(read, int) and not isinstance(read, bool) else None
+    if scale is not None and read_scale is not None and read_scale != scale:
+        raise SrkitError(f"{source}: the {arch} weights upscale x{read_scale}, not --scale {scale}")
+    return arch, scale if scale is not None else read_scale
+
+
+def convert_state_dict(state: dict[str, Tensor], *, arch: str | None = None, scale: int | None = None,
+                       extra: dict[str, Any] | None = None, source: str = "checkpoint") -> Converted:
+    """Convert foreign tensors with the converter named ``arch``, or the one that recognises them."""
+    name, scale = choose_converter(state, arch=arch, scale=scale, source=source)
+    converter = installed_converters()[name]
+    extra = extra or {}
+    declared = {i.name for i in converter.inputs}
+    unused = sorted(set(extra) - declared)
+    if unused:
+        raise SrkitError(f"--{unused[0]} is not read by the {name} converter"
+                         + (f" (it reads --{', --'.join(sorted(declared))})" if declared else ""))
+    converted = converter(state, scale=scale, extra=extra)
+    converted.converter = name
+    return converted
+
+
+def convert_checkpoint(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, arch: str | None = None,
+                       scale: int | None = None,
+                       extra_files: dict[str, str | os.PathLike[str]] | None = None) -> Converted:
+    """Convert ``src`` (with the converter ``arch``, or the detected one) and write srkit safetensors."""
+    from srkit.weights import save_converted
+
     state = load_foreign_state_dict(src)
     extra = {name: load_foreign(path) for name, path in (extra_files or {}).items()}
-    converted = converter(state, scale=scale, extra=extra)
+    converted = convert_state_dict(state, arch=arch, scale=scale, extra=extra, source=str(src))
     save_converted(converted, dst, source=str(src))
     return converted

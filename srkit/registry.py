@@ -118,7 +118,11 @@ def _problem_with(kind: str, obj: Any) -> str | None:
         import click
 
         return None if isinstance(obj, click.Command) else f"is {obj!r}, not a click command"
-    what = "a converter function" if kind == "converter" else "a factory (class or function)"
+    if kind == "converter":
+        from srkit.convert import converter_problem
+
+        return converter_problem(obj)
+    what = "a factory (class or function)"
     if not callable(obj) or _is_module_instance(obj):
         return f"is {_short_repr(obj)}, not {what}"
     return None

@@ -27,6 +27,8 @@ MAX_INT_ARGUMENT = 1 << 16
 #: how many modules/parameters/buffers a skeleton may register per stored tensor (plus slack)
 _REGISTRATIONS_PER_TENSOR = 4
 _REGISTRATION_SLACK = 64
+#: numbers a skeleton may hold beyond twice the stored ones (buffers a state dict leaves out)
+_VALUE_SLACK = 1 << 20
 
 
 def _hints(factory: Callable[..., Any]) -> dict[str, Any]:
@@ -66,7 +68,9 @@ def _type_name(kinds: tuple[type, ...]) -> str:
     return " or ".join(dict.fromkeys(names))
 
 
-def _check_value(name: str, value: Any, source: str) -> None:
+def _check_value(name: str, value: Any, source: str, objects: bool = False) -> None:
+    """Numbers finite and in range, recursively; a JSON object only where the factory's annotation
+    asks for a mapping (``objects``), its values checked the same way."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return
     if isinstance(value, float) and not math.isfinite(value):
@@ -76,8 +80,11 @@ def _check_value(name: str, value: Any, source: str) -> None:
                          f"(0..{MAX_INT_ARGUMENT})")
     if isinstance(value, list):
         for item in value:
-            _check_value(name, item, source)
-    if isinstance(value, dict):
+            _check_value(name, item, source, objects)
+    if isinstance(value, dict) and objects:
+        for key, item in value.items():
+            _check_value(f"{name}.{key}", item, source, objects)
+    elif isinstance(value, dict):
         raise SrkitError(f"{source}: constructor argument {name} is a JSON object; only numbers, "
                          "strings, booleans and lists are accepted")
 
@@ -99,7 +106,7 @@ def check_factory_kwargs(factory: Callable[..., Any], kwargs: Mapping[str, Any],
                                       and not (isinstance(value, bool) and bool not in kinds)):
             raise SrkitError(f"{source}: constructor argument {name} must be {_type_name(kinds)}, "
                              f"got {value!r}")
-        _check_value(name, value, source)
+        _check_value(name, value, source, objects=kinds is not None and dict in kinds)
     scale = kwargs.get("scale")
     if isinstance(scale, int) and not isinstance(scale, bool) and scale < 1:
         raise SrkitError(f"{source}: constructor argument scale = {scale} must be at least 1")
@@ -110,13 +117,17 @@ class _TooLarge(Exception):
 
 
 @contextlib.contextmanager
-def _registration_limit(limit: int) -> Iterator[None]:
-    """Abort a model build that registers more than ``limit`` modules, parameters or buffers."""
-    count = [0]
+def _registration_limit(limit: int, values: int) -> Iterator[None]:
+    """Abort a model build that registers more than ``limit`` modules, parameters or buffers, or
+    tensors of more than ``values`` numbers in all."""
+    count, numbers = [0], [0]
 
-    def hook(*_: Any) -> None:
+    def hook(*args: Any) -> None:
         count[0] += 1
-        if count[0] > limit:
+        tensor = args[-1]
+        if isinstance(tensor, torch.Tensor):
+            numbers[0] += tensor.numel()
+        if count[0] > limit or numbers[0] > values:
             raise _TooLarge
 
     from torch.nn.modules import module as registration
@@ -149,10 +160,19 @@ def build_checked(build: Callable[..., nn.Module], factory: Callable[..., Any], 
     """``build(arch, **kwargs)`` for real, only once a meta-device skeleton matches ``state``."""
     check_factory_kwargs(factory, kwargs, source)
     limit = _REGISTRATIONS_PER_TENSOR * len(state) + _REGISTRATION_SLACK
+    values = 2 * sum(t.numel() for t in state.values()) + _VALUE_SLACK
     described = f"{arch} {dict(kwargs)}"
     try:
-        with _registration_limit(limit), torch.device("meta"):
-            skeleton = build(arch, **kwargs)
+        try:
+            with _registration_limit(limit, values), torch.device("meta"):
+                skeleton = build(arch, **kwargs)
+        except RuntimeError as exc:
+            if "meta" not in str(exc):
+                raise
+            # a constructor that reads values (Tensor.item()) cannot be built on the meta device;
+            # on the CPU, the limits above still stop a skeleton larger than the file
+            with _registration_limit(limit, values):
+                skeleton = build(arch, **kwargs)
     except _TooLarge:
         raise SrkitError(f"{source}: the metadata describes a larger network ({described}) than the "
                          f"{len(state)} stored tensors") from None

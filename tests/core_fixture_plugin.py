@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from srkit.convert import Converted
+from srkit.convert import Converted, ConverterInput
 from srkit.hookspecs import Register, hookimpl
 
 
@@ -27,6 +27,12 @@ def convert_foreign_tiny(state: dict[str, Tensor], *, scale: int, extra: dict) -
     channels = renamed["body.weight"].shape[0]
     return Converted("tiny-core", {"scale": scale, "channels": channels}, renamed,
                      extras={"aux": {"w": extra["dual"]["w"]}} if "dual" in extra else {})
+
+
+# a plain function still registers; what it declares rides on it as attributes
+convert_foreign_tiny.detect = lambda state: ("first.weight" in state and "last.weight" in state
+                                             and round((state["last.weight"].shape[0] / 3) ** 0.5))
+convert_foreign_tiny.inputs = (ConverterInput("dual", "a file of auxiliary tensors"),)
 
 
 @hookimpl

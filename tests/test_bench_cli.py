@@ -163,12 +163,13 @@ def test_weights_for_another_scale_are_an_error(capsys, tmp_path: Path, tiny_dat
     assert "weights are for x2, not x4" in message
 
 
-def test_non_safetensors_weights_are_an_error(capsys, tmp_path: Path, tiny_dataset: Path) -> None:
+def test_foreign_weights_no_converter_reads_are_an_error(capsys, tmp_path: Path,
+                                                        tiny_dataset: Path) -> None:
     fake = tmp_path / "model.pth"
     torch.save({"w": torch.zeros(1)}, fake)
     message = expect_error(capsys, "--models", "mine", "--weights", f"mine={fake}",
                            "--datasets", str(tiny_dataset))
-    assert "not a safetensors file" in message
+    assert "model.pth: no installed converter recognises this layout" in message
 
 
 def test_weights_not_matching_their_architecture_are_an_error(capsys, tmp_path: Path,

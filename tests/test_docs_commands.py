@@ -104,9 +104,9 @@ def doc_commands() -> list[DocCommand]:
     return commands
 
 
-def _options(command: click.Command) -> dict[str, click.Option]:
+def _options(command: click.Command, ctx: click.Context) -> dict[str, click.Option]:
     table = {}
-    for param in command.params:
+    for param in command.get_params(ctx):  # as click parses: commands may build options late
         if isinstance(param, click.Option):
             for name in (*param.opts, *param.secondary_opts):
                 table[name] = param
@@ -127,7 +127,7 @@ def resolve(doc: DocCommand) -> list[str]:
         assert sub is not None, f"{doc}: no command {' '.join([*path, name])!r}"
         path.append(name)
         group, ctx = sub, click.Context(sub, info_name=name, parent=ctx)
-    options = _options(group)
+    options = _options(group, ctx)
     index = 0
     while index < len(args):
         token = args[index]

@@ -28,13 +28,18 @@ def command(weights: Path, as_json: bool) -> None:
 
     Reads only the file's header: the network is never built, so a file whose metadata lies
     cannot make this command allocate anything. A training checkpoint is recognised as one.
+    WEIGHTS may also be a foreign checkpoint an installed converter recognises (.pth, .pt, ...).
     """
+    from srkit.model_files import describe_model_file, is_srkit_weights
     from srkit.training.checkpoint import describe_checkpoint_file
     from srkit.weights import decode_metadata, read_header
 
     checkpoint = describe_checkpoint_file(weights) if weights.exists() else None
     if checkpoint is not None:
         _show_checkpoint(checkpoint, as_json)
+        return
+    if not is_srkit_weights(weights):
+        _foreign(weights, describe_model_file(weights), as_json)
         return
     metadata, shapes = read_header(weights)
     info = decode_metadata(metadata, str(weights))
@@ -78,3 +83,13 @@ def _show_checkpoint(checkpoint: dict, as_json: bool) -> None:
     click.echo(f"  continue training: srkit train {recipe} --resume --out {run}")
     click.echo(f"  weights for upscale/bench: {Path(run) / 'model.safetensors'} "
                "(srkit info shows them)")
+def _foreign(path: Path, info: dict, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(info, indent=2, sort_keys=True))
+        return
+    scale = f" x{info['scale']}" if info["scale"] else ""
+    click.echo(f"{path}: {info['kind']} {info['arch']}{scale}, {info['parameters']:,} parameters, "
+               f"foreign checkpoint read by the {info['converter']} converter")
+    click.echo(f"  arguments: {json.dumps(info['kwargs'], sort_keys=True)}")
+    if info["extras"]:
+        click.echo(f"  extra modules: {', '.join(info['extras'])}")

@@ -11,6 +11,7 @@ from srkit.errors import SrkitError, first_informative_line
 EPILOG = """\b
 Examples:
   srkit upscale --weights model.safetensors photo.jpg more/ --out upscaled/
+  srkit upscale --weights 4x_RealESRGAN.pth photo.jpg --out upscaled/
   srkit upscale --weights model.safetensors big.png --out up/ --tile 256 --precision bf16
   srkit upscale --model bicubic --scale 4 photo.jpg --out up/
 """
@@ -50,9 +51,9 @@ def _model(weights: Path | None, name: str | None, scale: int | None, device):  
     if weights is not None:
         if name is not None:
             raise SrkitError("--weights and --model: give one of them")
-        from srkit.weights import load_model
+        from srkit.model_files import load_model_file
 
-        return load_model(weights, device, scale=scale)
+        return load_model_file(weights, device, scale=scale)
     if name is None:
         raise SrkitError("--weights FILE is required (or --model bicubic --scale N)")
     if scale is None:
@@ -73,7 +74,8 @@ def _model(weights: Path | None, name: str | None, scale: int | None, device):  
               default=Path("upscaled"), show_default=True,
               help="Folder for the PNG results (created if missing).")
 @click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="srkit .safetensors weights file.")
+              help="srkit .safetensors weights, or a foreign checkpoint an installed converter "
+                   "reads (.pth from ESRGAN, SwinIR, ... with the spandrel extra).")
 @click.option("--model", "model_name", default=None, help="A parameter-free model: bicubic.")
 @click.option("--scale", type=click.IntRange(min=1), default=None,
               help="Scale for --model; with --weights, checks the weights are for this scale.")

@@ -124,9 +124,9 @@ def _scale_of_run_weights(path: Path) -> int | None:
 
 
 def _weights_scale(path: Path) -> int | None:
-    from srkit.weights import weights_info
+    from srkit.model_files import model_file_scale
 
-    return weights_info(path)["scale"]
+    return model_file_scale(path)
 
 
 def select_weights(name: str, scale: int, options: BenchOptions) -> Path | None:
@@ -182,9 +182,9 @@ def build_model(name: str, scale: int, weights: Path | None, device: torch.devic
         from srkit.models import build_generator
 
         return build_generator(name, scale=scale).to(device).eval()
-    from srkit.weights import load_model
+    from srkit.model_files import load_model_file
 
-    model = load_model(weights, device, scale=scale)
+    model = load_model_file(weights, device, scale=scale)
     if getattr(model, "scale", scale) != scale:
         raise SrkitError(f"{weights}: model upscales x{model.scale}, not x{scale}")
     return model

@@ -14,8 +14,9 @@ from torch import nn
 
 from srkit.errors import SrkitError, first_informative_line
 from srkit.interfaces import Recipe
+from srkit.model_files import model_file_scale, read_model_file
 from srkit.models import describe, unwrap
-from srkit.weights import decode_metadata, read_weights, split_extras, weights_info
+from srkit.weights import split_extras
 
 
 def scale_from_init(path: str, chosen_scale: int | None) -> int | None:
@@ -23,7 +24,7 @@ def scale_from_init(path: str, chosen_scale: int | None) -> int | None:
 
     Returns None when the file does not record its scale (the recipe's default then applies).
     """
-    file_scale = weights_info(path)["scale"]
+    file_scale = model_file_scale(path)
     if chosen_scale is not None and file_scale is not None and chosen_scale != file_scale:
         raise SrkitError(f"{path}: weights are for x{file_scale}, not --scale {chosen_scale}; "
                          "leave out --scale to train at the file's scale")
@@ -37,8 +38,7 @@ def load_init_weights(path: Path, recipe: Recipe, recipe_name: str) -> list[str]
     that does not export a module (``--no-save-dual``) still starts it from the file. Returns
     the names of the modules loaded.
     """
-    tensors, metadata = read_weights(path)
-    info = decode_metadata(metadata, str(path))
+    tensors, info = read_model_file(path)  # srkit weights, or a checkpoint a converter reads
     generator = recipe.nets["generator"]
     arch, kwargs = describe(generator)
     if info["arch"] != arch:

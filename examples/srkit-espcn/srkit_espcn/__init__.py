@@ -31,9 +31,9 @@ def register_recipes(register: Register) -> None:
 
 @hookimpl
 def register_converters(register: Register) -> None:
-    from srkit_espcn.convert import convert_espcn
+    from srkit_espcn.convert import ESPCN_CONVERTER
 
-    register("espcn", convert_espcn)
+    register("espcn", ESPCN_CONVERTER)
 
 
 @hookimpl

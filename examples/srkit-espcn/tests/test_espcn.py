@@ -107,3 +107,17 @@ def test_srkit_trains_a_few_steps_of_espcn(tmp_path, srkit_plugins, srkit_cli):
     info = weights_info(weights)
     assert info["arch"] == "espcn" and info["kwargs"]["scale"] == 3
     assert info["config"]["iters"] == 2
+
+
+@pytest.mark.parametrize("layout", ["first_part", "feature_maps"])
+def test_srkit_convert_recognises_both_layouts_without_arch(tmp_path, srkit_plugins, srkit_cli,
+                                                             layout):
+    state = PlainESPCN(scale=3).state_dict()
+    if layout == "feature_maps":
+        state = rename(rename(state, "first_part", "feature_maps"), "last_part", "sub_pixel")
+    torch.save({"model": state}, tmp_path / "espcn.pth")
+    srkit_plugins("srkit_espcn")
+    result = srkit_cli("convert", tmp_path / "espcn.pth", tmp_path / "espcn.safetensors")
+    assert result.code == 0, result.err
+    assert "recognised as espcn" in result.err
+    assert "espcn x3" in result.out

@@ -29,7 +29,7 @@ def register_recipes(register: Register) -> None:
 
 @hookimpl
 def register_converters(register: Register) -> None:
-    from srkit_drn.convert import convert_drn_l, convert_drn_s
+    from srkit_drn.convert import DRN_L_CONVERTER, DRN_S_CONVERTER
 
-    register("drn-s", convert_drn_s)
-    register("drn-l", convert_drn_l)
+    register("drn-s", DRN_S_CONVERTER)
+    register("drn-l", DRN_L_CONVERTER)

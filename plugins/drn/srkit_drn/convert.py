@@ -4,6 +4,7 @@ The primal state dict already uses :class:`srkit_drn.arch.DRN`'s key names; the 
 that every key is there with the right shape (naming the first one that is not), infers
 ``n_feats``/``n_blocks`` from the tensors, and turns the dual file (a list of state dicts, one per
 x2 level, or a flat dict keyed ``0.…``, ``1.…``) into the ``dual.`` extras of the weights file.
+:func:`export_drn` writes both files back in the release's layout.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from srkit.convert import Converted, check_layout, strip_prefixes
+from srkit.convert import Converted, Converter, ConverterInput, check_layout, strip_prefixes
 from srkit.errors import SrkitError
-from srkit_drn.arch import DRN, DualModels, n_levels
+from srkit_drn.arch import DRN, PRESETS, DualModels, n_levels
 
 _RCAB_KEY = re.compile(r"up_blocks\.0\.(\d+)\.body\.0\.weight$")
 
@@ -55,9 +56,55 @@ def flatten_duals(dual: Any) -> dict[str, Tensor]:
                      f"{type(dual).__name__}")
 
 
+def official_scale(state: Mapping[str, Tensor]) -> int | None:
+    """The scale of an official primal state dict: one ``down`` block per x2 level."""
+    if not {"head.weight", "sub_mean.weight", "add_mean.weight"} <= set(state):
+        return None
+    downs = {key.split(".")[1] for key in state if key.startswith("down.")}
+    return 2 ** len(downs) if downs else None
+
+
+def _detector(variant: str):
+    def detect(state: Mapping[str, Tensor]) -> int | None:
+        """The scale when ``state`` is an official DRN whose size is DRN-{variant} (or no preset)."""
+        scale = official_scale(state)
+        if scale is None:
+            return None
+        size = infer_size(state, scale)
+        published = {v: PRESETS[v].get(scale) for v in PRESETS}
+        if size in published.values() and published.get(variant) != size:
+            return None  # the published size of the other variant
+        return scale
+
+    return detect
+
+
+def export_drn(state_dict: dict[str, Tensor], kwargs: dict[str, Any],
+               extras: dict[str, dict[str, Tensor]]) -> dict[str, Any]:
+    """The official files: the primal state dict, and the dual models as one state dict per level."""
+    files: dict[str, Any] = {"": dict(state_dict)}
+    dual = extras.get("dual")
+    if dual:
+        levels: dict[int, dict[str, Tensor]] = {}
+        for key, value in dual.items():
+            level, _, rest = key.partition(".")
+            levels.setdefault(int(level), {})[rest] = value
+        files["_dual_model"] = [levels[i] for i in sorted(levels)]
+    return files
+
+
+def drn_layout_keys() -> list[str]:
+    """Key names of an official DRN-S x4 primal checkpoint."""
+    with torch.device("meta"):
+        return list(DRN(scale=4, n_feats=16, n_blocks=30).state_dict())
+
+
 def _converter(arch: str):
-    def convert(state_dict: dict[str, Tensor], *, scale: int,
+    def convert(state_dict: dict[str, Tensor], *, scale: int | None,
                 extra: dict[str, object]) -> Converted:
+        scale = scale if scale is not None else official_scale(state_dict)
+        if scale is None:
+            raise SrkitError(f"{arch} checkpoint: no 'down' blocks to read the scale from; pass --scale")
         n_feats, n_blocks = infer_size(state_dict, scale)
         with torch.device("meta"):  # shapes only, no allocation
             reference = DRN(scale=scale, n_feats=n_feats, n_blocks=n_blocks).state_dict()
@@ -79,3 +126,9 @@ def _converter(arch: str):
 
 convert_drn_s = _converter("drn-s")
 convert_drn_l = _converter("drn-l")
+
+DUAL_INPUT = ConverterInput("dual", "the official dual-model file (stored beside the generator in DST)")
+DRN_S_CONVERTER = Converter(convert=convert_drn_s, detect=_detector("s"), inputs=(DUAL_INPUT,),
+                            export=export_drn, layout_keys=drn_layout_keys)
+DRN_L_CONVERTER = Converter(convert=convert_drn_l, detect=_detector("l"), inputs=(DUAL_INPUT,),
+                            export=export_drn, layout_keys=drn_layout_keys)

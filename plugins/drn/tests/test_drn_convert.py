@@ -14,7 +14,7 @@ from drn_official import (
 from srkit.convert import convert_checkpoint
 from srkit.errors import SrkitError
 from srkit.weights import load_model, read_extras, weights_info
-from srkit_drn.arch import DualModels
+from srkit_drn.arch import DRN, DualModels
 from srkit_drn.convert import convert_drn_l, convert_drn_s
 
 
@@ -120,3 +120,72 @@ def test_convert_command_reads_the_official_file_pair(tmp_path) -> None:
     assert set(read_extras(tmp_path / "drn_s_x4.safetensors")["dual"]) == {
         f"{i}.{k}" for i, sd in enumerate(duals) for k in sd
     }
+
+
+@pytest.mark.parametrize("scale", [4, 8])
+def test_official_drn_s_is_recognised_with_its_scale(scale) -> None:
+    from srkit.convert import detect_layout
+
+    primal, _ = random_official_checkpoint(scale)
+    assert detect_layout(primal) == {"drn-s": scale}
+
+
+def test_a_drn_of_unpublished_size_matches_both_variants(tmp_path) -> None:
+    from srkit.convert import convert_state_dict
+
+    with torch.device("meta"):
+        keys = DRN(scale=4, n_feats=8, n_blocks=2).state_dict()
+    state = {k: torch.zeros(v.shape) for k, v in keys.items()}
+    with pytest.raises(SrkitError, match=r"several converters \(drn-l, drn-s\); choose one with --arch"):
+        convert_state_dict(state)
+    assert convert_state_dict(state, arch="drn-l").kwargs == {"scale": 4, "n_feats": 8, "n_blocks": 2}
+
+
+def test_convert_command_detects_the_official_file_pair(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from srkit.cli.convert import command
+
+    primal, duals = random_official_checkpoint(8)
+    torch.save(primal, tmp_path / "DRNS8x.pt")
+    torch.save(duals, tmp_path / "DRNS8x_dual_model.pt")
+    result = CliRunner().invoke(command, [
+        str(tmp_path / "DRNS8x.pt"), str(tmp_path / "drn.safetensors"),
+        "--dual", str(tmp_path / "DRNS8x_dual_model.pt")])
+    assert result.exit_code == 0, result.output
+    info = weights_info(tmp_path / "drn.safetensors")
+    assert (info["arch"], info["scale"], info["extras"]) == ("drn-s", 8, ["dual"])
+
+
+@pytest.mark.parametrize("scale", [8, pytest.param(4, marks=pytest.mark.slow)])
+def test_official_export_round_trips_primal_and_duals_key_for_key(tmp_path, scale) -> None:
+    from srkit.export import export_official
+
+    primal, duals = random_official_checkpoint(scale)
+    torch.save(primal, tmp_path / "DRNS.pt")
+    torch.save(duals, tmp_path / "DRNS_dual_model.pt")
+    convert_checkpoint(tmp_path / "DRNS.pt", tmp_path / "drn.safetensors",
+                       extra_files={"dual": tmp_path / "DRNS_dual_model.pt"})
+    written = export_official(tmp_path / "drn.safetensors", tmp_path / f"DRNS{scale}x.pt")
+    assert written == [tmp_path / f"DRNS{scale}x.pt", tmp_path / f"DRNS{scale}x_dual_model.pt"]
+    back = torch.load(written[0], weights_only=True)
+    back_duals = torch.load(written[1], weights_only=True)
+    assert set(back) == set(primal) and all(torch.equal(back[k], primal[k]) for k in primal)
+    assert len(back_duals) == len(duals)
+    for ours, theirs in zip(back_duals, duals, strict=True):
+        assert set(ours) == set(theirs) and all(torch.equal(ours[k], theirs[k]) for k in theirs)
+    lr = torch.rand(1, 3, 6, 5, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        torch.testing.assert_close(load_model(tmp_path / "drn.safetensors")(lr) * 255,
+                                   official_forward(back, lr * 255, scale)[-1], rtol=1e-4, atol=2e-3)
+
+
+def test_drn_exports_to_onnx_matching_pytorch(tmp_path) -> None:
+    pytest.importorskip("onnxruntime")
+    from srkit.export import export_onnx
+    from srkit.models import build_generator
+    from srkit.weights import save_weights
+
+    save_weights(build_generator("drn-s", scale=4, n_feats=8, n_blocks=1), tmp_path / "drn.safetensors")
+    differences = export_onnx(tmp_path / "drn.safetensors", tmp_path / "drn.onnx")
+    assert len(differences) == 2 and max(differences.values()) < 1e-4

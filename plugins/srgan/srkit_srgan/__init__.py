@@ -44,7 +44,7 @@ def register_recipes(register: Register) -> None:
 
 @hookimpl
 def register_converters(register: Register) -> None:
-    from srkit_srgan.convert import convert_srgan_discriminator, convert_srresnet
+    from srkit_srgan.convert import DISCRIMINATOR_CONVERTER, SRRESNET_CONVERTER
 
-    register("srresnet", convert_srresnet)
-    register("srgan-d", convert_srgan_discriminator)
+    register("srresnet", SRRESNET_CONVERTER)
+    register("srgan-d", DISCRIMINATOR_CONVERTER)

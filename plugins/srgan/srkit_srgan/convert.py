@@ -3,18 +3,21 @@
 ``srresnet`` reads its generator (``SRResNet_x4-ImageNet.pth.tar`` and the GAN-trained
 ``SRGAN_x4-ImageNet.pth.tar``), ``srgan-d`` its discriminator. The core has already un-nested
 ``state_dict`` and stripped ``_orig_mod.``; checkpoints older than late 2022 name ``conv1/2/3``
-``conv_block1/2/3``, which is handled here. Every reference key maps to exactly one srkit key.
+``conv_block1/2/3``, which is handled here. Every reference key maps to exactly one srkit key,
+and :func:`export_srresnet` maps them back (``srkit export --format official``).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
+import torch
 from torch import Tensor
 
-from srkit.convert import Converted, check_layout
+from srkit.convert import Converted, Converter, check_layout
 from srkit.errors import SrkitError
 from srkit_srgan.arch import SRGANDiscriminator, SRResNet
 
@@ -48,6 +51,23 @@ SRRESNET_RULES: list[Rule] = [
 ]
 
 
+#: srkit SRResNet key -> Lornatang key: the inverse of :data:`SRRESNET_RULES`.
+SRRESNET_EXPORT_RULES: list[Rule] = [
+    _regex(r"head\.conv\.(weight|bias)", r"conv1.0.\1"),
+    _regex(r"head\.act\.weight", "conv1.1.weight"),
+    _regex(r"blocks\.(\d+)\.conv1\.weight", r"trunk.\1.rcb.0.weight"),
+    _regex(rf"blocks\.(\d+)\.bn1\.{_BN}", r"trunk.\1.rcb.1.\2"),
+    _regex(r"blocks\.(\d+)\.act\.weight", r"trunk.\1.rcb.2.weight"),
+    _regex(r"blocks\.(\d+)\.conv2\.weight", r"trunk.\1.rcb.3.weight"),
+    _regex(rf"blocks\.(\d+)\.bn2\.{_BN}", r"trunk.\1.rcb.4.\2"),
+    _regex(r"body_end\.conv\.weight", "conv2.0.weight"),
+    _regex(rf"body_end\.bn\.{_BN}", r"conv2.1.\1"),
+    _regex(r"upsample\.(\d+)\.conv\.(weight|bias)", r"upsampling.\1.upsample_block.0.\2"),
+    _regex(r"upsample\.(\d+)\.act\.weight", r"upsampling.\1.upsample_block.2.weight"),
+    _regex(r"tail\.(weight|bias)", r"conv3.\1"),
+]
+
+
 def _discriminator_feature(key: str) -> str | None:
     """``features.N.*`` -> ``blocks.K.conv/bn.*``: conv K>0 sits at N = 3K - 1, its BN at 3K."""
     match = re.fullmatch(r"features\.(\d+)\.(\w+)", key)
@@ -72,15 +92,16 @@ DISCRIMINATOR_RULES: list[Rule] = [
 _OLD_NAMES = re.compile(r"^conv_block([123])\.")
 
 
-def rename_keys(state_dict: dict[str, Tensor], rules: list[Rule], what: str) -> dict[str, Tensor]:
+def rename_keys(state_dict: Mapping[str, Tensor], rules: list[Rule], what: str,
+                source: str = "a Lornatang") -> dict[str, Tensor]:
     """Apply ``rules`` to every key; a key no rule maps, or two keys mapping to one, is an error."""
     renamed: dict[str, Tensor] = {}
     for key, tensor in state_dict.items():
         targets = [t for t in (rule(key) for rule in rules) if t is not None]
         if len(targets) != 1:
-            raise SrkitError(f"not a Lornatang {what} checkpoint: unexpected key {key!r}")
+            raise SrkitError(f"not {source} {what} checkpoint: unexpected key {key!r}")
         if targets[0] in renamed:
-            raise SrkitError(f"not a Lornatang {what} checkpoint: {key!r} duplicates {targets[0]!r}")
+            raise SrkitError(f"not {source} {what} checkpoint: {key!r} duplicates {targets[0]!r}")
         renamed[targets[0]] = tensor
     return renamed
 
@@ -121,16 +142,64 @@ def discriminator_from_lornatang(state_dict: dict[str, Tensor]) -> tuple[dict, d
     return kwargs, renamed
 
 
-def convert_srresnet(state_dict: dict[str, Tensor], *, scale: int, extra: dict) -> Converted:
-    """``srkit convert SRResNet_x4-ImageNet.pth.tar out.safetensors --arch srresnet --scale 4``."""
+def convert_srresnet(state_dict: dict[str, Tensor], *, scale: int | None, extra: dict) -> Converted:
+    """``srkit convert SRResNet_x4-ImageNet.pth.tar out.safetensors`` (``--arch srresnet --scale 4``)."""
     kwargs, renamed = srresnet_from_lornatang(state_dict)
-    if kwargs["scale"] != scale:
+    if scale is not None and kwargs["scale"] != scale:
         raise SrkitError(f"this SRResNet checkpoint upscales x{kwargs['scale']}, not x{scale}")
     return Converted("srresnet", kwargs, renamed)
 
 
-def convert_srgan_discriminator(state_dict: dict[str, Tensor], *, scale: int,
+def convert_srgan_discriminator(state_dict: dict[str, Tensor], *, scale: int | None,
                                 extra: dict) -> Converted:
-    """``srkit convert D.pth.tar d.safetensors --arch srgan-d --scale 4`` (the scale is not used)."""
+    """``srkit convert D.pth.tar d.safetensors`` (``--arch srgan-d``; the scale is not used)."""
     kwargs, renamed = discriminator_from_lornatang(state_dict)
     return Converted("srgan-d", kwargs, renamed, kind="discriminator")
+
+
+def detect_srresnet(state_dict: Mapping[str, Tensor]) -> int | None:
+    """The scale of a Lornatang SRResNet/SRGAN generator (``conv1.0``, ``trunk.N.rcb``), else None."""
+    keys = {_OLD_NAMES.sub(r"conv\1.", k) for k in state_dict}
+    if "conv1.0.weight" not in keys or "conv3.weight" not in keys \
+            or not any(k.startswith("trunk.") for k in keys):
+        return None
+    stages = _count_indices(dict.fromkeys(keys), "upsampling")
+    return 2**stages if stages else None
+
+
+def detect_srgan_discriminator(state_dict: Mapping[str, Tensor]) -> bool:
+    """A Lornatang SRGAN discriminator: ``features.N`` convolutions and a two-layer ``classifier``."""
+    return {"features.0.weight", "classifier.0.weight", "classifier.2.weight"} <= set(state_dict)
+
+
+def export_srresnet(state_dict: dict[str, Tensor], kwargs: dict[str, Any],
+                    extras: dict[str, dict[str, Tensor]]) -> dict[str, Any]:
+    """srkit SRResNet tensors in Lornatang's layout, nested under ``state_dict`` as its releases are."""
+    with torch.device("meta"):  # the network's own key order, which is the release's
+        order = {key: i for i, key in enumerate(SRResNet(**kwargs).state_dict())}
+    ordered = dict(sorted(state_dict.items(), key=lambda item: order.get(item[0], len(order))))
+    renamed = rename_keys(ordered, SRRESNET_EXPORT_RULES, "SRResNet", source="an srkit")
+    return {"": {"state_dict": renamed}}
+
+
+def srresnet_layout_keys() -> list[str]:
+    """Key names of a x4 Lornatang SRResNet checkpoint."""
+    with torch.device("meta"):
+        state = SRResNet(scale=4).state_dict()
+    return list(rename_keys(state, SRRESNET_EXPORT_RULES, "SRResNet", source="an srkit"))
+
+
+def discriminator_layout_keys() -> list[str]:
+    """Key names of a Lornatang SRGAN discriminator checkpoint (eight conv blocks)."""
+    keys = ["features.0.weight", "features.0.bias"]
+    for k in range(1, 8):
+        keys.append(f"features.{3 * k - 1}.weight")
+        keys += [f"features.{3 * k}.{f}" for f in ("weight", "bias", "running_mean", "running_var")]
+    return keys + ["classifier.0.weight", "classifier.0.bias", "classifier.2.weight", "classifier.2.bias"]
+
+
+SRRESNET_CONVERTER = Converter(convert=convert_srresnet, detect=detect_srresnet, export=export_srresnet,
+                               layout_keys=srresnet_layout_keys)
+DISCRIMINATOR_CONVERTER = Converter(convert=convert_srgan_discriminator,
+                                    detect=detect_srgan_discriminator,
+                                    layout_keys=discriminator_layout_keys)

@@ -35,3 +35,28 @@ def test_srgan_trains_both_phases_and_logs_every_term(tmp_path):
     for key in ("content", "adv", "g_total", "d_real_loss", "d_fake_loss", "d_real", "d_fake"):
         assert f"loss.{key}" in steps[-1]
     assert (out / "model.safetensors").is_file()
+
+
+def test_srresnet_fine_tunes_from_a_lornatang_checkpoint(tmp_path):
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from srkit.weights import load_model
+    from srkit_srgan.arch import SRResNet
+    from srkit_srgan.convert import SRRESNET_EXPORT_RULES, rename_keys
+
+    data = tmp_path / "hr"
+    data.mkdir()
+    for i in range(2):
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+            data / f"{i}.png")
+    torch.manual_seed(0)
+    start = SRResNet(scale=2, channels=8, blocks=2)
+    lornatang = rename_keys(start.state_dict(), SRRESNET_EXPORT_RULES, "SRResNet", source="an srkit")
+    torch.save({"state_dict": lornatang}, tmp_path / "SRResNet_x2.pth.tar")
+    flags = TINY_FLAGS[:6] + TINY_FLAGS[8:]  # without --d-channels: srresnet has no discriminator
+    main(["train", "srresnet", "--init", str(tmp_path / "SRResNet_x2.pth.tar"), "--iters", "1",
+          "--data", str(data), "--val", str(data), "--out", str(tmp_path / "run"), *flags])
+    tuned = load_model(tmp_path / "run" / "model.safetensors")
+    assert tuned.state_dict().keys() == start.state_dict().keys()

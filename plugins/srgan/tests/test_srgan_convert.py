@@ -210,3 +210,60 @@ def test_srkit_convert_reads_lornatang_files_end_to_end(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(discriminator(y), reference_discriminator(y, KeyReader(d_reference)),
                                    rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("stages,scale", [(1, 2), (2, 4), (3, 8)])
+def test_lornatang_generator_layout_and_scale_are_recognised(stages, scale):
+    from srkit.convert import detect_layout
+
+    reference = with_stages(reference_state("srresnet-x4-lornatang-keys.tsv"), stages)
+    assert detect_layout(reference) == {"srresnet": scale}
+    old = {k.replace("conv1.", "conv_block1.", 1): v for k, v in reference.items()}
+    assert detect_layout(old) == {"srresnet": scale}
+
+
+def test_lornatang_discriminator_converts_without_arch_or_scale(tmp_path):
+    d_reference = reference_state("srgan-discriminator-lornatang-keys.tsv")
+    torch.save({"state_dict": d_reference}, tmp_path / "D.pth.tar")
+    converted = convert_checkpoint(tmp_path / "D.pth.tar", tmp_path / "d.safetensors")
+    assert (converted.converter, converted.kind) == ("srgan-d", "discriminator")
+
+
+def test_official_export_round_trips_the_lornatang_checkpoint_key_for_key(tmp_path):
+    from srkit.export import export_official
+
+    reference = reference_state("srresnet-x4-lornatang-keys.tsv")
+    torch.save({"state_dict": reference}, tmp_path / "SRResNet_x4.pth.tar")
+    convert_checkpoint(tmp_path / "SRResNet_x4.pth.tar", tmp_path / "srresnet.safetensors")
+    written = export_official(tmp_path / "srresnet.safetensors", tmp_path / "back.pth.tar")
+    assert written == [tmp_path / "back.pth.tar"]
+    back = torch.load(tmp_path / "back.pth.tar", weights_only=True)["state_dict"]
+    assert list(back) == list(reference)  # the same keys, in the release's order
+    assert all(torch.equal(back[k], reference[k]) for k in reference)
+
+
+def test_srkit_trained_srresnet_exports_to_a_file_that_computes_the_same(tmp_path):
+    from srkit.export import export_official
+    from srkit.models import build_generator
+    from srkit.weights import save_weights
+
+    torch.manual_seed(3)
+    model = build_generator("srresnet", scale=2, channels=8, blocks=2).eval()
+    save_weights(model, tmp_path / "ours.safetensors")
+    export_official(tmp_path / "ours.safetensors", tmp_path / "lornatang.pth.tar")
+    exported = torch.load(tmp_path / "lornatang.pth.tar", weights_only=True)["state_dict"]
+    x = torch.rand(1, 3, 6, 5)
+    with torch.no_grad():
+        torch.testing.assert_close(reference_srresnet(x, KeyReader(exported)), model(x).clamp(0, 1),
+                                   rtol=1e-4, atol=1e-5)
+
+
+def test_srresnet_exports_to_onnx_matching_pytorch(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from srkit.export import export_onnx
+    from srkit.models import build_generator
+    from srkit.weights import save_weights
+
+    save_weights(build_generator("srresnet", scale=2, channels=8, blocks=1), tmp_path / "m.safetensors")
+    differences = export_onnx(tmp_path / "m.safetensors", tmp_path / "m.onnx")
+    assert len(differences) == 2 and max(differences.values()) < 1e-4
