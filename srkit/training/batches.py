@@ -15,9 +15,9 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from srkit.data import HRCropDataset, PairedCropDataset, resolve_dataset
+from srkit.degradations.spec import build_degradation
 from srkit.errors import SrkitError
 from srkit.interfaces import Batch, Recipe
-from srkit.plugins import lookup
 from srkit.training.config import TrainConfig
 from srkit.training.distributed import ProcessInfo
 from srkit.training.rng import derive_seed
@@ -43,7 +43,7 @@ class TrainBatches:
                  info: ProcessInfo, start_step: int) -> None:
         self.config, self.device, self.info = config, device, info
         self.paired = config.data_lr is not None
-        self.degradation = None if self.paired else lookup("degradation", config.degradation)()
+        self.degradation = None if self.paired else build_degradation(config.degradation)
         self._main = self._stream(self._main_dataset(), 0, start_step)
         self._extras = {name: self._stream(dataset, zlib.crc32(name.encode()), start_step)
                         for name, dataset in recipe.extra_datasets().items()}

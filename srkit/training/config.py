@@ -33,7 +33,8 @@ class TrainConfig:
         "(default: halfway)")
     lr_gamma: float = option(0.1, "multistep: factor at each milestone")
     lr_min: float = option(1e-7, "cosine: final learning rate")
-    degradation: str = option("bicubic", "degradation that makes LR from HR crops")
+    degradation: str = option(
+        "bicubic", "degradation that makes LR from HR crops: NAME or NAME:key=value,...")
     out: str | None = option(None, "run folder (default: runs/<recipe>_x<scale>)")
     seed: int = option(0, "random seed")
     device: str = option("auto", "auto, cpu, cuda, cuda:N or mps")
