@@ -164,12 +164,23 @@ def score_run(run: Path, test_hr: Path, test_lr: Path) -> dict[str, float]:
     return result
 
 
-@torch.no_grad()
-def closed_loop_error(run: Path, lr_dir: Path, count: int = 8) -> dict[str, float]:
-    """Mean L1 (8-bit levels) between LR images and their SR brought back down by the run's
-    dual models: ``chained`` (every dual in turn, the final SR to the input) and ``levels``
-    (the lowest dual, the 2x output to the input): what the LR-only loss can still reduce."""
+def lr_images(lr_dir: Path, hr_dir: Path, count: int = 8) -> dict[str, list[torch.Tensor]]:
+    """The first LR-only images, and (diagnostic only) the bicubic LR of the same photos."""
+    from srkit.evaluation.protocol import make_lr
     from srkit.imageio import list_images, load_image
+
+    paths = list_images(hr_dir)[:count]
+    return {
+        "target LR": [load_image(lr_dir / f"{p.stem}.png")[None] for p in paths],
+        "bicubic LR": [make_lr(load_image(p)[None], SCALE) for p in paths],
+    }
+
+
+@torch.no_grad()
+def closed_loop_error(run: Path, images: list[torch.Tensor]) -> dict[str, float]:
+    """Mean L1 (8-bit levels) between LR images and their SR brought back down by the run's
+    dual models: ``chained`` (every dual in turn, the final SR to the input) and ``lowest``
+    (the lowest dual, the 2x output to the input): what the LR-only loss can still reduce."""
     from srkit.weights import load_model, read_extras
     from srkit_drn.arch import DualModels
 
@@ -177,15 +188,14 @@ def closed_loop_error(run: Path, lr_dir: Path, count: int = 8) -> dict[str, floa
     duals = DualModels(model.scale, model.n_feats)
     duals.load_state_dict(read_extras(run / "model.safetensors")["dual"])
     chained, lowest = [], []
-    for path in list_images(lr_dir)[:count]:
-        lr = load_image(path).unsqueeze(0)
+    for lr in images:
         levels = model(lr, all_levels=True)
         image = levels[-1]
         for dual in reversed(duals):
             image = dual(image * 255) / 255
         chained.append(float((image - lr).abs().mean()) * 255)
         lowest.append(float((duals[0](levels[1] * 255) / 255 - lr).abs().mean()) * 255)
-    return {"chained": statistics.fmean(chained), "levels": statistics.fmean(lowest)}
+    return {"chained": statistics.fmean(chained), "lowest": statistics.fmean(lowest)}
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -245,14 +255,18 @@ def main() -> None:
                                 args.adapt_iters, seed, args.adapt_lr))
             rows[f"+ LR-only, {reading}"].append(score_run(run, test_hr, test_lr))
     print_table(rows, args)
-    print(f"\nClosed-loop error on the LR-only images (mean |D(P(x)) - x|, 8-bit levels; "
-          f"seed {args.seed_list[0]}):")
     seed = args.seed_list[0]
+    print(f"\nClosed-loop error |D(P(x)) - x| (mean, 8-bit levels; seed {seed}) on 8 LR-only "
+          "images, and on the bicubic LR of the same photos (never trained on; for comparison):")
+    images = lr_images(lr_only, out / "target_lr_only_hr")
     paired = out / (f"paired_s{seed}" if args.pretrain_per_seed else "paired")
     for label, run in [("paired (before)", paired), ("+ paired only (control)", out / f"control_s{seed}"),
                        *[(f"+ LR-only, {r}", out / f"adapt_{r}_s{seed}") for r in readings]]:
-        errors = closed_loop_error(run, lr_only)
-        print(f"  {label}: chained {errors['chained']:.2f}, lowest dual {errors['levels']:.2f}")
+        cells = []
+        for kind, lrs in images.items():
+            errors = closed_loop_error(run, lrs)
+            cells.append(f"{kind}: chained {errors['chained']:.2f}, lowest dual {errors['lowest']:.2f}")
+        print(f"  {label}: " + "; ".join(cells))
     it_s = statistics.median(s["it_per_s"] for s in speeds)
     print(f"\nDRN-S x{SCALE} (n_blocks {args.n_blocks or 30}), batch {args.batch_size}, HR crop "
           f"{args.patch_size}; paired {args.paired_iters} it (lr {args.lr}), each fine-tune "
