@@ -52,8 +52,9 @@ def register_losses(register: Register) -> None:
 
 @hookspec
 def register_degradations(register: Register) -> None:
-    """Register degradation factories: ``register(name, factory)``; ``factory()`` returns a
-    :class:`srkit.interfaces.Degradation` (``srkit train --degradation NAME``)."""
+    """Register degradation factories: ``register(name, factory)``; ``factory(**params)`` returns a
+    :class:`srkit.interfaces.Degradation` (``srkit train --degradation NAME[:key=value,...]``: the
+    keys are the factory's keyword arguments, typed like their defaults)."""
 
 
 @hookspec

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import inspect
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -18,23 +16,11 @@ from srkit.evaluation.protocol import modcrop
 from srkit.imageio import list_images, load_image, save_image
 
 
-def build_degradation(name: str, sigma: float | None) -> Callable[..., torch.Tensor]:
-    """The registered degradation ``name``, given ``sigma`` only if the user set it."""
-    from srkit.plugins import lookup
+def build_degradation(spec: str, sigma: float | None) -> object:
+    """The degradation ``spec`` (``NAME[:key=value,...]``), given ``sigma`` only if the user set it."""
+    from srkit.degradations.spec import build_degradation as build
 
-    factory = lookup("degradation", name)
-    if sigma is None:
-        return factory()
-    try:
-        parameters = inspect.signature(factory).parameters.values()
-    except (TypeError, ValueError):  # a factory without an inspectable signature
-        parameters = None
-    accepts_sigma = parameters is None or any(
-        p.name == "sigma" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters
-    )
-    if not accepts_sigma:
-        raise SrkitError(f"degradation {name!r} has no sigma option; drop --sigma")
-    return factory(sigma=sigma)
+    return build(spec) if sigma is None else build(spec, sigma=sigma)
 
 
 def lr_name(hr_path: Path, scale: int, div2k_names: bool) -> str:
@@ -75,7 +61,8 @@ def _degrade_file(hr_path: Path, scale: int, degradation: object,
 @click.option("--scale", "-s", type=click.IntRange(min=2), required=True,
               help="Downscaling factor, e.g. 4 or 8.")
 @click.option("--degradation", "-d", default="bicubic", show_default=True,
-              help="Registered degradation (see 'srkit plugins').")
+              help="Registered degradation, optionally with parameters: NAME or "
+              "NAME:key=value,... (see 'srkit plugins').")
 @click.option("--sigma", type=float, default=None,
               help="Blur sigma in HR pixels, for degradations that blur (e.g. blur-bicubic).")
 @click.option("--div2k-names", is_flag=True,

@@ -20,8 +20,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from srkit.data import HRCropDataset, PairedCropDataset, resolve_dataset
 from srkit.degradations.lr import make_lr, make_lr_levels
+from srkit.degradations.spec import build_degradation
 from srkit.interfaces import Batch, Recipe
-from srkit.plugins import lookup
 from srkit.training.config import TrainConfig
 from srkit.training.distributed import ProcessInfo
 from srkit.training.interrupts import leave_stops_to_the_main_process
@@ -50,7 +50,7 @@ class TrainBatches:
         self.paired = config.data_lr is not None
         self.level_factors = tuple(recipe.lr_factors())
         # A paired run reads its LR from files; intermediate levels still come from the HR.
-        self.degradation = (lookup("degradation", config.degradation)()
+        self.degradation = (build_degradation(config.degradation)
                             if not self.paired or self.level_factors else None)
         main, extras = self._main_dataset(), recipe.extra_datasets()
         #: images per stream ("main", then each extra stream's name), for the start summary

@@ -116,9 +116,10 @@ class TrainConfig:
         "", "multistep: comma-separated iterations where lr is multiplied by lr_gamma "
         "(default: halfway)")
     lr_gamma: float = option(0.1, "multistep: factor at each milestone", min=0,
-                              min_exclusive=True, max=1)
+                             min_exclusive=True, max=1)
     lr_min: float = option(1e-7, "cosine: final learning rate", min=0, max=1)
-    degradation: str = option("bicubic", "degradation that makes LR from HR crops")
+    degradation: str = option(
+        "bicubic", "degradation that makes LR from HR crops: NAME or NAME:key=value,...")
     quantize_lr: bool = option(
         True, "round the LR made from HR crops to 8 bits, as LR PNG files are (off: float LR)")
     out: str | None = option(None, "run folder (default: runs/<recipe>_x<scale>)", path="dir")

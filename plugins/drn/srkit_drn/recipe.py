@@ -8,10 +8,13 @@ run's ``--degradation`` in the same draw as the LR and 8-bit like it (the defaul
 give MATLAB-bicubic levels, as the official DIV2K pipeline trains on), also with ``--data-lr``,
 whose folder holds only the lowest level.
 
-LR-only samples (``--unpaired FOLDER``) have no HR, so only the closed loop constrains them: the
-lowest dual model must map the 2x output back to the LR input, and each higher dual model must map
-its level back to the (detached) output one level down. Per step ``round(B * (1 - ratio))`` paired
-and the rest LR-only crops go through the network together.
+LR-only samples (``--unpaired FOLDER``) have no HR, so only the closed loop constrains them. With
+``--unpaired-targets levels`` (the default) the lowest dual model must map the 2x output back to the
+LR input, and each higher dual model must map its level back to the (detached) output one level
+down. With ``chained`` (the paper's D(P(x)) = x read literally) every output level is brought back
+to the input size through the chain of dual models above it and compared with the LR input.
+Per step ``round(B * (1 - ratio))`` paired and the rest LR-only crops go through the network
+together.
 """
 
 from __future__ import annotations
@@ -72,6 +75,9 @@ class DRNConfig(TrainConfig):
                                   path="dir")
     unpaired_ratio: float = option(0.3, "share of each batch taken from --unpaired (0..1)",
                                    min=0, max=1)
+    unpaired_targets: str = option(
+        "levels", "LR-only dual loss: levels (each dual vs the detached level below) or chained "
+        "(duals chained down to the LR input)", choices=("levels", "chained"))
     save_dual: bool = option(True, "store the dual models in the exported weights (dual.* keys)")
 
 
@@ -162,7 +168,11 @@ class DRNRecipe(Recipe):
         with ctx.autocast():
             levels = ctx.net("generator")(torch.cat([paired_lr, unpaired_lr]), all_levels=True)
             back = ctx.net("dual")(levels)
-        losses = self.losses(levels, back, paired_lr, paired_hr, unpaired_lr, lr_levels)
+            chains = None
+            if self.config.unpaired_targets == "chained" and unpaired_lr.shape[0]:
+                chains = self.chained_duals(levels, back, paired_lr.shape[0], ctx.net("dual"))
+        losses = self.losses(levels, back, paired_lr, paired_hr, unpaired_lr, lr_levels,
+                             chains=chains)
         total = losses["total"]
         if paired_lr.shape[0] == 0:
             # Without paired samples the 1x output has no loss; DDP needs every parameter used.
@@ -171,14 +181,18 @@ class DRNRecipe(Recipe):
         return {name: value.detach() for name, value in losses.items()}
 
     def losses(self, levels: list[Tensor], back: list[Tensor], paired_lr: Tensor, paired_hr: Tensor,
-               unpaired_lr: Tensor, lr_levels: dict[int, Tensor] | None = None
-               ) -> dict[str, Tensor]:
+               unpaired_lr: Tensor, lr_levels: dict[int, Tensor] | None = None,
+               chains: list[Tensor] | None = None) -> dict[str, Tensor]:
         """Loss terms of one step; ``primal`` is absent when the batch has no paired sample.
 
         ``levels``: outputs 1x..scale x for ``[paired; unpaired]`` samples; ``back``: dual outputs,
         ``back[k]`` at level k's size; ``lr_levels``: the paired samples' intermediate targets
-        by downscaling factor (:attr:`Batch.lr_levels`).
+        by downscaling factor (:attr:`Batch.lr_levels`); ``chains``: :meth:`chained_duals` of the
+        LR-only samples, which replace the detached level targets (``--unpaired-targets chained``).
         """
+        if chains is not None:
+            return self._chained_losses(levels, back, paired_lr, paired_hr, unpaired_lr, chains,
+                                        lr_levels)
         n_paired = paired_lr.shape[0]
         targets = self.paired_targets(paired_lr, paired_hr, lr_levels) if n_paired else None
         terms: dict[str, Tensor] = {}
@@ -192,6 +206,45 @@ class DRNRecipe(Recipe):
             target = lr_only if targets is None else torch.cat([targets[k], lr_only])
             dual.append(l1(prediction, target))
         terms["dual"] = cast(Tensor, sum(dual))
+        terms["total"] = terms.get("primal", 0.0) + self.config.dual_weight * terms["dual"]
+        return terms
+
+    @staticmethod
+    def chained_duals(levels: list[Tensor], back: list[Tensor], n_paired: int,
+                      dual: torch.nn.Module) -> list[Tensor]:
+        """LR-only samples' output levels 1..K each brought down to the input size through the
+        duals above it: element k is ``D_0(D_1(...D_k(P_(k+1)(x))))``."""
+        current = [level[n_paired:] for level in levels]
+        down = [b[n_paired:] for b in back]
+        chains = [down[0]]
+        for _ in range(1, len(back)):
+            # one more dual step for every chain: level j+1's value moves to level j
+            current = [current[0], *down[1:], current[-1]]
+            down = dual(current)
+            chains.append(down[0])
+        return chains
+
+    def _chained_losses(self, levels: list[Tensor], back: list[Tensor], paired_lr: Tensor,
+                        paired_hr: Tensor, unpaired_lr: Tensor,
+                        chains: list[Tensor], lr_levels: dict[int, Tensor] | None = None
+                        ) -> dict[str, Tensor]:
+        """``losses`` with LR-only term k = L1(chains[k], x), no detached targets; each term
+        averages paired and LR-only samples by count, as the ``levels`` reading does."""
+        n_paired, n_unpaired = paired_lr.shape[0], unpaired_lr.shape[0]
+        targets = self.paired_targets(paired_lr, paired_hr, lr_levels) if n_paired else None
+        terms: dict[str, Tensor] = {}
+        if targets is not None:
+            pairs = zip(levels, targets, strict=True)
+            terms["primal"] = sum(l1(level[:n_paired], target) for level, target in pairs)
+        dual_terms = []
+        for k, chain in enumerate(chains):
+            lr_only = l1(chain, unpaired_lr)
+            if targets is None:
+                dual_terms.append(lr_only)
+            else:
+                paired = l1(back[k][:n_paired], targets[k])
+                dual_terms.append((n_paired * paired + n_unpaired * lr_only) / (n_paired + n_unpaired))
+        terms["dual"] = sum(dual_terms)
         terms["total"] = terms.get("primal", 0.0) + self.config.dual_weight * terms["dual"]
         return terms
 

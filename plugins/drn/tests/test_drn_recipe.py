@@ -234,3 +234,56 @@ def test_dual_models_that_do_not_fit_name_the_mismatch(tmp_path) -> None:
         load_init_weights(tmp_path / "w.safetensors", recipe, "drn")
     message = str(info.value)
     assert "'dual' module" in message and "size mismatch" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("scale", [4, 8])
+def test_chained_unpaired_loss_brings_every_level_back_to_the_input(scale: int) -> None:
+    recipe = make_recipe(scale, unpaired="lr_only", unpaired_ratio=1.0,
+                         unpaired_targets="chained")
+    generator, duals = copy.deepcopy(recipe.nets["generator"]), copy.deepcopy(recipe.nets["dual"])
+    batch = make_batch(scale, unpaired=True)
+    ctx = RecordingContext(recipe)
+    losses = recipe.train_step(batch, ctx)
+
+    assert "primal" not in losses
+    # By hand: level k+1 goes through dual[k], ..., dual[0] and is compared with the LR input.
+    lr = batch.extra["unpaired_lr"]
+    levels = generator(lr, all_levels=True)
+    dual = 0.0
+    for k in range(1, len(levels)):
+        image = levels[k]
+        for j in range(k - 1, -1, -1):
+            image = duals[j](image * 255) / 255
+        dual = dual + torch.nn.functional.l1_loss(image, lr)
+    (0.1 * dual).backward()
+    torch.testing.assert_close(losses["dual"], dual.detach())
+    for name, param in generator.named_parameters():
+        if param.grad is not None:
+            torch.testing.assert_close(ctx.grads[name], param.grad, msg=name)
+
+
+def test_chained_and_levels_readings_agree_on_paired_samples() -> None:
+    batch = make_batch(size=3)
+    results = []
+    for reading in ("levels", "chained"):
+        recipe = make_recipe(unpaired_targets=reading)
+        results.append(recipe.train_step(batch, RecordingContext(recipe)))
+    for name in ("primal", "dual", "total"):
+        torch.testing.assert_close(results[0][name], results[1][name])
+
+
+def test_chained_mixed_batch_weights_paired_and_lr_only_samples_by_count() -> None:
+    recipe = make_recipe(unpaired="lr_only", unpaired_ratio=0.5, unpaired_targets="chained")
+    batch = make_batch(size=4, unpaired=True)
+    generator, duals = copy.deepcopy(recipe.nets["generator"]), copy.deepcopy(recipe.nets["dual"])
+    losses = recipe.train_step(batch, RecordingContext(recipe))
+    paired_lr, paired_hr, lr_only = batch.lr[:2], batch.hr[:2], batch.extra["unpaired_lr"][:2]
+    with torch.no_grad():
+        levels = generator(torch.cat([paired_lr, lr_only]), all_levels=True)
+        targets = recipe.paired_targets(paired_lr, paired_hr)
+        back = duals(levels)
+        chain = duals[0](duals[1](levels[2][2:] * 255)) * 1 / 255
+        l1 = torch.nn.functional.l1_loss
+        expected = ((l1(back[0][:2], targets[0]) + l1(back[0][2:], lr_only)) / 2
+                    + (l1(back[1][:2], targets[1]) + l1(chain, lr_only)) / 2)
+    torch.testing.assert_close(losses["dual"], expected)
