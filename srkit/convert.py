@@ -309,7 +309,7 @@ def convert_state_dict(state: dict[str, Tensor], *, arch: str | None = None, sca
 
 def convert_checkpoint(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, arch: str | None = None,
                        scale: int | None = None,
-                       extra_files: dict[str, str | os.PathLike[str]] | None = None) -> Converted:
+                       extra_files: Mapping[str, str | os.PathLike[str]] | None = None) -> Converted:
     """Convert ``src`` (with the converter ``arch``, or the detected one) and write srkit safetensors."""
     from srkit.weights import save_converted
 

@@ -78,7 +78,8 @@ def _sixteen_bit_colour_rawmode(image: Image.Image) -> str | None:
     return rawmode if rawmode in _LOW_BYTE_RAWMODES else None
 
 
-def _with_rawmode(tile: tuple, rawmode: str) -> tuple:
+def _with_rawmode(tile: Any, rawmode: str) -> Any:
+    """A decoder tile of Pillow's (a named tuple) with its raw mode replaced."""
     args = (rawmode, *tile[3][1:]) if isinstance(tile[3], tuple) else rawmode
     return type(tile)(*tile[:3], args, *tile[4:])
 

@@ -76,7 +76,7 @@ def load_model_file(path: str | os.PathLike[str], device: str | torch.device = "
     except RuntimeError as exc:
         detail = " ".join(line.strip() for line in str(exc).strip().splitlines()[:2])
         raise SrkitError(f"{path}: converted weights do not fit {info['arch']!r}: {detail[:300]}") from None
-    model.srkit_weights_info = info
+    model.srkit_weights_info = info  # type: ignore[assignment]  # a plain attribute, for callers
     return model.to(device).eval()
 
 

@@ -161,7 +161,7 @@ def decode_metadata(metadata: dict[str, str], source: str = "weights file") -> d
 def _json_entry(metadata: dict[str, str], key: str, default: str | None, kind: type,
                 source: str) -> Any:
     try:
-        value = json.loads(metadata.get(key, default))
+        value = json.loads(metadata.get(key, default or "null"))
     except ValueError as exc:
         raise SrkitError(f"{source}: metadata {key!r} is not valid JSON ({exc})") from None
     if not isinstance(value, kind):

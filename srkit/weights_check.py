@@ -91,6 +91,7 @@ def _check_value(name: str, value: Any, source: str, objects: bool = False) -> N
 
 def check_factory_kwargs(factory: Callable[..., Any], kwargs: Mapping[str, Any], source: str) -> None:
     """Each kwarg is a parameter of ``factory``, of its annotated type, and of a sane size."""
+    parameters: Mapping[str, inspect.Parameter]
     try:
         parameters = inspect.signature(factory).parameters
     except (TypeError, ValueError):

@@ -14,9 +14,10 @@ from srkit.degradations.lr import make_lr
 from srkit.errors import SrkitError
 from srkit.evaluation.protocol import modcrop
 from srkit.imageio import list_images, load_image, save_image
+from srkit.interfaces import Degradation
 
 
-def build_degradation(spec: str, sigma: float | None) -> object:
+def build_degradation(spec: str, sigma: float | None) -> Degradation:
     """The degradation ``spec`` (``NAME[:key=value,...]``), given ``sigma`` only if the user set it."""
     from srkit.degradations.spec import build_degradation as build
 
@@ -41,7 +42,7 @@ def _output_names(hr_paths: list[Path], scale: int, div2k_names: bool) -> dict[P
     return names
 
 
-def _degrade_file(hr_path: Path, scale: int, degradation: object,
+def _degrade_file(hr_path: Path, scale: int, degradation: Degradation,
                   generator: torch.Generator) -> torch.Tensor:
     """8-bit LR (1,3,H//scale,W//scale) of one HR file; SrkitError naming the file on any problem."""
     image = load_image(hr_path)

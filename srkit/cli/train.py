@@ -13,7 +13,7 @@ from srkit.plugins import get_registry
 from srkit.training.checks import check_config
 from srkit.training.config_io import FieldSpec, check_file_values, field_specs, read_config_file
 
-_CLICK_TYPES = {int: click.INT, float: click.FLOAT, str: click.STRING}
+_CLICK_TYPES: dict[type, click.ParamType] = {int: click.INT, float: click.FLOAT, str: click.STRING}
 
 
 def _flag(name: str) -> str:

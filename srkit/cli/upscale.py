@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -112,7 +113,8 @@ def command(inputs: tuple[Path, ...], out: Path, weights: Path | None, model_nam
         scale_of_model = int(model.scale)
         plan = output_plan(str(file), lr.shape[-1] * scale_of_model, lr.shape[-2] * scale_of_model,
                            torch_device)
-        options = dict(tile=tile, overlap=overlap, precision=precision, self_ensemble=self_ensemble)
+        options: dict[str, Any] = dict(tile=tile, overlap=overlap, precision=precision,
+                                       self_ensemble=self_ensemble)
         try:
             if plan == "streamed":
                 click.echo(f"{file}: the output does not fit in memory whole; assembling it tile "

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import inspect
 import typing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from srkit.errors import SrkitError
+
+if TYPE_CHECKING:
+    from srkit.interfaces import Degradation
 
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
@@ -73,7 +76,7 @@ def factory_options(factory: Any) -> dict[str, type | None] | None:
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
-def build_degradation(spec: str, **overrides: Any) -> Any:
+def build_degradation(spec: str, **overrides: Any) -> Degradation:
     """The registered degradation ``spec`` names, built with its parameters (and ``overrides``).
 
     ``overrides`` are keyword values set another way (e.g. ``srkit degrade --sigma``); a key

@@ -77,14 +77,14 @@ def best_cells(rows: list[dict[str, Any]]) -> set[tuple[int, str]]:
     groups: dict[tuple[Any, Any], list[int]] = {}
     for index, row in enumerate(rows):
         groups.setdefault((row.get("dataset"), row.get("scale")), []).append(index)
-    best = set()
+    best: set[tuple[int, str]] = set()
     for members in groups.values():
         if len(members) < 2:
             continue
         for key, higher in BETTER_HIGHER.items():
-            values = {i: rows[i].get(key) for i in members}
-            values = {i: v for i, v in values.items()  # inf PSNR (a perfect match) is best
-                      if isinstance(v, (int, float)) and not math.isnan(v)}
+            values: dict[int, float] = {  # inf PSNR (a perfect match) is best
+                i: v for i in members
+                if isinstance(v := rows[i].get(key), (int, float)) and not math.isnan(v)}
             if not values:
                 continue
             target = max(values.values()) if higher else min(values.values())

@@ -11,8 +11,8 @@ runs: one batch of lookahead, so the step never waits for its data.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sized
+from typing import Any, cast
 
 import torch
 from torch import Tensor
@@ -54,7 +54,7 @@ class TrainBatches:
                             if not self.paired or self.level_factors else None)
         main, extras = self._main_dataset(), recipe.extra_datasets()
         #: images per stream ("main", then each extra stream's name), for the start summary
-        self.sizes = {"main": len(main), **{name: len(d) for name, d in extras.items()}}
+        self.sizes = {name: len(cast(Sized, d)) for name, d in {"main": main, **extras}.items()}
         self._main = self._stream(main, 0, start_step)
         self._extras = {name: self._stream(dataset, zlib.crc32(name.encode()), start_step)
                         for name, dataset in extras.items()}
@@ -64,6 +64,7 @@ class TrainBatches:
     def _main_dataset(self) -> Dataset:
         config = self.config
         if self.paired:
+            assert config.data is not None and config.data_lr is not None  # checked with the config
             return PairedCropDataset(resolve_dataset(config.data), resolve_dataset(config.data_lr),
                                      config.patch_size, config.scale)
         folder = resolve_dataset(config.data if config.data is not None else DEMO_DATA)

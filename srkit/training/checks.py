@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from srkit.errors import SrkitError
 from srkit.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    from srkit.interfaces import Recipe
 
 _BOUND_KEYS = ("min", "max", "min_exclusive", "max_exclusive")
 
@@ -72,7 +75,7 @@ def check_shared_rules(config: TrainConfig) -> None:
         raise SrkitError("--data-lr needs --data (the HR folder it is paired with)")
 
 
-def check_config(config: TrainConfig, recipe_class: type | None = None) -> None:
+def check_config(config: TrainConfig, recipe_class: type[Recipe] | None = None) -> None:
     """Validate ``config`` (for ``recipe_class`` when given) before a run starts; one-line errors."""
     check_fields(config)
     check_shared_rules(config)

@@ -71,6 +71,7 @@ def train(recipe_name: str, recipe_class: type[Recipe], config: TrainConfig) -> 
     last file is written, so a second run into the same ``out`` is refused.
     """
     info, device = distributed.start(config.device)
+    assert config.out is not None, "the run folder is chosen before training starts"
     try:
         if info.is_main:  # before any work: a long run must not fail at its first save
             check_output_folder(Path(config.out), "--out")

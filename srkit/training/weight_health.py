@@ -20,7 +20,8 @@ MAX_ABS_WEIGHT = 1e4
 def weight_problem(modules: Mapping[str, nn.Module]) -> str | None:
     """A description of the first non-finite or exploded tensor in ``modules``, or None."""
     for module_name, module in modules.items():
-        named = [(name, tensor, True) for name, tensor in module.named_parameters()]
+        named: list[tuple[str, torch.Tensor, bool]] = [
+            (name, tensor, True) for name, tensor in module.named_parameters()]
         named += [(name, tensor, False) for name, tensor in module.named_buffers()]
         for name, tensor, bounded in named:
             if not tensor.is_floating_point() or tensor.numel() == 0:

@@ -120,8 +120,9 @@ class DRNRecipe(Recipe):
         self.schedulers = {"generator": make_scheduler(optimizer, config)}
 
     @classmethod
-    def validate(cls, config: DRNConfig) -> None:
+    def validate(cls, config: TrainConfig) -> None:
         """DRN halves the resolution per level: the scale must be a power of two."""
+        assert isinstance(config, DRNConfig)
         n_levels(config.scale)
         resolve_size(config)
 
@@ -235,7 +236,7 @@ class DRNRecipe(Recipe):
         terms: dict[str, Tensor] = {}
         if targets is not None:
             pairs = zip(levels, targets, strict=True)
-            terms["primal"] = sum(l1(level[:n_paired], target) for level, target in pairs)
+            terms["primal"] = cast(Tensor, sum(l1(level[:n_paired], target) for level, target in pairs))
         dual_terms = []
         for k, chain in enumerate(chains):
             lr_only = l1(chain, unpaired_lr)
@@ -244,7 +245,7 @@ class DRNRecipe(Recipe):
             else:
                 paired = l1(back[k][:n_paired], targets[k])
                 dual_terms.append((n_paired * paired + n_unpaired * lr_only) / (n_paired + n_unpaired))
-        terms["dual"] = sum(dual_terms)
+        terms["dual"] = cast(Tensor, sum(dual_terms))
         terms["total"] = terms.get("primal", 0.0) + self.config.dual_weight * terms["dual"]
         return terms
 

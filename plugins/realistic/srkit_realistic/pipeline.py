@@ -72,7 +72,7 @@ class RealisticDegradation:
             if last and self.order == 1:
                 x = resize(x, lr_size, draw.resize_mode)
             else:
-                base = lr_size if last else tuple(hr.shape[-2:])
+                base = lr_size if last else (hr.shape[-2], hr.shape[-1])
                 x = resize(x, _scaled(base, draw.resize_factor), draw.resize_mode)
             x = _noise(x, draw, generator)
             if last:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import torch
@@ -106,7 +106,8 @@ def rename_keys(state_dict: Mapping[str, Tensor], rules: list[Rule], what: str,
     return renamed
 
 
-def _count_indices(state_dict: dict[str, Tensor], prefix: str) -> int:
+def _count_indices(state_dict: Iterable[str], prefix: str) -> int:
+    """How many ``prefix.N.`` indices the key names use (the highest plus one)."""
     indices = {int(m.group(1)) for k in state_dict if (m := re.match(rf"{prefix}\.(\d+)\.", k))}
     return max(indices) + 1 if indices else 0
 
@@ -163,7 +164,7 @@ def detect_srresnet(state_dict: Mapping[str, Tensor]) -> int | None:
     if "conv1.0.weight" not in keys or "conv3.weight" not in keys \
             or not any(k.startswith("trunk.") for k in keys):
         return None
-    stages = _count_indices(dict.fromkeys(keys), "upsampling")
+    stages = _count_indices(keys, "upsampling")
     return 2**stages if stages else None
 
 

@@ -158,7 +158,8 @@ class SRGANRecipe(Recipe):
         }
 
     @classmethod
-    def validate(cls, config: SRGANConfig) -> None:
+    def validate(cls, config: TrainConfig) -> None:
+        assert isinstance(config, SRGANConfig)
         if config.pretrain_iters > config.iters:
             raise SrkitError(
                 f"--pretrain-iters {config.pretrain_iters} must not exceed --iters {config.iters}"
