@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from srkit.plugins import reset_registry
 from srkit.testing import run_cli as _run_cli
+
+
+@pytest.fixture
+def core_fixture_plugin(monkeypatch: pytest.MonkeyPatch):
+    """The registry with the core test plugin (tiny generators and converters) added."""
+    monkeypatch.setenv("SRKIT_PLUGIN_MODULES", "tests.core_fixture_plugin")
+    reset_registry()
+    yield
+    reset_registry()
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

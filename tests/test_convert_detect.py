@@ -9,17 +9,10 @@ from srkit.cli import main
 from srkit.convert import Converter, as_converter, choose_converter, closest_layouts, detect_layout
 from srkit.errors import SrkitError
 from srkit.models import build_generator
-from srkit.plugins import reset_registry
 from srkit.weights import load_model, read_extras
-from tests.cli_helpers import expect_one_line_error, run_cli
+from tests.cli_helpers import core_fixture_plugin, expect_one_line_error, run_cli  # noqa: F401
 
-
-@pytest.fixture(autouse=True)
-def _core_fixture_plugin(monkeypatch):
-    monkeypatch.setenv("SRKIT_PLUGIN_MODULES", "tests.core_fixture_plugin")
-    reset_registry()
-    yield
-    reset_registry()
+pytestmark = pytest.mark.usefixtures("core_fixture_plugin")
 
 
 def _foreign_tiny(scale: int = 2) -> tuple[torch.nn.Module, dict[str, torch.Tensor]]:

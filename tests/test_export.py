@@ -6,19 +6,13 @@ import pytest
 import torch
 
 from srkit.models import build_generator
-from srkit.plugins import reset_registry
 from srkit.weights import save_weights
-from tests.cli_helpers import expect_one_line_error, run_cli
+from tests.cli_helpers import core_fixture_plugin, expect_one_line_error, run_cli  # noqa: F401
 
 onnxruntime = pytest.importorskip("onnxruntime")
 
 
-@pytest.fixture(autouse=True)
-def _core_fixture_plugin(monkeypatch):
-    monkeypatch.setenv("SRKIT_PLUGIN_MODULES", "tests.core_fixture_plugin")
-    reset_registry()
-    yield
-    reset_registry()
+pytestmark = pytest.mark.usefixtures("core_fixture_plugin")
 
 
 def test_onnx_graph_has_dynamic_size_and_matches_pytorch(tmp_path, capsys):

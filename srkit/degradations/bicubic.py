@@ -13,14 +13,18 @@ from srkit.degradations.imresize import imresize
 from srkit.errors import SrkitError
 
 
-def _check_batch(hr: Tensor, scale: int, name: str) -> None:
-    if hr.dim() != 4:
-        raise SrkitError(f"{name}: expected HR images (N,C,H,W), got shape {tuple(hr.shape)}")
+def check_hr_batch(hr: Tensor, scale: int, name: str, *, rgb: bool = False) -> tuple[int, int]:
+    """The LR size ``(H/scale, W/scale)`` of an HR batch (N,C,H,W), or a one-line error naming the
+    degradation ``name`` (``rgb``: C must be 3). Shared by every degradation."""
+    channels = "3" if rgb else "C"
+    if hr.dim() != 4 or (rgb and hr.shape[1] != 3):
+        raise SrkitError(f"{name}: expected HR images (N,{channels},H,W), got shape {tuple(hr.shape)}")
     if int(scale) != scale or scale < 1:
         raise SrkitError(f"{name}: scale must be a positive integer, got {scale}")
     h, w = hr.shape[-2:]
     if h % scale or w % scale:
         raise SrkitError(f"{name}: HR size {h}x{w} is not a multiple of scale {scale}")
+    return h // int(scale), w // int(scale)
 
 
 def bicubic_downscale(hr: Tensor, scale: int) -> Tensor:
@@ -36,7 +40,7 @@ class BicubicDegradation:
     """
 
     def __call__(self, hr: Tensor, scale: int, *, generator: torch.Generator | None = None) -> Tensor:
-        _check_batch(hr, scale, "bicubic degradation")
+        check_hr_batch(hr, scale, "bicubic degradation")
         return bicubic_downscale(hr, int(scale))
 
 
@@ -104,7 +108,7 @@ class BlurBicubicDegradation:
         return low + (high - low) * torch.rand(n, generator=generator, device=device)
 
     def __call__(self, hr: Tensor, scale: int, *, generator: torch.Generator | None = None) -> Tensor:
-        _check_batch(hr, scale, "blur-bicubic degradation")
+        check_hr_batch(hr, scale, "blur-bicubic degradation")
         sigmas = self.sample_sigmas(hr.shape[0], generator)
         return bicubic_downscale(gaussian_blur(hr, sigmas, self.kernel_size), int(scale))
 
@@ -112,6 +116,6 @@ class BlurBicubicDegradation:
                generator: torch.Generator | None = None) -> list[Tensor]:
         """LR at each factor from one blurred HR (one sigma per image for all levels)."""
         for factor in factors:
-            _check_batch(hr, factor, "blur-bicubic degradation")
+            check_hr_batch(hr, factor, "blur-bicubic degradation")
         blurred = gaussian_blur(hr, self.sample_sigmas(hr.shape[0], generator), self.kernel_size)
         return [bicubic_downscale(blurred, int(factor)) for factor in factors]

@@ -194,12 +194,8 @@ class DRNRecipe(Recipe):
         if chains is not None:
             return self._chained_losses(levels, back, paired_lr, paired_hr, unpaired_lr, chains,
                                         lr_levels)
+        targets, terms = self._primal(levels, paired_lr, paired_hr, lr_levels)
         n_paired = paired_lr.shape[0]
-        targets = self.paired_targets(paired_lr, paired_hr, lr_levels) if n_paired else None
-        terms: dict[str, Tensor] = {}
-        if targets is not None:
-            pairs = zip(levels, targets, strict=True)
-            terms["primal"] = cast(Tensor, sum(l1(level[:n_paired], target) for level, target in pairs))
         dual = []
         for k, prediction in enumerate(back):
             # LR-only samples: the level below is the input (k = 0) or the network's own output.
@@ -209,6 +205,18 @@ class DRNRecipe(Recipe):
         terms["dual"] = cast(Tensor, sum(dual))
         terms["total"] = terms.get("primal", 0.0) + self.config.dual_weight * terms["dual"]
         return terms
+
+    def _primal(self, levels: list[Tensor], paired_lr: Tensor, paired_hr: Tensor,
+                lr_levels: dict[int, Tensor] | None) -> tuple[list[Tensor] | None, dict[str, Tensor]]:
+        """The paired samples' level targets (None without paired samples) and the ``primal``
+        term: L1 of every output level against its target."""
+        n_paired = paired_lr.shape[0]
+        if not n_paired:
+            return None, {}
+        targets = self.paired_targets(paired_lr, paired_hr, lr_levels)
+        pairs = zip(levels, targets, strict=True)
+        primal = cast(Tensor, sum(l1(level[:n_paired], target) for level, target in pairs))
+        return targets, {"primal": primal}
 
     @staticmethod
     def chained_duals(levels: list[Tensor], back: list[Tensor], n_paired: int,
@@ -231,12 +239,8 @@ class DRNRecipe(Recipe):
                         ) -> dict[str, Tensor]:
         """``losses`` with LR-only term k = L1(chains[k], x), no detached targets; each term
         averages paired and LR-only samples by count, as the ``levels`` reading does."""
+        targets, terms = self._primal(levels, paired_lr, paired_hr, lr_levels)
         n_paired, n_unpaired = paired_lr.shape[0], unpaired_lr.shape[0]
-        targets = self.paired_targets(paired_lr, paired_hr, lr_levels) if n_paired else None
-        terms: dict[str, Tensor] = {}
-        if targets is not None:
-            pairs = zip(levels, targets, strict=True)
-            terms["primal"] = cast(Tensor, sum(l1(level[:n_paired], target) for level, target in pairs))
         dual_terms = []
         for k, chain in enumerate(chains):
             lr_only = l1(chain, unpaired_lr)

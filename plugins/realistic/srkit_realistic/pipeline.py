@@ -12,22 +12,12 @@ import math
 import torch
 from torch import Tensor
 
+from srkit.degradations.bicubic import check_hr_batch
 from srkit.errors import SrkitError
 from srkit_realistic.kernels import apply_kernels, blur_kernels
 from srkit_realistic.ops import RESIZE_MODES, gaussian_noise, jpeg, poisson_noise, resize
 from srkit_realistic.ranges import FIRST_ORDER, SECOND_ORDER, StageRanges
 from srkit_realistic.sampling import StageDraw, draw_stage
-
-
-def _check_hr(hr: Tensor, scale: int, name: str) -> tuple[int, int]:
-    if hr.dim() != 4 or hr.shape[1] != 3:
-        raise SrkitError(f"{name}: expected HR images (N,3,H,W), got shape {tuple(hr.shape)}")
-    if int(scale) != scale or scale < 1:
-        raise SrkitError(f"{name}: scale must be a positive integer, got {scale}")
-    h, w = hr.shape[-2:]
-    if h % scale or w % scale:
-        raise SrkitError(f"{name}: HR size {h}x{w} is not a multiple of scale {scale}")
-    return h // int(scale), w // int(scale)
 
 
 def _blur(images: Tensor, draw: StageDraw) -> Tensor:
@@ -63,7 +53,7 @@ class RealisticDegradation:
         self.stages: tuple[StageRanges, ...] = (FIRST_ORDER, SECOND_ORDER)[:self.order]
 
     def __call__(self, hr: Tensor, scale: int, *, generator: torch.Generator | None = None) -> Tensor:
-        lr_size = _check_hr(hr, scale, "realistic degradation")
+        lr_size = check_hr_batch(hr, scale, "realistic degradation", rgb=True)
         x = hr
         for index, ranges in enumerate(self.stages):
             draw = draw_stage(ranges, hr.shape[0], generator)
@@ -116,7 +106,7 @@ class BlurNoiseJpegDegradation:
         self.kernel_size = kernel_size or 2 * math.ceil(3 * max(self.sigma, self.sigma2)) + 1
 
     def __call__(self, hr: Tensor, scale: int, *, generator: torch.Generator | None = None) -> Tensor:
-        lr_size = _check_hr(hr, scale, "blur-noise-jpeg degradation")
+        lr_size = check_hr_batch(hr, scale, "blur-noise-jpeg degradation", rgb=True)
         n = hr.shape[0]
         x = hr
         if self.sigma > 0:
