@@ -3,6 +3,7 @@ a finished run resumed, labelled samples, kept checkpoints, and validation in th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -61,13 +62,28 @@ def test_plain_lines_carry_iteration_rate_eta_and_losses() -> None:
     assert "ETA 45 s" in line and "total 0.5" in line
 
 
+@dataclasses.dataclass
+class LongRecipeConfig(TrainConfig):
+    defaults = {"iters": 200000}
+
+
 def test_long_cpu_schedule_points_to_the_quick_preset() -> None:
-    progress = RunProgress(TrainConfig(iters=200000), torch.device("cpu"), 0, [(1, "train")],
+    progress = RunProgress(LongRecipeConfig(), torch.device("cpu"), 0, [(1, "train")],
                            plain_lines=False)
     progress.on_record(_entry(10, rate=3.0))
     lines = progress.on_record(_entry(20, rate=3.0))
     assert any(line.startswith("estimate: 3 it/s, about 18 h 31 min") for line in lines)
     assert any("--preset quick" in line for line in lines)
+
+
+def test_a_shortened_schedule_gets_no_quick_preset_pointer() -> None:
+    # --iters or --preset set the length: the user already chose it, however long it takes
+    progress = RunProgress(LongRecipeConfig(iters=20000), torch.device("cpu"), 0, [(1, "train")],
+                           plain_lines=False)
+    progress.on_record(_entry(10, rate=3.0))
+    lines = progress.on_record(_entry(20, rate=3.0))
+    assert any(line.startswith("estimate: 3 it/s") for line in lines)
+    assert not any("--preset quick" in line for line in lines)
 
 
 def test_durations_read_as_a_human_writes_them() -> None:

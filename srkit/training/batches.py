@@ -70,6 +70,17 @@ class TrainBatches:
         folder = resolve_dataset(config.data if config.data is not None else DEMO_DATA)
         return HRCropDataset(folder, config.patch_size, config.scale)
 
+    def close(self) -> None:
+        """Stop the data loader worker processes now, not whenever the iterators are collected.
+
+        Forked workers hold copies of the parent's open files (the run folder's lock among
+        them), so a run must not leave them behind when it ends, however it ends.
+        """
+        for iterator in (self._main, *self._extras.values()):
+            shutdown = getattr(iterator, "_shutdown_workers", None)
+            if shutdown is not None:
+                shutdown()
+
     def _stream(self, dataset: Dataset, stream: int, start_step: int) -> Iterator[Any]:
         config, info = self.config, self.info
         sampler = StreamBatchSampler(len(dataset), config.batch_size, seed=config.seed,  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ already logs: nothing adds a device sync to the training step.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
@@ -122,7 +123,7 @@ class RunProgress:
         total = (self.config.iters - self.start) / rate
         lines = [f"estimate: {rate:.3g} it/s, about {format_duration(total)} for the "
                  f"{self.config.iters - self.start} iterations of this run (validation excluded)"]
-        if self.device.type == "cpu" and total > LONG_CPU_RUN_S:
+        if self.device.type == "cpu" and total > LONG_CPU_RUN_S and _default_schedule(self.config):
             lines.append(f"note: on this CPU the recipe's schedule takes about "
                          f"{format_duration(total)}; --preset quick trains a short demo schedule, "
                          "a GPU trains the full one")
@@ -135,3 +136,9 @@ class RunProgress:
         eta = format_duration(remaining) if remaining is not None else "?"
         return (f"iteration {done}/{total} ({100 * done / total:.0f}%)  {rate:.3g} it/s  "
                 f"ETA {eta}  {entry.get('phase', '')}  {losses}").rstrip()
+
+
+def _default_schedule(config: TrainConfig) -> bool:
+    """Whether the run trains its recipe's full default length (no --iters, no --preset)."""
+    field = {f.name: f for f in dataclasses.fields(config)}["iters"]
+    return config.iters == field.default

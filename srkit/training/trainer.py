@@ -208,6 +208,7 @@ class Trainer:
         finally:
             stop.restore()
             log.close()
+            self.batches.close()
         return TrainResult(self.out, config.iters, self.best_psnr, last_metrics)
 
     # ---- stopping on a signal ----------------------------------------------------------

@@ -27,7 +27,8 @@ def test_srgan_without_vgg_weights_stops_at_once_saying_where_to_put_them(tmp_pa
 @pytest.mark.slow
 def test_srgan_trains_both_phases_and_logs_every_term(tmp_path):
     out = tmp_path / "run"
-    main(["train", "srgan", "--content-loss", "mse", "--iters", "4", "--out", str(out),
+    main(["train", "srgan", "--content-loss", "mse", "--iters", "4", "--pretrain-iters", "2",
+          "--out", str(out),
           *TINY_FLAGS])
     records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     steps = [r for r in records if "phase" in r]
