@@ -20,7 +20,7 @@ reused, so an interrupted run continues.
     python benchmarks/drn_adaptation.py --scale-up --device cuda   # published DRN-S, longer runs
 
 The CPU budget keeps DRN-S x4's width (16 features) but 4 instead of 30 RCABs per up block
-(``--n-blocks 0`` restores the published size); ``--scale-up`` trains the published DRN-S.
+(``--n-blocks 30`` is the published size); ``--scale-up`` trains the published DRN-S.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ BUDGETS = {
     "batch_size": (4, 16),
     "patch_size": (64, 192),
     "test_count": (8, 34),
-    "n_blocks": (4, 0),  # RCABs per up block; 0 = DRN-S's published 30
+    "n_blocks": (4, 30),  # RCABs per up block; 30 = DRN-S's published size
 }
 
 
@@ -268,7 +268,7 @@ def main() -> None:
             cells.append(f"{kind}: chained {errors['chained']:.2f}, lowest dual {errors['lowest']:.2f}")
         print(f"  {label}: " + "; ".join(cells))
     it_s = statistics.median(s["it_per_s"] for s in speeds)
-    print(f"\nDRN-S x{SCALE} (n_blocks {args.n_blocks or 30}), batch {args.batch_size}, HR crop "
+    print(f"\nDRN-S x{SCALE} (n_blocks {args.n_blocks}), batch {args.batch_size}, HR crop "
           f"{args.patch_size}; paired {args.paired_iters} it (lr {args.lr}), each fine-tune "
           f"{args.adapt_iters} it (lr {args.adapt_lr}, unpaired ratio {args.unpaired_ratio}); "
           f"median {it_s:.2f} it/s; this invocation took {(time.perf_counter() - started) / 60:.1f} "
