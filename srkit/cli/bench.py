@@ -86,13 +86,9 @@ def command(models: str | None, weights_text: str | None, datasets: str, scales:
             runs_dir: Path, warmup: int, y_channel: str) -> None:
     """Benchmark models: PSNR/SSIM (Y channel, scale-pixel border), LPIPS, parameters, speed."""
     from srkit.devices import resolve_device
-    from srkit.evaluation.bench import (
-        BenchOptions,
-        default_models,
-        parse_weights_option,
-        run_bench,
-    )
+    from srkit.evaluation.bench import BenchOptions, run_bench
     from srkit.evaluation.formats import format_rows
+    from srkit.evaluation.runs import default_models, parse_weights_option
     from srkit.inference import autocast_context
 
     weights = parse_weights_option(weights_text)

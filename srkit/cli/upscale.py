@@ -59,7 +59,7 @@ def _model(weights: Path | None, name: str | None, scale: int | None, device):  
         raise SrkitError("--weights FILE is required (or --model bicubic --scale N)")
     if scale is None:
         raise SrkitError(f"--model {name}: needs --scale")
-    from srkit.evaluation.bench import PARAMETER_FREE
+    from srkit.evaluation.runs import PARAMETER_FREE
 
     if name not in PARAMETER_FREE:
         raise SrkitError(f"--model {name}: needs --weights FILE (only {', '.join(PARAMETER_FREE)} "
