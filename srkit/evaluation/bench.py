@@ -23,6 +23,7 @@ from srkit.evaluation.lpips_metric import Lpips
 from srkit.evaluation.runs import build_model, check_weights_found, select_weights
 from srkit.evaluation.scoring import bench_one
 from srkit.metrics.color import DEFAULT_Y_MODE
+from srkit.training import RUNS_DIR
 
 #: called for every evaluated image: (dataset, scale, model, image path, lr, sr, hr), with
 #: lr (1,3,h,w), sr (1,3,H,W) clamped, hr (1,3,H,W) modcropped, all in [0, 1] on the device.
@@ -37,7 +38,7 @@ class BenchOptions:
     datasets: list[str]
     scales: list[int]
     weights: dict[str, list[Path]] = field(default_factory=dict)
-    runs_dir: Path = Path("runs")
+    runs_dir: Path = RUNS_DIR
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     precision: str = "fp32"
     tile: int | None = None

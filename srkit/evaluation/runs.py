@@ -12,9 +12,8 @@ import torch
 from torch import nn
 
 from srkit.errors import SrkitError
+from srkit.models import parameter_free_generators
 
-#: models that need no weights file: they are built from the scale alone.
-PARAMETER_FREE = ("bicubic",)
 RUN_WEIGHTS_NAME = "model.safetensors"
 
 
@@ -50,9 +49,10 @@ def run_weights(name: str, runs_dir: Path) -> list[Path]:
 
 def default_models(weights: dict[str, list[Path]], runs_dir: Path, scales: list[int]
                    ) -> list[str]:
-    """``bicubic``, the models given ``--weights``, and every installed one whose run folders
-    hold weights for all ``scales`` (a run for another scale is no reason to fail)."""
-    names = ["bicubic", *weights]
+    """The parameter-free models (bicubic), the models given ``--weights``, and every installed
+    one whose run folders hold weights for all ``scales`` (a run for another scale is no reason
+    to fail)."""
+    names = [*parameter_free_generators(), *weights]
     for name in installed_model_names():
         found = run_weights(name, runs_dir)
         if name not in names and found:
@@ -86,7 +86,7 @@ def select_weights(name: str, scale: int, weights: dict[str, list[Path]], runs_d
     given = weights.get(name)
     candidates = given if given is not None else run_weights(name, runs_dir)
     if not candidates:
-        if name in PARAMETER_FREE:
+        if name in parameter_free_generators():
             return None
         if name not in installed_model_names():
             raise SrkitError(
@@ -110,13 +110,12 @@ def select_weights(name: str, scale: int, weights: dict[str, list[Path]], runs_d
 def check_weights_found(models: list[str], weights: dict[str, list[Path]], runs_dir: Path,
                         scales: list[int]) -> None:
     """Name every model without weights at once, each with the command that trains it."""
-    installed = installed_model_names()
-    unknown = [n for n in models if n not in PARAMETER_FREE and n not in weights
-               and n not in installed]
+    installed, free = installed_model_names(), parameter_free_generators()
+    unknown = [n for n in models if n not in free and n not in weights and n not in installed]
     if unknown:
         raise SrkitError(f"unknown model {unknown[0]!r}; installed: {', '.join(installed)} "
                          "(or pass --weights NAME=FILE)")
-    missing = [n for n in models if n not in PARAMETER_FREE and n not in weights
+    missing = [n for n in models if n not in free and n not in weights
                and not run_weights(n, runs_dir)]
     if not missing:
         return
