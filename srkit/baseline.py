@@ -14,6 +14,9 @@ class BicubicUpsampler(nn.Module):
     LR (N,3,h,w) in [0, 1] -> SR (N,3,h*scale,w*scale), not clamped. Has no parameters.
     """
 
+    #: built from the scale alone: ``srkit bench`` and ``srkit upscale`` need no weights file
+    parameter_free = True
+
     def __init__(self, scale: int) -> None:
         super().__init__()
         if int(scale) != scale or scale < 1:

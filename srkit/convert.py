@@ -307,12 +307,22 @@ def convert_state_dict(state: dict[str, Tensor], *, arch: str | None = None, sca
     return converted
 
 
+def save_converted(converted: Converted, path: str | os.PathLike[str], *, source: str = "") -> None:
+    """Build the module a converter describes, load its tensors strictly, and save it self-describing."""
+    from srkit.models import build_discriminator, build_generator
+    from srkit.weights import save_weights
+    from srkit.weights_check import load_strict
+
+    build = build_generator if converted.kind == "generator" else build_discriminator
+    module = build(converted.arch, **converted.kwargs)
+    load_strict(module, converted.state_dict, f"{source}: converted weights do not fit {converted.arch!r}")
+    save_weights(module, path, extras=converted.extras, kind=converted.kind)
+
+
 def convert_checkpoint(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, arch: str | None = None,
                        scale: int | None = None,
                        extra_files: Mapping[str, str | os.PathLike[str]] | None = None) -> Converted:
     """Convert ``src`` (with the converter ``arch``, or the detected one) and write srkit safetensors."""
-    from srkit.weights import save_converted
-
     state = load_foreign_state_dict(src)
     extra = {name: load_foreign(path) for name, path in (extra_files or {}).items()}
     converted = convert_state_dict(state, arch=arch, scale=scale, extra=extra, source=str(src))

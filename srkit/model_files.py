@@ -61,6 +61,7 @@ def load_model_file(path: str | os.PathLike[str], device: str | torch.device = "
                     scale: int | None = None) -> nn.Module:
     """The generator in any model file, in eval mode on ``device``; ``scale`` is checked when given."""
     from srkit.weights import load_model, split_extras
+    from srkit.weights_check import load_strict
 
     if is_srkit_weights(path):
         return load_model(path, device, scale=scale)
@@ -71,11 +72,7 @@ def load_model_file(path: str | os.PathLike[str], device: str | torch.device = "
         raise SrkitError(f"{path}: weights are for x{info['scale']}, not x{scale}")
     model = _build(info)
     state, _ = split_extras(tensors, info["extras"])
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        detail = " ".join(line.strip() for line in str(exc).strip().splitlines()[:2])
-        raise SrkitError(f"{path}: converted weights do not fit {info['arch']!r}: {detail[:300]}") from None
+    load_strict(model, state, f"{path}: converted weights do not fit {info['arch']!r}")
     model.srkit_weights_info = info  # type: ignore[assignment]  # a plain attribute, for callers
     return model.to(device).eval()
 

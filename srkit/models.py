@@ -10,7 +10,7 @@ from typing import Any
 from torch import nn
 
 from srkit.errors import SrkitError
-from srkit.plugins import lookup
+from srkit.plugins import get_registry, lookup
 
 
 def build_generator(arch: str, **kwargs: Any) -> nn.Module:
@@ -23,6 +23,16 @@ def build_generator(arch: str, **kwargs: Any) -> nn.Module:
     rebuild the module from the file alone.
     """
     return _build("generator", arch, kwargs)
+
+
+def parameter_free_generators() -> list[str]:
+    """Registered generators built from the scale alone, so they run without a weights file.
+
+    A generator declares it with ``parameter_free = True`` on its factory (the core's bicubic).
+    """
+    registry = get_registry()
+    return [name for name in registry.names("generator")
+            if getattr(registry.get("generator", name), "parameter_free", False) is True]
 
 
 def build_discriminator(arch: str, **kwargs: Any) -> nn.Module:

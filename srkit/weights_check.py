@@ -186,3 +186,12 @@ def build_checked(build: Callable[..., nn.Module], factory: Callable[..., Any], 
     if problem is not None:
         raise SrkitError(f"{source}: the tensors do not match the metadata ({described}): {problem}")
     return build(arch, **kwargs)
+
+
+def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], message: str) -> None:
+    """Load ``state`` into ``module`` with every key and shape matching, or a one-line error."""
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        detail = " ".join(line.strip() for line in str(exc).strip().splitlines()[:2])
+        raise SrkitError(f"{message}: {detail[:300]}") from None

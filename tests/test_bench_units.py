@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from srkit.errors import SrkitError
-from srkit.evaluation.bench import parse_weights_option, run_weights
 from srkit.evaluation.formats import format_json, format_markdown, format_table
 from srkit.evaluation.report import texture_crop_box
+from srkit.evaluation.runs import parse_weights_option, run_weights
 from srkit.evaluation.speed import SpeedMeter
 
 

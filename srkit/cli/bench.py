@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from srkit.errors import SrkitError
+from srkit.training import RUNS_DIR
 
 EPILOG = """\b
 Examples:
@@ -73,7 +74,7 @@ def _lpips(enabled: bool, net: str, weights: Path | None, device):  # noqa: ANN0
               help="torchvision ImageNet weights of the LPIPS backbone (default: torch hub cache).")
 @click.option("--no-lpips", is_flag=True, help="Skip LPIPS.")
 @click.option("--runs", "runs_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("runs"), show_default=True, help="Where to look for trained runs.")
+              default=RUNS_DIR, show_default=True, help="Where to look for trained runs.")
 @click.option("--warmup", type=click.IntRange(min=0), default=1, show_default=True,
               help="Untimed runs on the first image before timing.")
 @click.option("--y-channel", type=click.Choice(["matlab", "basicsr"]), default="matlab",
@@ -86,13 +87,9 @@ def command(models: str | None, weights_text: str | None, datasets: str, scales:
             runs_dir: Path, warmup: int, y_channel: str) -> None:
     """Benchmark models: PSNR/SSIM (Y channel, scale-pixel border), LPIPS, parameters, speed."""
     from srkit.devices import resolve_device
-    from srkit.evaluation.bench import (
-        BenchOptions,
-        default_models,
-        parse_weights_option,
-        run_bench,
-    )
+    from srkit.evaluation.bench import BenchOptions, run_bench
     from srkit.evaluation.formats import format_rows
+    from srkit.evaluation.runs import default_models, parse_weights_option
     from srkit.inference import autocast_context
 
     weights = parse_weights_option(weights_text)

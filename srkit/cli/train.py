@@ -10,6 +10,7 @@ import click
 
 from srkit.errors import SrkitError
 from srkit.plugins import get_registry
+from srkit.training import run_folder
 from srkit.training.checks import check_config
 from srkit.training.config_io import FieldSpec, check_file_values, field_specs, read_config_file
 
@@ -73,7 +74,7 @@ def effective_config(recipe: str, config_class: type, ctx: click.Context,
             chosen["scale"] = scale
     config = config_class(**chosen)
     if config.out is None:
-        config = dataclasses.replace(config, out=f"runs/{recipe}_x{config.scale}")
+        config = dataclasses.replace(config, out=str(run_folder(recipe, config.scale)))
     check_config(config, recipe_class)
     return config
 
@@ -83,7 +84,7 @@ def _checkpoint_values(recipe: str, config_class: type, chosen: dict[str, Any]) 
     from srkit.training.checkpoint import read_checkpoint_state
 
     scale = chosen.get("scale", config_class().scale)
-    out = Path(chosen.get("out") or f"runs/{recipe}_x{scale}")
+    out = Path(chosen.get("out") or run_folder(recipe, scale))
     saved = read_checkpoint_state(out / "checkpoints").get("config", {})
     fields = {f.name for f in dataclasses.fields(config_class)}
     skip = {"resume", "init", "out", "recipe"}

@@ -59,12 +59,12 @@ def _model(weights: Path | None, name: str | None, scale: int | None, device):  
         raise SrkitError("--weights FILE is required (or --model bicubic --scale N)")
     if scale is None:
         raise SrkitError(f"--model {name}: needs --scale")
-    from srkit.evaluation.bench import PARAMETER_FREE
+    from srkit.models import build_generator, parameter_free_generators
 
-    if name not in PARAMETER_FREE:
-        raise SrkitError(f"--model {name}: needs --weights FILE (only {', '.join(PARAMETER_FREE)} "
+    free = parameter_free_generators()
+    if name not in free:
+        raise SrkitError(f"--model {name}: needs --weights FILE (only {', '.join(free)} "
                          "runs without weights)")
-    from srkit.models import build_generator
 
     return build_generator(name, scale=scale).to(device).eval()
 

@@ -5,15 +5,12 @@ them with a DataLoader and moves them to the device. Crop positions and augmenta
 torch's global RNG inside ``__getitem__``, so a seeded sampler plus DataLoader worker seeding make
 a run reproducible.
 
-Small folders (the bundled ones) are decoded once and kept in memory as uint8; folders whose
-decoded pixels exceed :data:`CACHE_LIMIT_BYTES` are read from disk per item instead.
+Image files are probed and cached by :mod:`srkit.data.probe`; HR/LR folders pair up by
+:mod:`srkit.data.pairing`.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -21,42 +18,9 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from srkit.data.augment import random_flip_rotate
+from srkit.data.pairing import paired_files
+from srkit.data.probe import PixelStore, usable_files
 from srkit.errors import SrkitError
-from srkit.imageio import image_size, list_images, load_image, to_uint8
-
-#: folders whose decoded RGB pixels fit in this many bytes are cached in memory
-CACHE_LIMIT_BYTES = 1 << 30
-
-
-@dataclass(frozen=True)
-class _ImageFile:
-    path: Path
-    height: int
-    width: int
-
-
-def _probe(paths: list[Path]) -> list[_ImageFile]:
-    """Header sizes of ``paths``; unreadable files are skipped with a warning naming them."""
-    found = []
-    for path in paths:
-        try:
-            height, width = image_size(path)
-        except SrkitError as exc:
-            warnings.warn(f"{exc}; skipped", stacklevel=4)
-            continue
-        found.append(_ImageFile(path, height, width))
-    return found
-
-
-def _is_too_small(image: _ImageFile, min_size: int, what: str) -> bool:
-    if image.height >= min_size and image.width >= min_size:
-        return False
-    warnings.warn(
-        f"{image.path}: {image.width}x{image.height} is smaller than the {min_size}x{min_size} "
-        f"{what}; skipped",
-        stacklevel=4,
-    )
-    return True
 
 
 def _random_origin(image: Tensor, crop: int) -> tuple[int, int]:
@@ -66,11 +30,6 @@ def _random_origin(image: Tensor, crop: int) -> tuple[int, int]:
     return top, left
 
 
-def _usable_files(folder: str | Path, min_size: int) -> list[_ImageFile]:
-    """Readable images of ``folder`` at least ``min_size`` on both sides (others warned about)."""
-    return [f for f in _probe(list_images(folder)) if not _is_too_small(f, min_size, "crop")]
-
-
 def _no_usable_image(folder: str | Path, min_size: int) -> SrkitError:
     return SrkitError(f"{folder}: no readable image is at least {min_size}x{min_size} pixels")
 
@@ -78,56 +37,6 @@ def _no_usable_image(folder: str | Path, min_size: int) -> SrkitError:
 def _check_positive(name: str, value: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise SrkitError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _load_checked(file: _ImageFile) -> Tensor:
-    """uint8 (3,H,W) pixels of ``file``, which must still have the size its header had."""
-    pixels = to_uint8(load_image(file.path))
-    if tuple(pixels.shape[1:]) != (file.height, file.width):
-        raise SrkitError(
-            f"{file.path}: decoded size {pixels.shape[2]}x{pixels.shape[1]} differs from its "
-            f"header {file.width}x{file.height}"
-        )
-    return pixels
-
-
-class _PixelStore:
-    """uint8 pixels (3,H,W) of groups of files (one file per item, or an LR/HR pair).
-
-    Decoded once up front when they fit in ``CACHE_LIMIT_BYTES`` (or ``cache=True``), otherwise
-    read per access. Files that fail to decode are skipped with a warning: up front when cached;
-    when read per access, the next item is served instead (deterministically).
-    """
-
-    def __init__(self, groups: Sequence[tuple[_ImageFile, ...]], cache: bool | None) -> None:
-        decoded_bytes = sum(3 * f.height * f.width for group in groups for f in group)
-        self.cached = decoded_bytes <= CACHE_LIMIT_BYTES if cache is None else cache
-        self.groups = groups
-        self._pixels: list[tuple[Tensor, ...]] | None = None
-        if self.cached:
-            kept, pixels = [], []
-            for group in groups:
-                try:
-                    pixels.append(tuple(_load_checked(f) for f in group))
-                except SrkitError as exc:
-                    warnings.warn(f"{exc}; skipped", stacklevel=3)
-                    continue
-                kept.append(group)
-            self.groups, self._pixels = kept, pixels
-
-    def __len__(self) -> int:
-        return len(self.groups)
-
-    def __getitem__(self, index: int) -> tuple[Tensor, ...]:
-        if self._pixels is not None:
-            return self._pixels[index]
-        for attempt in range(len(self.groups)):
-            group = self.groups[(index + attempt) % len(self.groups)]
-            try:
-                return tuple(_load_checked(f) for f in group)
-            except SrkitError as exc:
-                warnings.warn(f"{exc}; using the next image instead", stacklevel=2)
-        raise SrkitError(f"{self.groups[0][0].path.parent}: none of the images can be read")
 
 
 def _to_float(x: Tensor) -> Tensor:
@@ -178,7 +87,7 @@ class HRCropDataset(Dataset):
         self.folder = Path(folder)
         self.patch_size, self.scale = patch_size, scale
         self.augment, self.repeat = augment, repeat
-        self._store = _PixelStore([(f,) for f in _usable_files(folder, patch_size)], cache)
+        self._store = PixelStore([(f,) for f in usable_files(folder, patch_size)], cache)
         if not len(self._store):
             raise _no_usable_image(folder, patch_size)
 
@@ -193,20 +102,6 @@ class HRCropDataset(Dataset):
     def __getitem__(self, index: int) -> Tensor:
         (image,) = self._store[index % len(self._store)]
         return _random_crop(image, self.patch_size, self.augment)
-
-
-def _lr_partner(hr: Path, lr_by_stem: dict[str, Path], scale: int) -> Path | None:
-    """The LR file for ``hr``: the same name, or the DIV2K name ``<stem>x<scale>``."""
-    return lr_by_stem.get(hr.stem) or lr_by_stem.get(f"{hr.stem}x{scale}")
-
-
-def _check_pair_sizes(hr: _ImageFile, lr: _ImageFile, scale: int) -> None:
-    expected_h, expected_w = hr.height // scale, hr.width // scale
-    if (lr.height, lr.width) != (expected_h, expected_w):
-        raise SrkitError(
-            f"{lr.path}: LR is {lr.width}x{lr.height} but HR {hr.path.name} "
-            f"({hr.width}x{hr.height}) at scale {scale} needs {expected_w}x{expected_h}"
-        )
 
 
 class PairedCropDataset(Dataset):
@@ -231,27 +126,8 @@ class PairedCropDataset(Dataset):
     ) -> None:
         _check_crop_arguments(patch_size, scale, repeat)
         self.patch_size, self.scale, self.augment, self.repeat = patch_size, scale, augment, repeat
-        lr_by_stem: dict[str, Path] = {}
-        for path in list_images(lr_folder):
-            lr_by_stem.setdefault(path.stem, path)
-        pairs = []
-        for hr in _probe(list_images(hr_folder)):
-            lr_path = _lr_partner(hr.path, lr_by_stem, scale)
-            if lr_path is None:
-                warnings.warn(
-                    f"{hr.path}: no LR image named {hr.path.stem}.* or {hr.path.stem}x{scale}.* "
-                    f"in {lr_folder}; skipped",
-                    stacklevel=2,
-                )
-                continue
-            probed_lr = _probe([lr_path])
-            if not probed_lr:
-                continue
-            lr = probed_lr[0]
-            _check_pair_sizes(hr, lr, scale)
-            if not _is_too_small(lr, patch_size // scale, "LR crop"):
-                pairs.append((lr, hr))
-        self._store = _PixelStore(pairs, cache)
+        pairs = paired_files(hr_folder, lr_folder, scale, patch_size // scale)
+        self._store = PixelStore(pairs, cache)
         if not len(self._store):
             raise SrkitError(
                 f"{hr_folder}: no readable HR/LR pair with LR at least "
@@ -292,7 +168,7 @@ class LRCropDataset(Dataset):
         _check_positive("LR patch size", lr_patch_size)
         _check_positive("repeat", repeat)
         self.patch_size, self.augment, self.repeat = lr_patch_size, augment, repeat
-        self._store = _PixelStore([(f,) for f in _usable_files(folder, lr_patch_size)], cache)
+        self._store = PixelStore([(f,) for f in usable_files(folder, lr_patch_size)], cache)
         if not len(self._store):
             raise _no_usable_image(folder, lr_patch_size)
 

@@ -31,6 +31,7 @@ from srkit.degradations.lr import make_lr_levels
 from srkit.errors import SrkitError
 from srkit.interfaces import Batch, Recipe, StepContext
 from srkit.models import build_generator
+from srkit.training import run_folder
 from srkit.training.config import Derived, TrainConfig, option
 from srkit.training.schedules import make_scheduler
 from srkit_drn.arch import DualModels, n_levels, preset
@@ -145,7 +146,7 @@ class DRNRecipe(Recipe):
         scale = self.config.scale
         return [f"--unpaired without --init: joint paired + LR-only training of a new DRN from "
                 f"scratch; to fine-tune a trained model on the LR-only images instead, add "
-                f"--init runs/drn_x{scale}/model.safetensors (from 'srkit train drn --scale "
+                f"--init {run_folder('drn', scale) / 'model.safetensors'} (from 'srkit train drn --scale "
                 f"{scale}')"]
 
     def export_extras(self) -> dict[str, torch.nn.Module]:

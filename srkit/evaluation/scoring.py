@@ -1,0 +1,102 @@
+"""Scoring and timing one model on one dataset at one scale: one ``srkit bench`` row.
+
+PSNR/SSIM follow :mod:`srkit.evaluation.protocol`; speed is measured after a warm-up.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from srkit.errors import SrkitError
+from srkit.evaluation.datasets import Dataset, skip_warning
+from srkit.evaluation.speed import SpeedMeter, device_name
+from srkit.inference import run_model
+
+if TYPE_CHECKING:
+    from srkit.evaluation.bench import BenchOptions, ImageHook
+
+
+def _load_pair(path: Path, scale: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    from srkit.evaluation.protocol import make_lr, modcrop
+    from srkit.imageio import load_image
+
+    hr = modcrop(load_image(path).unsqueeze(0).to(device), scale)
+    return make_lr(hr, scale), hr
+
+
+def _naming(path: Path, exc: SrkitError) -> str:
+    """The error's message, prefixed with the file unless it names it already."""
+    return str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}"
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def bench_one(name: str, model: nn.Module, dataset: Dataset, scale: int, options: BenchOptions,
+              on_image: ImageHook | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Score and time one model on one dataset at one scale: (row, per-image results)."""
+    from srkit.evaluation.protocol import evaluate, is_grey_file
+    from srkit.metrics import quantize
+    from srkit.models import count_parameters
+
+    def infer(lr: Tensor) -> Tensor:
+        return run_model(model, lr, tile=options.tile, precision=options.precision,
+                         self_ensemble=options.self_ensemble)
+
+    meter = SpeedMeter(options.device)
+    warmed_up = False
+    per_image = []
+    progress = tqdm(dataset.images, desc=f"{name} {dataset.label} x{scale}", unit="img",
+                    leave=False, file=sys.stderr, disable=None if options.progress else True)
+    for path in progress:
+        try:
+            lr, hr = _load_pair(path, scale, options.device)
+        except SrkitError as exc:  # e.g. truncated after a readable header
+            skip_warning(_naming(path, exc))
+            continue
+        if not warmed_up:
+            for _ in range(options.warmup):
+                infer(lr)
+            warmed_up = True
+        sr = meter.timed(lambda lr=lr: infer(lr),  # type: ignore[misc]
+                         lambda out: out.shape[-2] * out.shape[-1])
+        sr = quantize(sr.clamp(0, 1))
+        scores = {key: float(value[0]) for key, value in
+                  evaluate(sr, hr, scale, grey=is_grey_file(path),
+                           y_channel=options.y_channel).items()}
+        if options.lpips is not None:
+            scores["lpips"] = float(options.lpips(sr, hr)[0])
+        per_image.append({"model": name, "dataset": dataset.label, "scale": scale,
+                          "image": path.name, **scores})
+        if on_image is not None:
+            on_image(dataset.label, scale, name, path, lr, sr, hr)
+    if not per_image:
+        raise SrkitError(f"{dataset.folder}: no image could be read for x{scale}")
+    lpips_values = [r["lpips"] for r in per_image if "lpips" in r]
+    row = {
+        "model": name,
+        "dataset": dataset.label,
+        "scale": scale,
+        "images": len(per_image),
+        "psnr": _mean([r["psnr"] for r in per_image]),
+        "ssim": _mean([r["ssim"] for r in per_image]),
+        "y_channel": options.y_channel,
+        "lpips": _mean(lpips_values),
+        "lpips_net": options.lpips.net if options.lpips is not None else None,
+        "lpips_unavailable": (options.lpips_unavailable or "not computed")
+        if options.lpips is None else None,
+        "params": count_parameters(model),
+        **meter.summary(),
+        "device": device_name(options.device),
+        "precision": options.precision,
+        "self_ensemble": options.self_ensemble,
+        "tile": options.tile,
+    }
+    return row, per_image
