@@ -103,21 +103,24 @@ def test_drn_l_converter_records_its_own_architecture() -> None:
     assert convert_drn_l(primal, scale=4, extra={}).arch == "drn-l"
 
 
-def test_convert_command_reads_the_official_file_pair(tmp_path) -> None:
+@pytest.mark.parametrize(("scale", "named"), [(4, ["--arch", "drn-s", "--scale", "4"]), (8, [])],
+                         ids=["arch-and-scale-given", "detected"])
+def test_convert_command_reads_the_official_file_pair(tmp_path, scale, named) -> None:
     from click.testing import CliRunner
 
     from srkit.cli.convert import command
 
-    primal, duals = random_official_checkpoint(4)
-    torch.save(primal, tmp_path / "DRNS4x.pt")
-    torch.save(duals, tmp_path / "DRNS4x_dual_model.pt")
+    primal, duals = random_official_checkpoint(scale)
+    torch.save(primal, tmp_path / f"DRNS{scale}x.pt")
+    torch.save(duals, tmp_path / f"DRNS{scale}x_dual_model.pt")
     result = CliRunner().invoke(command, [
-        str(tmp_path / "DRNS4x.pt"), str(tmp_path / "drn_s_x4.safetensors"),
-        "--arch", "drn-s", "--scale", "4", "--dual", str(tmp_path / "DRNS4x_dual_model.pt"),
+        str(tmp_path / f"DRNS{scale}x.pt"), str(tmp_path / "drn.safetensors"), *named,
+        "--dual", str(tmp_path / f"DRNS{scale}x_dual_model.pt"),
     ])
     assert result.exit_code == 0, result.output
-    assert weights_info(tmp_path / "drn_s_x4.safetensors")["extras"] == ["dual"]
-    assert set(read_extras(tmp_path / "drn_s_x4.safetensors")["dual"]) == {
+    info = weights_info(tmp_path / "drn.safetensors")
+    assert (info["arch"], info["scale"], info["extras"]) == ("drn-s", scale, ["dual"])
+    assert set(read_extras(tmp_path / "drn.safetensors")["dual"]) == {
         f"{i}.{k}" for i, sd in enumerate(duals) for k in sd
     }
 
@@ -139,22 +142,6 @@ def test_a_drn_of_unpublished_size_matches_both_variants(tmp_path) -> None:
     with pytest.raises(SrkitError, match=r"several converters \(drn-l, drn-s\); choose one with --arch"):
         convert_state_dict(state)
     assert convert_state_dict(state, arch="drn-l").kwargs == {"scale": 4, "n_feats": 8, "n_blocks": 2}
-
-
-def test_convert_command_detects_the_official_file_pair(tmp_path) -> None:
-    from click.testing import CliRunner
-
-    from srkit.cli.convert import command
-
-    primal, duals = random_official_checkpoint(8)
-    torch.save(primal, tmp_path / "DRNS8x.pt")
-    torch.save(duals, tmp_path / "DRNS8x_dual_model.pt")
-    result = CliRunner().invoke(command, [
-        str(tmp_path / "DRNS8x.pt"), str(tmp_path / "drn.safetensors"),
-        "--dual", str(tmp_path / "DRNS8x_dual_model.pt")])
-    assert result.exit_code == 0, result.output
-    info = weights_info(tmp_path / "drn.safetensors")
-    assert (info["arch"], info["scale"], info["extras"]) == ("drn-s", 8, ["dual"])
 
 
 @pytest.mark.parametrize("scale", [8, pytest.param(4, marks=pytest.mark.slow)])
