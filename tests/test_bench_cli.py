@@ -230,14 +230,20 @@ def test_fp16_on_cpu_is_an_error(capsys, tiny_dataset: Path) -> None:
     assert "fp16" in message
 
 
-def test_report_writes_a_page_with_crops_and_the_json(capsys, tmp_path: Path,
-                                                      tiny_dataset: Path) -> None:
+def write_report(capsys, tmp_path: Path, dataset: Path) -> Path:
+    """``srkit bench --report`` of a bicubic-weights model named ``mine`` at x2; the report folder."""
     weights = bicubic_weights(tmp_path / "mine.safetensors", scale=2)
     report = tmp_path / "report"
-    code, out, err = run_cli(capsys, "bench", "--no-lpips", "--device", "cpu", "--models", "mine",
-                             "--weights", f"mine={weights}", "--datasets", str(tiny_dataset),
-                             "--scales", "2", "--report", str(report))
+    code, _, err = run_cli(capsys, "bench", "--no-lpips", "--device", "cpu", "--models", "mine",
+                           "--weights", f"mine={weights}", "--datasets", str(dataset),
+                           "--scales", "2", "--report", str(report))
     assert code == 0, err
+    return report
+
+
+def test_report_writes_a_page_with_crops_and_the_json(capsys, tmp_path: Path,
+                                                      tiny_dataset: Path) -> None:
+    report = write_report(capsys, tmp_path, tiny_dataset)
     page = (report / "index.html").read_text()
     sources = [part.split('"')[0] for part in page.split('<img src="')[1:]]
     assert len(sources) == 2 * 3  # two images x (HR, bicubic, mine)
@@ -324,15 +330,10 @@ def test_markdown_bolds_the_best_value(capsys, tmp_path: Path, tiny_dataset: Pat
 
 def test_report_scores_the_bicubic_crop_and_marks_the_best(capsys, tmp_path: Path,
                                                           tiny_dataset: Path) -> None:
-    weights = bicubic_weights(tmp_path / "mine.safetensors", scale=2)
-    report = tmp_path / "report"
-    code, _, err = run_cli(capsys, "bench", "--no-lpips", "--device", "cpu", "--models", "mine",
-                           "--weights", f"mine={weights}", "--datasets", str(tiny_dataset),
-                           "--scales", "2", "--report", str(report))
-    assert code == 0, err
+    report = write_report(capsys, tmp_path, tiny_dataset)
     page = (report / "index.html").read_text()
     images = json.loads((report / "images.json").read_text())
     # the bicubic crop's caption carries the protocol score, equal to the bicubic model's
     first = images[0]
     assert page.count(f"bicubic<br>{first['psnr']:.2f} dB") >= 1
-    assert str(weights) in page and "LPIPS n/a: skipped (--no-lpips)" in page
+    assert str(tmp_path / "mine.safetensors") in page and "LPIPS n/a: skipped (--no-lpips)" in page
