@@ -24,48 +24,51 @@ from srkit_srgan.arch import SRGANDiscriminator, SRResNet
 Rule = Callable[[str], "str | None"]
 
 
-def _regex(pattern: str, replacement: str) -> Rule:
-    compiled = re.compile(pattern)
+#: what each ``{field}`` of a key template stands for (one regex group per field)
+_FIELDS = {
+    "n": r"(\d+)",
+    "wb": r"(weight|bias)",
+    "bn": r"(weight|bias|running_mean|running_var|num_batches_tracked)",
+}
+
+
+def _template_rule(source: str, target: str) -> Rule:
+    """A rule renaming keys that match template ``source`` to ``target`` (the same fields in the
+    same order), e.g. ``trunk.{n}.rcb.0.weight`` -> ``blocks.{n}.conv1.weight``."""
+    pattern = re.compile("".join(_FIELDS[part[1:-1]] if part.startswith("{") else re.escape(part)
+                                 for part in re.split(r"(\{\w+\})", source)))
+    replacement, group = "", 0
+    for part in re.split(r"(\{\w+\})", target):
+        if part.startswith("{"):
+            group += 1
+            part = rf"\g<{group}>"
+        replacement += part
 
     def rule(key: str) -> str | None:
-        return compiled.sub(replacement, key) if compiled.fullmatch(key) else None
+        return pattern.sub(replacement, key) if pattern.fullmatch(key) else None
 
     return rule
 
 
-_BN = r"(weight|bias|running_mean|running_var|num_batches_tracked)"
-
-SRRESNET_RULES: list[Rule] = [
-    _regex(r"conv1\.0\.(weight|bias)", r"head.conv.\1"),
-    _regex(r"conv1\.1\.weight", "head.act.weight"),
-    _regex(r"trunk\.(\d+)\.rcb\.0\.weight", r"blocks.\1.conv1.weight"),
-    _regex(rf"trunk\.(\d+)\.rcb\.1\.{_BN}", r"blocks.\1.bn1.\2"),
-    _regex(r"trunk\.(\d+)\.rcb\.2\.weight", r"blocks.\1.act.weight"),
-    _regex(r"trunk\.(\d+)\.rcb\.3\.weight", r"blocks.\1.conv2.weight"),
-    _regex(rf"trunk\.(\d+)\.rcb\.4\.{_BN}", r"blocks.\1.bn2.\2"),
-    _regex(r"conv2\.0\.weight", "body_end.conv.weight"),
-    _regex(rf"conv2\.1\.{_BN}", r"body_end.bn.\1"),
-    _regex(r"upsampling\.(\d+)\.upsample_block\.0\.(weight|bias)", r"upsample.\1.conv.\2"),
-    _regex(r"upsampling\.(\d+)\.upsample_block\.2\.weight", r"upsample.\1.act.weight"),
-    _regex(r"conv3\.(weight|bias)", r"tail.\1"),
+#: Lornatang SRResNet key template -> srkit key template; both directions are made from it.
+SRRESNET_NAMES: list[tuple[str, str]] = [
+    ("conv1.0.{wb}", "head.conv.{wb}"),
+    ("conv1.1.weight", "head.act.weight"),
+    ("trunk.{n}.rcb.0.weight", "blocks.{n}.conv1.weight"),
+    ("trunk.{n}.rcb.1.{bn}", "blocks.{n}.bn1.{bn}"),
+    ("trunk.{n}.rcb.2.weight", "blocks.{n}.act.weight"),
+    ("trunk.{n}.rcb.3.weight", "blocks.{n}.conv2.weight"),
+    ("trunk.{n}.rcb.4.{bn}", "blocks.{n}.bn2.{bn}"),
+    ("conv2.0.weight", "body_end.conv.weight"),
+    ("conv2.1.{bn}", "body_end.bn.{bn}"),
+    ("upsampling.{n}.upsample_block.0.{wb}", "upsample.{n}.conv.{wb}"),
+    ("upsampling.{n}.upsample_block.2.weight", "upsample.{n}.act.weight"),
+    ("conv3.{wb}", "tail.{wb}"),
 ]
-
-
+#: Lornatang key -> srkit key
+SRRESNET_RULES: list[Rule] = [_template_rule(theirs, ours) for theirs, ours in SRRESNET_NAMES]
 #: srkit SRResNet key -> Lornatang key: the inverse of :data:`SRRESNET_RULES`.
-SRRESNET_EXPORT_RULES: list[Rule] = [
-    _regex(r"head\.conv\.(weight|bias)", r"conv1.0.\1"),
-    _regex(r"head\.act\.weight", "conv1.1.weight"),
-    _regex(r"blocks\.(\d+)\.conv1\.weight", r"trunk.\1.rcb.0.weight"),
-    _regex(rf"blocks\.(\d+)\.bn1\.{_BN}", r"trunk.\1.rcb.1.\2"),
-    _regex(r"blocks\.(\d+)\.act\.weight", r"trunk.\1.rcb.2.weight"),
-    _regex(r"blocks\.(\d+)\.conv2\.weight", r"trunk.\1.rcb.3.weight"),
-    _regex(rf"blocks\.(\d+)\.bn2\.{_BN}", r"trunk.\1.rcb.4.\2"),
-    _regex(r"body_end\.conv\.weight", "conv2.0.weight"),
-    _regex(rf"body_end\.bn\.{_BN}", r"conv2.1.\1"),
-    _regex(r"upsample\.(\d+)\.conv\.(weight|bias)", r"upsampling.\1.upsample_block.0.\2"),
-    _regex(r"upsample\.(\d+)\.act\.weight", r"upsampling.\1.upsample_block.2.weight"),
-    _regex(r"tail\.(weight|bias)", r"conv3.\1"),
-]
+SRRESNET_EXPORT_RULES: list[Rule] = [_template_rule(ours, theirs) for theirs, ours in SRRESNET_NAMES]
 
 
 def _discriminator_feature(key: str) -> str | None:
@@ -85,8 +88,8 @@ def _discriminator_feature(key: str) -> str | None:
 
 DISCRIMINATOR_RULES: list[Rule] = [
     _discriminator_feature,
-    _regex(r"classifier\.0\.(weight|bias)", r"fc1.\1"),
-    _regex(r"classifier\.2\.(weight|bias)", r"fc2.\1"),
+    _template_rule("classifier.0.{wb}", "fc1.{wb}"),
+    _template_rule("classifier.2.{wb}", "fc2.{wb}"),
 ]
 
 _OLD_NAMES = re.compile(r"^conv_block([123])\.")
