@@ -82,14 +82,6 @@ class DRNConfig(TrainConfig):
     save_dual: bool = option(True, "store the dual models in the exported weights (dual.* keys)")
 
 
-def resolve_size(config: DRNConfig) -> tuple[int, int]:
-    """``(n_feats, n_blocks)``; 0 (accepted from older config files) means the published size."""
-    if config.n_feats > 0 and config.n_blocks > 0:
-        return config.n_feats, config.n_blocks
-    feats, blocks = preset(config.variant, config.scale)
-    return config.n_feats or feats, config.n_blocks or blocks
-
-
 def l1(prediction: Tensor, target: Tensor) -> Tensor:
     return F.l1_loss(prediction.float(), target.float())
 
@@ -125,7 +117,6 @@ class DRNRecipe(Recipe):
         """DRN halves the resolution per level: the scale must be a power of two."""
         assert isinstance(config, DRNConfig)
         n_levels(config.scale)
-        resolve_size(config)
 
     def extra_datasets(self) -> dict[str, torch.utils.data.Dataset]:
         if not self.config.unpaired:
@@ -275,6 +266,7 @@ class DRNRecipe(Recipe):
         return [lr, *middle, hr]
 
     def generator_kwargs(self) -> dict[str, Any]:
-        """Factory kwargs recorded in the weights: always the explicit sizes."""
-        n_feats, n_blocks = resolve_size(self.config)
-        return {"scale": self.config.scale, "n_feats": n_feats, "n_blocks": n_blocks}
+        """Factory kwargs recorded in the weights: always the explicit sizes (the published ones
+        are the fields' derived defaults)."""
+        config = self.config
+        return {"scale": config.scale, "n_feats": config.n_feats, "n_blocks": config.n_blocks}
