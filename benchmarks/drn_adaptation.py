@@ -64,8 +64,8 @@ def parse_args() -> argparse.Namespace:
                         help="other photos: first half LR-only, second half held out for scoring")
     parser.add_argument("--degradation", default="blur-noise-jpeg:sigma=2,noise=5,q=75",
                         help="the fixed unknown degradation of the target photos")
-    parser.add_argument("--lr", type=float, default=4e-4, help="paired training learning rate")
-    parser.add_argument("--adapt-lr", type=float, default=1e-4, help="fine-tuning learning rate")
+    parser.add_argument("--learning-rate", type=float, default=4e-4, help="paired training learning rate")
+    parser.add_argument("--adapt-learning-rate", type=float, default=1e-4, help="fine-tuning learning rate")
     parser.add_argument("--unpaired-ratio", type=float, default=0.3)
     parser.add_argument("--targets", default="levels,chained",
                         help="readings of the LR-only loss to fine-tune with (--unpaired-targets)")
@@ -122,12 +122,13 @@ def tiny_val(out: Path, test_hr: Path) -> Path:
 
 
 def train(args: argparse.Namespace, run: Path, extra: list[str], iters: int, seed: int,
-          lr: float) -> dict:
+          learning_rate: float) -> dict:
     """Train (unless ``run`` has weights); the run's seconds and iterations/s from its log."""
     if not (run / "model.safetensors").exists():
         srkit(["train", "drn", "--scale", str(SCALE), "--variant", "s",
                "--n-blocks", str(args.n_blocks), "--batch-size", str(args.batch_size),
-               "--patch-size", str(args.patch_size), "--iters", str(iters), "--lr", str(lr),
+               "--patch-size", str(args.patch_size), "--iters", str(iters),
+               "--learning-rate", str(learning_rate),
                "--seed", str(seed), "--device", args.device, "--workers", "0",
                "--val", str(args.val), "--val-every", "0", "--save-every", str(iters),
                "--log-every", str(max(1, iters // 10)), "--out", str(run), *extra])
@@ -241,10 +242,10 @@ def main() -> None:
     for seed in args.seed_list:
         paired = out / (f"paired_s{seed}" if args.pretrain_per_seed else "paired")
         speeds.append(train(args, paired, ["--data", args.train_data], args.paired_iters,
-                            seed if args.pretrain_per_seed else args.seed_list[0], args.lr))
+                            seed if args.pretrain_per_seed else args.seed_list[0], args.learning_rate))
         init = ["--data", args.train_data, "--init", str(paired / "model.safetensors")]
         control = out / f"control_s{seed}"
-        speeds.append(train(args, control, init, args.adapt_iters, seed, args.adapt_lr))
+        speeds.append(train(args, control, init, args.adapt_iters, seed, args.adapt_learning_rate))
         rows["bicubic"].append(bicubic)
         rows["paired (before)"].append(score_run(paired, test_hr, test_lr))
         rows["+ paired only (control)"].append(score_run(control, test_hr, test_lr))
@@ -252,7 +253,7 @@ def main() -> None:
             run = out / f"adapt_{reading}_s{seed}"
             speeds.append(train(args, run, [*init, "--unpaired", str(lr_only), "--unpaired-ratio",
                                             str(args.unpaired_ratio), "--unpaired-targets", reading],
-                                args.adapt_iters, seed, args.adapt_lr))
+                                args.adapt_iters, seed, args.adapt_learning_rate))
             rows[f"+ LR-only, {reading}"].append(score_run(run, test_hr, test_lr))
     print_table(rows, args)
     seed = args.seed_list[0]
@@ -269,8 +270,9 @@ def main() -> None:
         print(f"  {label}: " + "; ".join(cells))
     it_s = statistics.median(s["it_per_s"] for s in speeds)
     print(f"\nDRN-S x{SCALE} (n_blocks {args.n_blocks}), batch {args.batch_size}, HR crop "
-          f"{args.patch_size}; paired {args.paired_iters} it (lr {args.lr}), each fine-tune "
-          f"{args.adapt_iters} it (lr {args.adapt_lr}, unpaired ratio {args.unpaired_ratio}); "
+          f"{args.patch_size}; paired {args.paired_iters} it (learning rate {args.learning_rate}), "
+          f"each fine-tune {args.adapt_iters} it (learning rate {args.adapt_learning_rate}, "
+          f"unpaired ratio {args.unpaired_ratio}); "
           f"median {it_s:.2f} it/s; this invocation took {(time.perf_counter() - started) / 60:.1f} "
           f"min on {os.cpu_count()} CPU(s) / device {args.device}")
 

@@ -61,16 +61,16 @@ def test_preset_sets_options_that_flags_override(tmp_path: Path, monkeypatch: py
     from tests import fake_recipe
 
     monkeypatch.setattr(fake_recipe.TinyConfig, "presets",
-                        {"short": ("two steps at lr 0.01", {"iters": 2, "lr": 0.01,
+                        {"short": ("two steps at learning rate 0.01", {"iters": 2, "learning_rate": 0.01,
                                                              "loss": "mse"})}, raising=False)
     main(["train", "tiny", "--help"])
     assert "--preset [short]" in capsys.readouterr().out
     val = make_image_folder(tmp_path / "val")
     out = tmp_path / "run"
     args = [a for a in tiny_args(out, val) if a not in ("--iters", "6")]
-    main([*args, "--preset", "short", "--lr", "0.005"])
+    main([*args, "--preset", "short", "--learning-rate", "0.005"])
     effective = read_config_file(out / "config.toml")
-    assert (effective["iters"], effective["loss"], effective["lr"]) == (2, "mse", 0.005)
+    assert (effective["iters"], effective["loss"], effective["learning_rate"]) == (2, "mse", 0.005)
 
 
 def test_builtin_recipes_list_their_quick_preset(capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,8 +18,8 @@ def _defaults(recipe: str, **given):  # noqa: ANN202
 
 def test_srresnet_defaults_are_the_papers_mse_recipe() -> None:
     config = _defaults("srresnet")
-    assert (config.batch_size, config.patch_size, config.lr, config.iters) == (16, 96, 1e-4, 10**6)
-    assert config.loss == "mse" and config.lr_schedule == "constant"
+    assert (config.batch_size, config.patch_size, config.learning_rate, config.iters) == (16, 96, 1e-4, 10**6)
+    assert config.loss == "mse" and config.learning_rate_schedule == "constant"
     assert (config.channels, config.blocks, config.scale) == (64, 16, 4)
 
 
@@ -27,10 +27,12 @@ def test_srgan_defaults_are_the_papers_recipe() -> None:
     config = _defaults("srgan")
     assert config.content_loss == "vgg" and config.vgg_layer == "relu5_4" and config.vgg_rescale
     assert config.adv_weight == 1e-3 and config.content_weight == 1.0 and config.gan_type == "bce"
-    assert (config.batch_size, config.patch_size, config.lr, config.d_lr) == (16, 96, 1e-4, 1e-4)
+    assert (config.batch_size, config.patch_size) == (16, 96)
+    assert (config.learning_rate, config.discriminator_learning_rate) == (1e-4, 1e-4)
     # 10^6 SRResNet-MSE iterations, then 10^5 at 1e-4 and 10^5 at 1e-5
     assert (config.pretrain_iters, config.iters) == (10**6, 10**6 + 2 * 10**5)
-    assert (config.lr_schedule, config.lr_gamma, config.lr_milestones) == ("multistep", 0.1, "")
+    assert (config.learning_rate_schedule, config.learning_rate_gamma,
+            config.learning_rate_milestones) == ("multistep", 0.1, "")
 
 
 def test_srgan_from_trained_srresnet_runs_only_the_gan_phase() -> None:
@@ -57,8 +59,8 @@ def test_drn_defaults_are_the_official_code_per_scale(scale: int, variant: str, 
     assert (config.n_feats, config.n_blocks) == (n_feats, n_blocks)
     # batch 32, "output patch size" 384 (LR 96 at x4, 48 at x8), 1000 epochs x 1000 iterations
     assert (config.batch_size, config.patch_size, config.iters) == (32, 384, 10**6)
-    assert (config.lr, config.lr_schedule, config.lr_min, config.dual_weight) == (
-        1e-4, "cosine", 1e-7, 0.1)
+    assert (config.learning_rate, config.learning_rate_schedule, config.learning_rate_min,
+            config.dual_weight) == (1e-4, "cosine", 1e-7, 0.1)
 
 
 def test_drn_adam_matches_the_official_settings() -> None:

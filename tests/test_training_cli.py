@@ -40,15 +40,15 @@ def test_unknown_recipe_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) 
 def test_flags_win_over_config_file_which_wins_over_defaults(tmp_path: Path) -> None:
     val = make_image_folder(tmp_path / "val")
     config = tmp_path / "run.toml"
-    config.write_text('iters = 4\nbatch-size = 3\nlr = 0.002\nloss = "mse"\n')
+    config.write_text('iters = 4\nbatch-size = 3\nlearning-rate = 0.002\nloss = "mse"\n')
     out = tmp_path / "run"
-    main([*tiny_args(out, val, iters=2), "--config", str(config), "--lr", "0.005"])
+    main([*tiny_args(out, val, iters=2), "--config", str(config), "--learning-rate", "0.005"])
     effective = read_config_file(out / "config.toml")
     assert effective["recipe"] == "tiny"
     assert effective["iters"] == 2  # flag beats the file
-    assert effective["lr"] == 0.005  # flag beats the file
+    assert effective["learning_rate"] == 0.005  # flag beats the file
     assert effective["loss"] == "mse"  # file beats the default
-    assert effective["lr_gamma"] == 0.1  # default
+    assert effective["learning_rate_gamma"] == 0.1  # default
     # tiny_args passes --batch-size explicitly, so the file's 3 loses
     assert effective["batch_size"] == 2
 
@@ -134,5 +134,5 @@ def test_log_has_losses_lr_and_throughput(tmp_path: Path) -> None:
     entries = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     steps = [e for e in entries if "loss.pixel" in e]
     assert [e["iteration"] for e in steps] == [2, 4]
-    assert all(e["lr.generator"] == 1e-4 and e["it_per_s"] > 0 and e["hr_mpix_per_s"] > 0
+    assert all(e["learning_rate.generator"] == 1e-4 and e["it_per_s"] > 0 and e["hr_mpix_per_s"] > 0
                and e["phase"] == "train" for e in steps)

@@ -38,7 +38,7 @@ def run_two_processes(tmp_path: Path, args: list[str], dumps: Path,
 def test_two_process_gloo_run_keeps_ranks_identical_and_saves_once(tmp_path: Path) -> None:
     val = make_image_folder(tmp_path / "val")
     out, dumps = tmp_path / "run", tmp_path / "dumps"
-    result = run_two_processes(tmp_path, tiny_args(out, val, "--lr", "1e-2", iters=4), dumps)
+    result = run_two_processes(tmp_path, tiny_args(out, val, "--learning-rate", "1e-2", iters=4), dumps)
     assert result.returncode == 0, result.stderr[-3000:]
 
     rank0, rank1 = (load_file(dumps / f"rank{r}.safetensors") for r in (0, 1))
@@ -54,7 +54,7 @@ def test_dead_rank_stops_the_others_and_resume_restores_every_ranks_rng(tmp_path
     """Rank 1 dies after the checkpoint at 3; rank 0 stops with one line; the resumed run ends
     bit-identical to an uninterrupted one although the ranks' RNG streams differ."""
     val = make_image_folder(tmp_path / "val")
-    options = ("--lr", "1e-2", "--noise", "--val-every", "0")
+    options = ("--learning-rate", "1e-2", "--noise", "--val-every", "0")
     diverging = {"TINY_RANK_DRAWS": "1"}  # rank r draws r extra numbers per step
     straight = run_two_processes(tmp_path, tiny_args(tmp_path / "straight", val, *options),
                                  tmp_path / "straight_dumps", **diverging)

@@ -41,8 +41,8 @@ def _interrupt_at(monkeypatch: pytest.MonkeyPatch, iteration: int) -> None:
 def test_resumed_run_is_bit_identical_to_uninterrupted_run(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
     val = make_image_folder(tmp_path / "val")
-    options = ("--workers", str(workers), "--noise", "--lr-schedule", "cosine", "--ema", "0.9",
-               "--grad-clip", "1.0", "--lr", "1e-2", "--val-every", "0")
+    options = ("--workers", str(workers), "--noise", "--learning-rate-schedule", "cosine", "--ema", "0.9",
+               "--grad-clip", "1.0", "--learning-rate", "1e-2", "--val-every", "0")
     main(tiny_args(tmp_path / "straight", val, *options, iters=9))
 
     with monkeypatch.context() as patch:

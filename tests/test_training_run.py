@@ -45,7 +45,7 @@ def test_run_folder_holds_weights_config_log_samples_and_checkpoints(tmp_path: P
 def test_best_checkpoint_holds_the_best_validated_weights(tmp_path: Path) -> None:
     val = make_image_folder(tmp_path / "val")
     out = tmp_path / "run"
-    main(tiny_args(out, val, "--lr", "1e-2", iters=6))
+    main(tiny_args(out, val, "--learning-rate", "1e-2", iters=6))
     state = json.loads((out / "checkpoints" / "latest.json").read_text())
     best_logged = max(e["val.psnr"] for e in _log(out) if "val.psnr" in e and e["iteration"] > 0)
     assert state["best_psnr"] == best_logged
@@ -54,7 +54,7 @@ def test_best_checkpoint_holds_the_best_validated_weights(tmp_path: Path) -> Non
 def test_ema_weights_are_exported_when_ema_is_on(tmp_path: Path) -> None:
     val = make_image_folder(tmp_path / "val")
     out = tmp_path / "run"
-    main(tiny_args(out, val, "--ema", "0.5", "--lr", "1e-2", iters=3))
+    main(tiny_args(out, val, "--ema", "0.5", "--learning-rate", "1e-2", iters=3))
     exported = load_file(out / "model.safetensors")
     state = json.loads((out / "checkpoints" / "latest.json").read_text())
     tensors = load_file(out / "checkpoints" / state["tensors"])
@@ -78,9 +78,9 @@ def test_non_finite_loss_stops_naming_term_and_iteration(tmp_path: Path,
 
 def test_init_starts_from_given_weights(tmp_path: Path) -> None:
     val = make_image_folder(tmp_path / "val")
-    main(tiny_args(tmp_path / "first", val, "--lr", "1e-2", iters=3))
+    main(tiny_args(tmp_path / "first", val, "--learning-rate", "1e-2", iters=3))
     weights = tmp_path / "first" / "model.safetensors"
-    main(tiny_args(tmp_path / "second", val, "--init", str(weights), "--lr", "1e-9", iters=1))
+    main(tiny_args(tmp_path / "second", val, "--init", str(weights), "--learning-rate", "1e-9", iters=1))
     first, second = load_file(weights), load_file(tmp_path / "second" / "model.safetensors")
     assert all(torch.allclose(first[k], second[k], atol=1e-6) for k in first)
 

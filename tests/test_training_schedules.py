@@ -15,7 +15,7 @@ from srkit.training.state_codec import decode, encode
 
 
 def _lr_at(config: PixelConfig, iterations: list[int], **kwargs) -> list[float]:  # noqa: ANN003
-    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=config.lr)
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=config.learning_rate)
     scheduler = make_scheduler(optimizer, config, **kwargs)
     lrs, done = [], 0
     for target in iterations:
@@ -28,24 +28,25 @@ def _lr_at(config: PixelConfig, iterations: list[int], **kwargs) -> list[float]:
 
 
 def test_constant_schedule_keeps_the_lr() -> None:
-    assert _lr_at(PixelConfig(lr=3e-4, iters=100), [0, 50, 100]) == [3e-4] * 3
+    assert _lr_at(PixelConfig(learning_rate=3e-4, iters=100), [0, 50, 100]) == [3e-4] * 3
 
 
 def test_multistep_schedule_drops_at_milestones_like_srgan() -> None:
-    config = PixelConfig(lr=1e-4, iters=200, lr_schedule="multistep", lr_milestones="100",
-                         lr_gamma=0.1)
+    config = PixelConfig(learning_rate=1e-4, iters=200, learning_rate_schedule="multistep",
+                         learning_rate_milestones="100", learning_rate_gamma=0.1)
     lrs = _lr_at(config, [0, 99, 100, 199])
     assert lrs[:2] == [1e-4, 1e-4]
     assert lrs[2] == pytest.approx(1e-5) and lrs[3] == pytest.approx(1e-5)
 
 
 def test_multistep_without_milestones_drops_halfway() -> None:
-    config = PixelConfig(lr=1e-4, iters=10, lr_schedule="multistep")
+    config = PixelConfig(learning_rate=1e-4, iters=10, learning_rate_schedule="multistep")
     assert _lr_at(config, [4, 5]) == [1e-4, pytest.approx(1e-5)]
 
 
 def test_cosine_schedule_decays_to_lr_min() -> None:
-    config = PixelConfig(lr=1e-3, iters=100, lr_schedule="cosine", lr_min=1e-6)
+    config = PixelConfig(learning_rate=1e-3, iters=100, learning_rate_schedule="cosine",
+                         learning_rate_min=1e-6)
     start, middle, end = _lr_at(config, [0, 50, 100])
     assert start == pytest.approx(1e-3)
     assert middle == pytest.approx(1e-6 + (1e-3 - 1e-6) * 0.5 * (1 + math.cos(math.pi / 2)))
@@ -53,7 +54,8 @@ def test_cosine_schedule_decays_to_lr_min() -> None:
 
 
 def test_schedule_of_a_later_phase_starts_at_its_first_iteration() -> None:
-    config = PixelConfig(lr=1e-4, iters=300, lr_schedule="multistep", lr_milestones="100")
+    config = PixelConfig(learning_rate=1e-4, iters=300, learning_rate_schedule="multistep",
+                         learning_rate_milestones="100")
     lrs = _lr_at(config, [150, 199, 200], start=100)
     assert lrs[0] == 1e-4 and lrs[1] == 1e-4 and lrs[2] == pytest.approx(1e-5)
 
@@ -63,10 +65,11 @@ def test_schedule_of_a_later_phase_starts_at_its_first_iteration() -> None:
 def test_reloaded_optimizer_and_scheduler_continue_with_the_same_lrs(schedule: str, start: int) -> None:
     """What a resume does: both state dicts through the checkpoint's JSON + tensor codec
     (resumed at iteration 25: after a phase start at 20, before one at 40)."""
-    config = PixelConfig(lr=1e-3, iters=100, lr_schedule=schedule, lr_milestones="30")
+    config = PixelConfig(learning_rate=1e-3, iters=100, learning_rate_schedule=schedule,
+                         learning_rate_milestones="30")
 
     def fresh() -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
-        optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=config.lr)
+        optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=config.learning_rate)
         return optimizer, make_scheduler(optimizer, config, start=start)
 
     def run(optimizer, scheduler, steps: int) -> list[float]:  # noqa: ANN001
@@ -89,6 +92,6 @@ def test_reloaded_optimizer_and_scheduler_continue_with_the_same_lrs(schedule: s
 
 
 def test_bad_milestones_are_a_one_line_error() -> None:
-    config = PixelConfig(lr_schedule="multistep", lr_milestones="ten")
-    with pytest.raises(SrkitError, match="lr_milestones"):
+    config = PixelConfig(learning_rate_schedule="multistep", learning_rate_milestones="ten")
+    with pytest.raises(SrkitError, match="learning_rate_milestones"):
         _lr_at(config, [1])

@@ -12,7 +12,14 @@ from srkit.errors import SrkitError
 from srkit.plugins import get_registry
 from srkit.training import run_folder
 from srkit.training.checks import check_config
-from srkit.training.config_io import FieldSpec, check_file_values, field_specs, read_config_file
+from srkit.training.config import rename_warning
+from srkit.training.config_io import (
+    FieldSpec,
+    check_file_values,
+    current_names,
+    field_specs,
+    read_config_file,
+)
 
 _CLICK_TYPES: dict[type, click.ParamType] = {int: click.INT, float: click.FLOAT, str: click.STRING}
 
@@ -37,6 +44,37 @@ def _click_option(spec: FieldSpec) -> click.Option:
                         metavar=spec.metavar, help=spec.help + shown)
 
 
+def _renamed_flag(spec: FieldSpec, old: str) -> click.Option:
+    """A hidden flag under an option's earlier name; :func:`given_flags` maps it to the new one."""
+    if spec.kind is bool:
+        return click.Option([f"{_flag(old)}/--no-{old.replace('_', '-')}", _renamed_param(old)],
+                            default=None, hidden=True)
+    kind = click.Choice(spec.choices) if spec.choices else _CLICK_TYPES.get(spec.kind, click.STRING)
+    return click.Option([_flag(old), _renamed_param(old)], type=kind, default=None, hidden=True)
+
+
+def _renamed_param(old: str) -> str:
+    return f"renamed_{old}"
+
+
+def given_flags(specs: list[FieldSpec], ctx: click.Context) -> dict[str, Any]:
+    """The options given on the command line, by field name; earlier flag names map to the new."""
+    def given(param: str) -> bool:
+        return (ctx.params.get(param) is not None
+                and ctx.get_parameter_source(param) == click.core.ParameterSource.COMMANDLINE)
+
+    flags = {s.name: ctx.params[s.name] for s in specs if given(s.name)}
+    for spec in specs:
+        for old in spec.renamed_from:
+            if not given(_renamed_param(old)):
+                continue
+            if spec.name in flags:
+                raise SrkitError(f"{_flag(old)} and {_flag(spec.name)} are the same option; give one")
+            rename_warning("", old, spec.name, flag=True)
+            flags[spec.name] = ctx.params[_renamed_param(old)]
+    return flags
+
+
 def preset_values(recipe: str, config_class: type, preset: str | None) -> dict[str, Any]:
     """The typed option values of ``--preset NAME`` (empty without one)."""
     if preset is None:
@@ -55,9 +93,7 @@ def effective_config(recipe: str, config_class: type, ctx: click.Context,
     Options left unset take the config class's defaults, derived ones computed from the rest.
     """
     specs = field_specs(config_class)
-    flags = {s.name: ctx.params[s.name] for s in specs
-             if ctx.params.get(s.name) is not None
-             and ctx.get_parameter_source(s.name) == click.core.ParameterSource.COMMANDLINE}
+    flags = given_flags(specs, ctx)
     from_file = {}
     if config_file is not None:
         from_file = check_file_values(config_class, read_config_file(config_file), config_file, recipe)
@@ -85,7 +121,7 @@ def _checkpoint_values(recipe: str, config_class: type, chosen: dict[str, Any]) 
 
     scale = chosen.get("scale", config_class().scale)
     out = Path(chosen.get("out") or run_folder(recipe, scale))
-    saved = read_checkpoint_state(out / "checkpoints").get("config", {})
+    saved = current_names(config_class, read_checkpoint_state(out / "checkpoints").get("config", {}))
     fields = {f.name for f in dataclasses.fields(config_class)}
     skip = {"resume", "init", "out", "recipe"}
     return {k: v for k, v in saved.items() if k in fields and k not in skip}
@@ -94,7 +130,9 @@ def _checkpoint_values(recipe: str, config_class: type, chosen: dict[str, Any]) 
 def _make_command(name: str) -> click.Command:
     recipe_class = get_registry().get("recipe", name)
     config_class = recipe_class.config_class
-    params: list[click.Parameter] = [_click_option(spec) for spec in field_specs(config_class)]
+    specs = field_specs(config_class)
+    params: list[click.Parameter] = [_click_option(spec) for spec in specs]
+    params += [_renamed_flag(spec, old) for spec in specs for old in spec.renamed_from]
     params.append(click.Option(["--config", "config_file"], type=click.Path(dir_okay=False),
                                default=None, help="TOML or YAML file of options (flags win)"))
     presets = getattr(config_class, "presets", {})

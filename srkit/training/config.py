@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from srkit.errors import SrkitError
 
@@ -60,9 +60,32 @@ def option(default, help: str, **extra):  # noqa: A002 - mirrors click's keyword
     ``max_exclusive=True``). Numbers must also be finite. A subclass re-declaring a field without
     bounds keeps the bounds of the field it overrides. Shown by the CLI: ``path="file"`` or
     ``path="dir"`` marks a path (shown as FILE or DIRECTORY), ``metavar="..."`` names the value in
-    ``--help``.
+    ``--help``. ``renamed_from=("old_name", ...)``: earlier names of the option, still read (with a
+    warning) from flags, config files, presets, ``defaults`` and attribute access, and silently
+    from the configs saved in checkpoints, so runs and files made before a rename keep working.
     """
     return field(default=default, metadata={"help": help, **extra})
+
+
+def renamed_options(config_class: type) -> dict[str, str]:
+    """``{old name: current name}`` of every option of ``config_class`` that was renamed."""
+    names = {f.name for f in dataclasses.fields(config_class)}
+    renamed = {}
+    for base in reversed(config_class.__mro__):  # a subclass re-declaring an option keeps them
+        for name, declared in base.__dict__.get("__dataclass_fields__", {}).items():
+            if name in names:
+                renamed.update({old: name for old in declared.metadata.get("renamed_from", ())})
+    return renamed
+
+
+def rename_warning(source: str, old: str, new: str, flag: bool = False) -> None:
+    """The one-line notice that ``old`` (a key, or a flag when ``flag``) is now ``new``."""
+    import warnings
+
+    shown = (f"--{old.replace('_', '-')}", f"--{new.replace('_', '-')}") if flag else (old, new)
+    where = f"{source}: " if source else ""
+    warnings.warn(f"{where}{shown[0]} is now called {shown[1]}; the old name will be removed in "
+                  "a later release", FutureWarning, stacklevel=3)
 
 
 class _Resolver:
@@ -109,15 +132,18 @@ class TrainConfig:
     iters: int = option(1000, "training iterations", min=1)
     batch_size: int = option(16, "batch size per process", min=1)
     patch_size: int = option(96, "HR crop size in pixels", min=1)
-    lr: float = option(1e-4, "learning rate", min=0, min_exclusive=True, max=1)
-    lr_schedule: str = option("constant", "constant, multistep or cosine",
-                              choices=("constant", "multistep", "cosine"))
-    lr_milestones: str = option(
-        "", "multistep: comma-separated iterations where lr is multiplied by lr_gamma "
-        "(default: halfway)")
-    lr_gamma: float = option(0.1, "multistep: factor at each milestone", min=0,
-                             min_exclusive=True, max=1)
-    lr_min: float = option(1e-7, "cosine: final learning rate", min=0, max=1)
+    learning_rate: float = option(1e-4, "learning rate", min=0, min_exclusive=True, max=1,
+                                  renamed_from=("lr",))
+    learning_rate_schedule: str = option("constant", "constant, multistep or cosine",
+                                         choices=("constant", "multistep", "cosine"),
+                                         renamed_from=("lr_schedule",))
+    learning_rate_milestones: str = option(
+        "", "multistep: comma-separated iterations where the learning rate is multiplied by "
+        "--learning-rate-gamma (default: halfway)", renamed_from=("lr_milestones",))
+    learning_rate_gamma: float = option(0.1, "multistep: factor at each milestone", min=0,
+                                        min_exclusive=True, max=1, renamed_from=("lr_gamma",))
+    learning_rate_min: float = option(1e-7, "cosine: final learning rate", min=0, max=1,
+                                      renamed_from=("lr_min",))
     degradation: str = option(
         "bicubic", "degradation that makes LR from HR crops: NAME or NAME:key=value,...")
     quantize_lr: bool = option(
@@ -153,6 +179,11 @@ class TrainConfig:
             if dataclasses.is_dataclass(base):
                 inherited.update({f.name: f for f in dataclasses.fields(base)})
         annotations = cls.__dict__.get("__annotations__", {})
+        renamed = {old: new for base in cls.__mro__[1:] if dataclasses.is_dataclass(base)
+                   for old, new in renamed_options(base).items()}
+        for old in [name for name in new_defaults if name in renamed]:
+            rename_warning(f"{cls.__name__}.defaults", old, renamed[old])
+        cls.defaults = new_defaults = {renamed.get(k, k): v for k, v in new_defaults.items()}
         for name, value in new_defaults.items():
             if name not in inherited:
                 raise TypeError(f"{cls.__name__}.defaults: {name!r} is not an inherited option")
@@ -162,6 +193,16 @@ class TrainConfig:
             annotations[name] = base_field.type
             setattr(cls, name, field(default=value, metadata=base_field.metadata))
         cls.__annotations__ = annotations
+
+    if not TYPE_CHECKING:  # hidden from type checkers, which then still catch misspelt options
+        def __getattr__(self, name: str) -> Any:
+            """An option's earlier name still reads it (with a warning), for code written before."""
+            if not name.startswith("__"):
+                current = renamed_options(type(self)).get(name)
+                if current is not None:
+                    rename_warning(type(self).__name__, name, current)
+                    return getattr(self, current)
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __post_init__(self) -> None:
         resolver = _Resolver(self)

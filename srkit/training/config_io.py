@@ -17,7 +17,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 from srkit.errors import SrkitError
-from srkit.training.config import TrainConfig
+from srkit.training.config import TrainConfig, rename_warning, renamed_options
 
 #: keys a config file may hold besides the recipe's fields
 RECORD_KEYS = ("recipe",)
@@ -35,6 +35,7 @@ class FieldSpec:
     choices: tuple[str, ...] | None
     path: str | None = None  # "file" or "dir" for path options
     metavar: str | None = None
+    renamed_from: tuple[str, ...] = ()  # earlier names, still accepted with a warning
 
 
 def field_specs(config_class: type[TrainConfig]) -> list[FieldSpec]:
@@ -50,19 +51,20 @@ def field_specs(config_class: type[TrainConfig]) -> list[FieldSpec]:
         default = f.default if f.default is not dataclasses.MISSING else None
         meta = _inherited_metadata(config_class, f)
         specs.append(FieldSpec(f.name, kind, optional, default, f.metadata.get("help", ""),
-                               meta.get("choices"), meta.get("path"), meta.get("metavar")))
+                               meta.get("choices"), meta.get("path"), meta.get("metavar"),
+                               tuple(meta.get("renamed_from", ()))))
     return specs
 
 
 def _inherited_metadata(config_class: type, f: dataclasses.Field) -> dict[str, Any]:
-    """A field's metadata, with ``choices``/``path``/``metavar`` a subclass did not restate
+    """A field's metadata, with ``choices``/``path``/``metavar``/``renamed_from`` a subclass did not restate
     taken from the base class that declared them (a recipe changing a default keeps them)."""
     merged: dict[str, Any] = {}
     for base in reversed(config_class.__mro__):
         fields = getattr(base, "__dataclass_fields__", {})
         if f.name in fields:
             merged.update({k: v for k, v in fields[f.name].metadata.items()
-                           if k in ("choices", "path", "metavar")})
+                           if k in ("choices", "path", "metavar", "renamed_from")})
     return merged
 
 
@@ -119,16 +121,28 @@ def check_file_values(config_class: type[TrainConfig], values: dict[str, Any], s
                       recipe: str) -> dict[str, Any]:
     """Typed values of a config file for ``config_class``; unknown keys are an error."""
     specs = {s.name: s for s in field_specs(config_class)}
+    renamed = renamed_options(config_class)
     checked = {}
     for key, value in values.items():
         if key == "recipe":
             if value != recipe:
                 raise SrkitError(f"{source}: written for recipe {value!r}, not {recipe!r}")
             continue
+        if key in renamed:
+            if renamed[key] in values:
+                raise SrkitError(f"{source}: both {key!r} and its new name {renamed[key]!r} are set")
+            rename_warning(source, key, renamed[key])
+            key = renamed[key]
         if key not in specs:
             raise SrkitError(f"{source}: unknown key {key!r} for recipe {recipe!r}")
         checked[key] = coerce(specs[key], value, source)
     return checked
+
+
+def current_names(config_class: type[TrainConfig], saved: dict[str, Any]) -> dict[str, Any]:
+    """A config saved by an earlier srkit (a checkpoint's) with renamed options under today's names."""
+    renamed = renamed_options(config_class)
+    return {renamed.get(key, key): value for key, value in saved.items()}
 
 
 def config_record(recipe: str, config: TrainConfig) -> dict[str, Any]:

@@ -37,7 +37,7 @@ class PixelRecipe(Recipe):
         super().__init__(config, device)
         generator = build_generator(self.arch, **self.generator_kwargs()).to(device)
         self.nets = {"generator": generator}
-        optimizer = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=self.betas)
+        optimizer = torch.optim.Adam(generator.parameters(), lr=config.learning_rate, betas=self.betas)
         self.optimizers = {"generator": optimizer}
         self.schedulers = {"generator": make_scheduler(optimizer, config)}
         self.loss = lookup("loss", config.loss)().to(device)

@@ -1,8 +1,8 @@
-"""Learning-rate schedules: torch's own schedulers, chosen by ``config.lr_schedule``.
+"""Learning-rate schedules: torch's own schedulers, chosen by ``config.learning_rate_schedule``.
 
 ``constant`` is ``ConstantLR`` with factor 1, ``multistep`` is ``MultiStepLR``, ``cosine`` is
 ``CosineAnnealingLR``; a schedule of a later phase (SRGAN's adversarial phase) is wrapped in
-``SequentialLR`` that keeps the lr flat until the phase starts. Their state dicts hold only
+``SequentialLR`` that keeps the learning rate flat until the phase starts. Their state dicts hold only
 numbers, so a resumed run (optimizer and scheduler state restored) continues with the same lr.
 """
 
@@ -35,37 +35,40 @@ def parse_milestones(text: str, total: int) -> list[int]:
         return sorted(int(part) for part in str(text).split(",") if part.strip())
     except ValueError:
         raise SrkitError(
-            f"lr_milestones: expected comma-separated iterations, got {text!r}"
+            f"learning_rate_milestones: expected comma-separated iterations, got {text!r}"
         ) from None
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, *, start: int = 0,
                    total: int | None = None, schedule: str | None = None) -> LRScheduler:
-    """The scheduler ``schedule`` (default ``config.lr_schedule``) asks for, stepped once per iteration.
+    """The scheduler ``schedule`` (default ``config.learning_rate_schedule``) asks for, stepped
+    once per iteration.
 
-    - ``multistep``: lr x ``config.lr_gamma`` at each of ``config.lr_milestones`` (iterations
+    - ``multistep``: learning rate x ``config.learning_rate_gamma`` at each of
+      ``config.learning_rate_milestones`` (iterations
       counted from ``start``; empty: one milestone halfway through ``total``).
-    - ``cosine``: cosine decay over ``total`` iterations down to ``config.lr_min`` (for an
-      optimizer whose lr is not ``config.lr``, down to the same fraction of its own lr).
-    - ``constant``: the optimizer's lr throughout.
+    - ``cosine``: cosine decay over ``total`` iterations down to ``config.learning_rate_min`` (for
+      an optimizer whose learning rate is not ``config.learning_rate``, down to the same fraction
+      of its own learning rate).
+    - ``constant``: the optimizer's learning rate throughout.
 
     ``start``/``total`` schedule one phase of a run (e.g. SRGAN's adversarial phase starting at
     iteration ``start`` and lasting ``total`` iterations); by default the whole run.
     """
-    schedule = schedule or config.lr_schedule
+    schedule = schedule or config.learning_rate_schedule
     total = config.iters - start if total is None else total
     if schedule == "constant":
         return ConstantLR(optimizer, factor=1.0, total_iters=0)
     if schedule == "multistep":
-        phase: LRScheduler = _MultiStepLR(optimizer, parse_milestones(config.lr_milestones, total),
-                                          gamma=config.lr_gamma)
+        phase: LRScheduler = _MultiStepLR(optimizer, parse_milestones(config.learning_rate_milestones, total),
+                                          gamma=config.learning_rate_gamma)
     elif schedule == "cosine":
         base = optimizer.param_groups[0]["lr"]
-        eta_min = config.lr_min * base / config.lr if config.lr > 0 else 0.0
+        eta_min = config.learning_rate_min * base / config.learning_rate if config.learning_rate > 0 else 0.0
         phase = CosineAnnealingLR(optimizer, T_max=max(total, 1), eta_min=eta_min)
     else:
         expected = ", ".join(SCHEDULES)
-        raise SrkitError(f"lr_schedule: unknown schedule {schedule!r} (expected {expected})")
+        raise SrkitError(f"learning_rate_schedule: unknown schedule {schedule!r} (expected {expected})")
     if start <= 0:
         return phase
     flat = ConstantLR(optimizer, factor=1.0, total_iters=0)

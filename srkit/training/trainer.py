@@ -265,7 +265,7 @@ class Trainer:
         hr_pixels = self.config.batch_size * self.info.world_size * self.config.patch_size**2
         entry: dict[str, Any] = {"iteration": done, "phase": self.recipe.phase(step),
                                  **{f"loss.{k}": v for k, v in means.items()},
-                                 **{f"lr.{name}": opt.param_groups[0]["lr"]
+                                 **{f"learning_rate.{name}": opt.param_groups[0]["lr"]
                                     for name, opt in self.recipe.optimizers.items()},
                                  "it_per_s": rate, "hr_mpix_per_s": rate * hr_pixels / 1e6}
         log.record(entry)
@@ -320,7 +320,7 @@ class Trainer:
         kept = (f"the last good checkpoint is in {self.checkpoints}"
                 if has_checkpoint(self.checkpoints) else "no checkpoint was written yet")
         raise SrkitError(f"weights diverged at iteration {done} ({problem}); training stopped "
-                         f"without saving them, {kept} (try a lower --lr)")
+                         f"without saving them, {kept} (try a lower --learning-rate)")
 
     def _save(self, done: int) -> None:
         self._check_weights(done)

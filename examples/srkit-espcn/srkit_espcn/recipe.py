@@ -17,8 +17,10 @@ from srkit.training.pixel_recipe import PixelConfig, PixelRecipe
 class ESPCNConfig(PixelConfig):
     """Every field is also a ``srkit train espcn --flag`` and a config-file key."""
 
+    #: inherited options with this recipe's defaults (help text, type and bounds are kept)
+    defaults: ClassVar[dict[str, Any]] = {"learning_rate": 1e-3}
+
     loss: str = option("mse", "pixel loss: mse (the paper's), l1 or any registered loss")
-    lr: float = option(1e-3, "learning rate (Adam)")
     color: str = option("rgb", "rgb: all channels through the network; y: luma only (the paper)",
                         choices=("rgb", "y"))
     features1: int = option(64, "width of the first (5x5) layer", min=1)

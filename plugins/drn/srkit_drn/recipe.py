@@ -48,13 +48,13 @@ OFFICIAL_PATCH = 384
 @dataclass
 class DRNConfig(TrainConfig):
     """DRN options; the defaults are the official code's (guoyongcs/DRN ``option.py``): batch 32,
-    HR crops 384 at every scale, L1, dual weight 0.1, Adam(0.9, 0.999, eps 1e-8) at lr 1e-4 with
+    HR crops 384 at every scale, L1, dual weight 0.1, Adam(0.9, 0.999, eps 1e-8) at learning rate 1e-4 with
     cosine annealing to 1e-7 over 10^6 iterations, published sizes per scale."""
 
     defaults = {
         "iters": OFFICIAL_ITERS, "batch_size": 32,
         "patch_size": OFFICIAL_PATCH,
-        "lr": 1e-4, "lr_schedule": "cosine", "lr_min": 1e-7,
+        "learning_rate": 1e-4, "learning_rate_schedule": "cosine", "learning_rate_min": 1e-7,
         "val_every": 1000, "save_every": 1000,
     }
     presets = {
@@ -107,7 +107,7 @@ class DRNRecipe(Recipe):
         self.nets = {"generator": generator.to(device), "dual": duals.to(device)}
         optimizer = torch.optim.Adam(
             [{"params": generator.parameters()}, {"params": duals.parameters()}],
-            lr=config.lr, betas=(0.9, 0.999), eps=1e-8,
+            lr=config.learning_rate, betas=(0.9, 0.999), eps=1e-8,
         )
         self.optimizers = {"generator": optimizer}
         self.schedulers = {"generator": make_scheduler(optimizer, config)}

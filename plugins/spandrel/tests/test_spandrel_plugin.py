@@ -101,7 +101,7 @@ def test_fine_tuning_a_spandrel_model_changes_it_and_saves_srkit_weights(esrgan_
     code, _, err = run_cli(capsys, "train", "spandrel", "--init", str(esrgan_file), "--iters", "3",
                            "--batch-size", "2", "--patch-size", "32", "--scale", "4", "--workers", "0",
                            "--data", str(tiny_images), "--val", str(tiny_images), "--out", str(out),
-                           "--device", "cpu", "--loss", "mse", "--lr", "1e-3")
+                           "--device", "cpu", "--loss", "mse", "--learning-rate", "1e-3")
     assert code == 0, err
     tuned, start = load_model(out / "model.safetensors"), load_model_file(esrgan_file)
     assert tuned.srkit_weights_info["kwargs"] == start.srkit_weights_info["kwargs"]

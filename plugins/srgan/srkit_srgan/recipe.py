@@ -23,23 +23,23 @@ from srkit_srgan.losses import GAN_TYPES, AdversarialLoss, VGGLoss
 CONTENT_LOSSES = ("vgg", "mse")
 
 
-#: the paper's SRResNet-MSE training: 10^6 iterations at lr 1e-4 (Ledig et al. 2017, sec. 3.2)
+#: the paper's SRResNet-MSE training: 10^6 iterations at learning rate 1e-4 (Ledig et al. 2017, sec. 3.2)
 PAPER_SRRESNET_ITERS = 1_000_000
-#: the paper's SRGAN phase: 10^5 iterations at lr 1e-4, then 10^5 at 1e-5
+#: the paper's SRGAN phase: 10^5 iterations at learning rate 1e-4, then 10^5 at 1e-5
 PAPER_GAN_ITERS = 200_000
 
 
 @dataclass
 class SRResNetConfig(PixelConfig):
-    """The paper's SRResNet-MSE recipe: batch 16, 96x96 HR crops, Adam lr 1e-4, 10^6 iterations."""
+    """The paper's SRResNet-MSE recipe: batch 16, 96x96 HR crops, Adam learning rate 1e-4, 10^6 iterations."""
 
-    defaults = {"iters": PAPER_SRRESNET_ITERS, "batch_size": 16, "patch_size": 96, "lr": 1e-4,
-                "loss": "mse", "lr_schedule": "constant", "val_every": 5000, "save_every": 5000}
+    defaults = {"iters": PAPER_SRRESNET_ITERS, "batch_size": 16, "patch_size": 96, "learning_rate": 1e-4,
+                "loss": "mse", "learning_rate_schedule": "constant", "val_every": 5000, "save_every": 5000}
     presets = {
-        "quick": ("minutes on a CPU (docs/results.md): 32 channels x 4 blocks, L1, lr 1e-3 "
+        "quick": ("minutes on a CPU (docs/results.md): 32 channels x 4 blocks, L1, learning rate 1e-3 "
                   "cosine to 1e-5, batch 16, 64x64 crops, 2000 iterations", {
-                      "iters": 2000, "channels": 32, "blocks": 4, "loss": "l1", "lr": 1e-3,
-                      "lr_schedule": "cosine", "lr_min": 1e-5, "patch_size": 64,
+                      "iters": 2000, "channels": 32, "blocks": 4, "loss": "l1", "learning_rate": 1e-3,
+                      "learning_rate_schedule": "cosine", "learning_rate_min": 1e-5, "patch_size": 64,
                       "val_every": 500, "save_every": 500, "log_every": 50, "workers": 1}),
     }
 
@@ -72,13 +72,13 @@ def _default_pretrain_iters(config: Any) -> int:
 @dataclass
 class SRGANConfig(TrainConfig):
     """The paper's SRGAN recipe (Ledig et al. 2017): SRResNet-MSE for 10^6 iterations (or
-    ``--init`` trained weights), then 2*10^5 GAN iterations, lr 1e-4 then 1e-5, batch 16, 96x96,
+    ``--init`` trained weights), then 2*10^5 GAN iterations, learning rate 1e-4 then 1e-5, batch 16, 96x96,
     VGG54 content loss on features scaled by 1/12.75, adversarial weight 1e-3, Adam beta1 0.9."""
 
     defaults = {
         "iters": Derived(lambda c: c.pretrain_iters + PAPER_GAN_ITERS,
                          "pretrain_iters + 200000 (the paper's GAN phase)"),
-        "batch_size": 16, "patch_size": 96, "lr": 1e-4, "val_every": 5000, "save_every": 5000,
+        "batch_size": 16, "patch_size": 96, "learning_rate": 1e-4, "val_every": 5000, "save_every": 5000,
     }
     presets = {
         "quick": ("a short run of both phases on a CPU (not a trained model)", {
@@ -86,9 +86,9 @@ class SRGANConfig(TrainConfig):
             "save_every": 30, "log_every": 10}),
     }
 
-    lr_schedule: str = option(
-        "multistep", "schedule of the GAN phase: constant, multistep (lr x lr_gamma halfway) or cosine"
-    )
+    learning_rate_schedule: str = option(
+        "multistep", "schedule of the GAN phase: constant, multistep (x --learning-rate-gamma "
+        "halfway) or cosine")
     pretrain_iters: int = option(
         Derived(_default_pretrain_iters,
                 "1000000 (the paper's); 5/6 of --iters when it is given; 0 with --init"),
@@ -97,7 +97,8 @@ class SRGANConfig(TrainConfig):
     channels: int = option(64, "generator feature width", min=1)
     blocks: int = option(16, "generator residual blocks", min=1)
     d_channels: int = option(64, "discriminator width of its first conv", min=1)
-    d_lr: float = option(1e-4, "discriminator learning rate", min=0, min_exclusive=True, max=1)
+    discriminator_learning_rate: float = option(1e-4, "discriminator learning rate", min=0,
+                                                min_exclusive=True, max=1, renamed_from=("d_lr",))
     content_loss: str = option(
         "vgg", "GAN-phase content loss: vgg (needs the VGG19 ImageNet file: --vgg-weights or the "
         "torch hub cache) or mse (needs no file)", choices=CONTENT_LOSSES)
@@ -123,7 +124,8 @@ class SRGANRecipe(Recipe):
 
     G minimises ``content_weight * content + adv_weight * adversarial``; D minimises BCE on real
     plus BCE on fake (or the ``gan_type`` variant). Both use Adam(beta1=0.9); the GAN phase runs
-    ``lr_schedule`` from its first iteration (by default lr x 0.1 halfway, the paper's 1e-4 -> 1e-5).
+    ``learning_rate_schedule`` from its first iteration (by default the learning rate x 0.1
+    halfway, the paper's 1e-4 -> 1e-5).
     """
 
     config: SRGANConfig
@@ -147,8 +149,10 @@ class SRGANRecipe(Recipe):
         ).to(device)
         self.nets = {"generator": generator, "discriminator": discriminator}
         self.optimizers = {
-            "generator": torch.optim.Adam(generator.parameters(), lr=config.lr, betas=(0.9, 0.999)),
-            "discriminator": torch.optim.Adam(discriminator.parameters(), lr=config.d_lr,
+            "generator": torch.optim.Adam(generator.parameters(), lr=config.learning_rate,
+                                          betas=(0.9, 0.999)),
+            "discriminator": torch.optim.Adam(discriminator.parameters(),
+                                              lr=config.discriminator_learning_rate,
                                               betas=(0.9, 0.999)),
         }
         gan_iters = max(config.iters - self.pretrain_iters, 1)

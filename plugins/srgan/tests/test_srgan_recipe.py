@@ -122,7 +122,8 @@ def test_missing_vgg_weights_stop_the_recipe_before_training(tmp_path, monkeypat
 
 
 def test_gan_phase_learning_rate_drops_tenfold_halfway():
-    recipe = make_recipe("srgan", iters=100, pretrain_iters=40, content_loss="mse", lr=1e-4, d_lr=2e-4)
+    recipe = make_recipe("srgan", iters=100, pretrain_iters=40, content_loss="mse",
+                         learning_rate=1e-4, discriminator_learning_rate=2e-4)
     for name, base in (("generator", 1e-4), ("discriminator", 2e-4)):
         optimizer, scheduler = recipe.optimizers[name], recipe.schedulers[name]
         lrs = [optimizer.param_groups[0]["lr"]]
