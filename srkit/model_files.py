@@ -66,15 +66,41 @@ def load_model_file(path: str | os.PathLike[str], device: str | torch.device = "
     if is_srkit_weights(path):
         return load_model(path, device, scale=scale)
     tensors, info = read_model_file(path)
-    if info["kind"] != "generator":
-        raise SrkitError(f"{path}: holds a {info['kind']} ({info['arch']}), not a generator")
-    if scale is not None and info["scale"] is not None and info["scale"] != scale:
-        raise SrkitError(f"{path}: weights are for x{info['scale']}, not x{scale}")
+    _check_generator(path, info, scale)
     model = _build(info)
     state, _ = split_extras(tensors, info["extras"])
     load_strict(model, state, f"{path}: converted weights do not fit {info['arch']!r}")
     model.srkit_weights_info = info  # type: ignore[assignment]  # a plain attribute, for callers
     return model.to(device).eval()
+
+
+def check_model_file(path: str | os.PathLike[str], *, scale: int | None = None) -> nn.Module:
+    """Refuse a model file :func:`load_model_file` would refuse, without building its generator for
+    real: returns its skeleton (on the meta device where the constructor allows), so a plan
+    of many files is checked in little memory.
+
+    A foreign file is read and converted here, and its tensors dropped on return.
+    """
+    from srkit.weights import check_module_file, split_extras
+    from srkit.weights_check import build_on_meta, shape_mismatch, shapes_of
+
+    if is_srkit_weights(path):
+        return check_module_file(path, scale=scale)
+    tensors, info = read_model_file(path)
+    _check_generator(path, info, scale)
+    skeleton = build_on_meta(lambda: _build(info))
+    state, _ = split_extras(tensors, info["extras"])
+    problem = shape_mismatch(skeleton.state_dict(), shapes_of(state))
+    if problem is not None:
+        raise SrkitError(f"{path}: converted weights do not fit {info['arch']!r}: {problem}")
+    return skeleton
+
+
+def _check_generator(path: str | os.PathLike[str], info: dict[str, Any], scale: int | None) -> None:
+    if info["kind"] != "generator":
+        raise SrkitError(f"{path}: holds a {info['kind']} ({info['arch']}), not a generator")
+    if scale is not None and info["scale"] is not None and info["scale"] != scale:
+        raise SrkitError(f"{path}: weights are for x{info['scale']}, not x{scale}")
 
 
 def model_file_scale(path: str | os.PathLike[str]) -> int | None:
