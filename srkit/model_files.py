@@ -44,9 +44,17 @@ def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Tensor], di
     if is_srkit_weights(path):
         tensors, metadata = read_weights(path)
         return tensors, {**decode_metadata(metadata, str(path)), "converter": None}
-    from srkit.convert import convert_state_dict, load_foreign_state_dict
+    from srkit.convert import load_foreign_state_dict
 
-    converted = convert_state_dict(load_foreign_state_dict(path), source=str(path))
+    return _convert(load_foreign_state_dict(path), path)
+
+
+def _convert(state: dict[str, Tensor], path: str | os.PathLike[str]
+             ) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """:func:`read_model_file` of a foreign file whose tensors ``state`` are already loaded."""
+    from srkit.convert import convert_state_dict
+
+    converted = convert_state_dict(state, source=str(path))
     tensors = dict(converted.state_dict)
     for prefix, extra in converted.extras.items():
         tensors.update({f"{prefix}.{key}": value for key, value in extra.items()})
@@ -104,12 +112,21 @@ def _check_generator(path: str | os.PathLike[str], info: dict[str, Any], scale: 
 
 
 def model_file_scale(path: str | os.PathLike[str]) -> int | None:
-    """The scale a model file's generator upscales by (None when it does not say)."""
+    """The scale a model file's generator upscales by (None when it does not say).
+
+    A foreign file's scale is the one its converter's ``detect`` reads from the tensors, so the
+    file is not converted here (``train --init`` converts it once, when it loads the weights);
+    only a layout that does not record its scale (spandrel's, read while loading) is converted.
+    """
     if is_srkit_weights(path):
         from srkit.weights import weights_info
 
         return weights_info(path)["scale"]
-    return read_model_file(path)[1]["scale"]
+    from srkit.convert import choose_converter, load_foreign_state_dict
+
+    state = load_foreign_state_dict(path)
+    _, scale = choose_converter(state, arch=None, scale=None, source=str(path))
+    return scale if scale is not None else _convert(state, path)[1]["scale"]
 
 
 def describe_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
