@@ -44,9 +44,17 @@ def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Tensor], di
     if is_srkit_weights(path):
         tensors, metadata = read_weights(path)
         return tensors, {**decode_metadata(metadata, str(path)), "converter": None}
-    from srkit.convert import convert_state_dict, load_foreign_state_dict
+    from srkit.convert import load_foreign_state_dict
 
-    converted = convert_state_dict(load_foreign_state_dict(path), source=str(path))
+    return _convert(load_foreign_state_dict(path), path)
+
+
+def _convert(state: dict[str, Tensor], path: str | os.PathLike[str]
+             ) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """:func:`read_model_file` of a foreign file whose tensors ``state`` are already loaded."""
+    from srkit.convert import convert_state_dict
+
+    converted = convert_state_dict(state, source=str(path))
     tensors = dict(converted.state_dict)
     for prefix, extra in converted.extras.items():
         tensors.update({f"{prefix}.{key}": value for key, value in extra.items()})
@@ -66,10 +74,7 @@ def load_model_file(path: str | os.PathLike[str], device: str | torch.device = "
     if is_srkit_weights(path):
         return load_model(path, device, scale=scale)
     tensors, info = read_model_file(path)
-    if info["kind"] != "generator":
-        raise SrkitError(f"{path}: holds a {info['kind']} ({info['arch']}), not a generator")
-    if scale is not None and info["scale"] is not None and info["scale"] != scale:
-        raise SrkitError(f"{path}: weights are for x{info['scale']}, not x{scale}")
+    _check_generator(path, info, scale)
     model = _build(info)
     state, _ = split_extras(tensors, info["extras"])
     load_strict(model, state, f"{path}: converted weights do not fit {info['arch']!r}")
@@ -77,13 +82,51 @@ def load_model_file(path: str | os.PathLike[str], device: str | torch.device = "
     return model.to(device).eval()
 
 
+def check_model_file(path: str | os.PathLike[str], *, scale: int | None = None) -> nn.Module:
+    """Refuse a model file :func:`load_model_file` would refuse, without building its generator for
+    real: returns its skeleton (on the meta device where the constructor allows), so a plan
+    of many files is checked in little memory.
+
+    A foreign file is read and converted here, and its tensors dropped on return.
+    """
+    from srkit.weights import check_module_file, split_extras
+    from srkit.weights_check import build_on_meta, shape_mismatch, shapes_of
+
+    if is_srkit_weights(path):
+        return check_module_file(path, scale=scale)
+    tensors, info = read_model_file(path)
+    _check_generator(path, info, scale)
+    skeleton = build_on_meta(lambda: _build(info))
+    state, _ = split_extras(tensors, info["extras"])
+    problem = shape_mismatch(skeleton.state_dict(), shapes_of(state))
+    if problem is not None:
+        raise SrkitError(f"{path}: converted weights do not fit {info['arch']!r}: {problem}")
+    return skeleton
+
+
+def _check_generator(path: str | os.PathLike[str], info: dict[str, Any], scale: int | None) -> None:
+    if info["kind"] != "generator":
+        raise SrkitError(f"{path}: holds a {info['kind']} ({info['arch']}), not a generator")
+    if scale is not None and info["scale"] is not None and info["scale"] != scale:
+        raise SrkitError(f"{path}: weights are for x{info['scale']}, not x{scale}")
+
+
 def model_file_scale(path: str | os.PathLike[str]) -> int | None:
-    """The scale a model file's generator upscales by (None when it does not say)."""
+    """The scale a model file's generator upscales by (None when it does not say).
+
+    A foreign file's scale is the one its converter's ``detect`` reads from the tensors, so the
+    file is not converted here (``train --init`` converts it once, when it loads the weights);
+    only a layout that does not record its scale (spandrel's, read while loading) is converted.
+    """
     if is_srkit_weights(path):
         from srkit.weights import weights_info
 
         return weights_info(path)["scale"]
-    return read_model_file(path)[1]["scale"]
+    from srkit.convert import choose_converter, load_foreign_state_dict
+
+    state = load_foreign_state_dict(path)
+    _, scale = choose_converter(state, arch=None, scale=None, source=str(path))
+    return scale if scale is not None else _convert(state, path)[1]["scale"]
 
 
 def describe_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:

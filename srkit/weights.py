@@ -6,9 +6,9 @@ The metadata format is :mod:`srkit.weights_metadata`. Loading never unpickles.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from safetensors import SafetensorError
@@ -19,7 +19,7 @@ from srkit.atomic_files import atomic_save_safetensors
 from srkit.errors import SrkitError
 from srkit.models import build_discriminator, build_generator, describe, unwrap
 from srkit.plugins import lookup
-from srkit.weights_check import build_checked, load_strict
+from srkit.weights_check import build_checked, check_skeleton, load_strict
 from srkit.weights_metadata import check_scales_agree, decode_metadata, encode_metadata, is_srkit_metadata
 
 
@@ -95,12 +95,15 @@ def weights_info(path: str | os.PathLike[str]) -> dict[str, Any]:
     return decode_metadata(metadata, str(path))
 
 
-def split_extras(tensors: dict[str, torch.Tensor], prefixes: list[str]) -> tuple[
-    dict[str, torch.Tensor], dict[str, dict[str, torch.Tensor]]
+_Stored = TypeVar("_Stored")
+
+
+def split_extras(tensors: dict[str, _Stored], prefixes: list[str]) -> tuple[
+    dict[str, _Stored], dict[str, dict[str, _Stored]]
 ]:
-    """Separate the generator's tensors from those of each extra module prefix."""
-    extras: dict[str, dict[str, torch.Tensor]] = {p: {} for p in prefixes}
-    main: dict[str, torch.Tensor] = {}
+    """Separate the generator's tensors (or their shapes) from those of each extra module prefix."""
+    extras: dict[str, dict[str, _Stored]] = {p: {} for p in prefixes}
+    main: dict[str, _Stored] = {}
     for key, value in tensors.items():
         prefix = next((p for p in prefixes if key.startswith(p + ".")), None)
         if prefix is None:
@@ -123,18 +126,56 @@ def load_module(path: str | os.PathLike[str], device: str | torch.device = "cpu"
                 scale: int | None = None, kind: str = "generator") -> nn.Module:
     """Rebuild the generator or discriminator stored in an srkit weights file, in eval mode."""
     tensors, metadata = read_weights(path)
+    info = _expected_info(metadata, path, scale, kind)
+    state, _ = split_extras(tensors, info["extras"])
+    model = build_checked(_builder(kind), lookup(kind, info["arch"]), info["arch"], info["kwargs"],
+                          state, str(path))
+    load_strict(model, state, f"{path}: weights do not match architecture {info['arch']!r}")
+    model.srkit_weights_info = info  # type: ignore[assignment]  # nn.Module allows any attribute
+    return model.to(device).eval()
+
+
+def check_module_file(path: str | os.PathLike[str], *, scale: int | None = None,
+                      kind: str = "generator") -> nn.Module:
+    """Refuse a weights file :func:`load_module` would refuse, without building its network for
+    real: returns its skeleton (on the meta device where the constructor allows), so a plan
+    of many files is checked in little memory.
+
+    The tensors are read one at a time (to prove they load and are finite) and not kept.
+    """
+    metadata, shapes = read_header(path)
+    check_stored_tensors(path)
+    info = _expected_info(metadata, path, scale, kind)
+    state, _ = split_extras(shapes, info["extras"])
+    return check_skeleton(_builder(kind), lookup(kind, info["arch"]), info["arch"], info["kwargs"],
+                          state, str(path))
+
+
+def check_stored_tensors(path: str | os.PathLike[str]) -> None:
+    """What :func:`read_weights` proves of the tensors (readable, finite), one tensor in memory at a time."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            for key in f.keys():  # noqa: SIM118 - a safe_open handle is not a mapping
+                check_finite_tensors(path, {key: f.get_tensor(key)})
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise _not_safetensors(Path(path), exc) from None
+
+
+def _expected_info(metadata: dict[str, str], path: str | os.PathLike[str], scale: int | None,
+                   kind: str) -> dict[str, Any]:
+    """The decoded metadata, once it is found to hold a ``kind`` for ``scale`` (when given)."""
     info = decode_metadata(metadata, str(path))
     if info["kind"] != kind:
         raise SrkitError(f"{path}: holds a {info['kind']} ({info['arch']}), not a {kind}")
     if scale is not None and info["scale"] is not None and info["scale"] != scale:
         raise SrkitError(f"{path}: weights are for x{info['scale']}, not x{scale}")
-    build = build_generator if kind == "generator" else build_discriminator
-    state, _ = split_extras(tensors, info["extras"])
-    factory = lookup(kind, info["arch"])
-    model = build_checked(build, factory, info["arch"], info["kwargs"], state, str(path))
-    load_strict(model, state, f"{path}: weights do not match architecture {info['arch']!r}")
-    model.srkit_weights_info = info  # type: ignore[assignment]  # nn.Module allows any attribute
-    return model.to(device).eval()
+    return info
+
+
+def _builder(kind: str) -> Callable[..., nn.Module]:
+    return build_generator if kind == "generator" else build_discriminator
 
 
 def read_extras(path: str | os.PathLike[str]) -> dict[str, dict[str, torch.Tensor]]:

@@ -143,7 +143,14 @@ def _registration_limit(limit: int, values: int) -> Iterator[None]:
             handle.remove()
 
 
-def _mismatch(expected: Mapping[str, torch.Tensor], found: Mapping[str, torch.Tensor]) -> str | None:
+def shapes_of(tensors: Mapping[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
+    """``{key: shape}`` of a state dict: what :func:`check_skeleton` compares."""
+    return {key: tuple(tensor.shape) for key, tensor in tensors.items()}
+
+
+def shape_mismatch(expected: Mapping[str, torch.Tensor], found: Mapping[str, tuple[int, ...]]
+                   ) -> str | None:
+    """The first key missing from, unexpected in or wrongly shaped in ``found``, or None."""
     missing = [k for k in expected if k not in found]
     if missing:
         return f"missing tensor {missing[0]!r} ({len(missing)} missing)"
@@ -151,41 +158,58 @@ def _mismatch(expected: Mapping[str, torch.Tensor], found: Mapping[str, torch.Te
     if unexpected:
         return f"unexpected tensor {unexpected[0]!r} ({len(unexpected)} unexpected)"
     for key, tensor in expected.items():
-        if tuple(found[key].shape) != tuple(tensor.shape):
-            return f"{key!r} has shape {tuple(found[key].shape)}, the metadata implies {tuple(tensor.shape)}"
+        if tuple(found[key]) != tuple(tensor.shape):
+            return f"{key!r} has shape {tuple(found[key])}, the metadata implies {tuple(tensor.shape)}"
     return None
 
 
-def build_checked(build: Callable[..., nn.Module], factory: Callable[..., Any], arch: str,
-                  kwargs: Mapping[str, Any], state: Mapping[str, torch.Tensor], source: str) -> nn.Module:
-    """``build(arch, **kwargs)`` for real, only once a meta-device skeleton matches ``state``."""
+def check_skeleton(build: Callable[..., nn.Module], factory: Callable[..., Any], arch: str,
+                   kwargs: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]], source: str
+                   ) -> nn.Module:
+    """The skeleton of ``build(arch, **kwargs)`` (on the meta device where the constructor allows),
+    once its keys and shapes are found to be ``shapes``, the stored tensors'; a one-line error if not.
+
+    Nothing is allocated for a real network, so every file of a plan can be checked up front.
+    """
     check_factory_kwargs(factory, kwargs, source)
-    limit = _REGISTRATIONS_PER_TENSOR * len(state) + _REGISTRATION_SLACK
-    values = 2 * sum(t.numel() for t in state.values()) + _VALUE_SLACK
+    limit = _REGISTRATIONS_PER_TENSOR * len(shapes) + _REGISTRATION_SLACK
+    values = 2 * sum(math.prod(shape) for shape in shapes.values()) + _VALUE_SLACK
     described = f"{arch} {dict(kwargs)}"
     try:
-        try:
-            with _registration_limit(limit, values), torch.device("meta"):
-                skeleton = build(arch, **kwargs)
-        except RuntimeError as exc:
-            if "meta" not in str(exc):
-                raise
-            # a constructor that reads values (Tensor.item()) cannot be built on the meta device;
-            # on the CPU, the limits above still stop a skeleton larger than the file
-            with _registration_limit(limit, values):
-                skeleton = build(arch, **kwargs)
+        # should the constructor need the CPU, the limits still stop a skeleton larger than the file
+        with _registration_limit(limit, values):
+            skeleton = build_on_meta(lambda: build(arch, **kwargs))
     except _TooLarge:
         raise SrkitError(f"{source}: the metadata describes a larger network ({described}) than the "
-                         f"{len(state)} stored tensors") from None
+                         f"{len(shapes)} stored tensors") from None
     except SrkitError as exc:
         raise SrkitError(f"{source}: {exc}") from None
     except Exception as exc:  # a factory rejecting its arguments in its own way
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SrkitError(f"{source}: {described} cannot be built ({reason})") from None
-    problem = _mismatch(skeleton.state_dict(), state)
+    problem = shape_mismatch(skeleton.state_dict(), shapes)
     if problem is not None:
         raise SrkitError(f"{source}: the tensors do not match the metadata ({described}): {problem}")
+    return skeleton
+
+
+def build_checked(build: Callable[..., nn.Module], factory: Callable[..., Any], arch: str,
+                  kwargs: Mapping[str, Any], state: Mapping[str, torch.Tensor], source: str) -> nn.Module:
+    """``build(arch, **kwargs)`` for real, only once a meta-device skeleton matches ``state``."""
+    check_skeleton(build, factory, arch, kwargs, shapes_of(state), source)
     return build(arch, **kwargs)
+
+
+def build_on_meta(build: Callable[[], nn.Module]) -> nn.Module:
+    """``build()`` on the meta device (no memory), or on the CPU for a constructor that reads
+    values (``Tensor.item()``), which the meta device cannot run."""
+    try:
+        with torch.device("meta"):
+            return build()
+    except RuntimeError as exc:
+        if "meta" not in str(exc):
+            raise
+        return build()
 
 
 def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], message: str) -> None:

@@ -39,6 +39,17 @@ def test_layout_and_scale_are_read_from_the_tensors(scale):
     assert choose_converter(foreign, arch=None, scale=None) == ("tiny-core", scale)
 
 
+@pytest.mark.parametrize("scale", [2, 3])
+def test_a_foreign_file_scale_is_read_without_converting_it(scale, tmp_path, monkeypatch):
+    from srkit import convert
+    from srkit.model_files import model_file_scale
+
+    _, foreign = _foreign_tiny(scale)
+    torch.save(foreign, tmp_path / "tiny.pth")
+    monkeypatch.setattr(convert, "convert_state_dict", lambda *a, **k: pytest.fail("converted"))
+    assert model_file_scale(tmp_path / "tiny.pth") == scale
+
+
 def test_given_scale_is_checked_against_the_weights():
     _, foreign = _foreign_tiny(2)
     with pytest.raises(SrkitError, match="upscale x2, not --scale 4"):

@@ -20,7 +20,7 @@ from torch import Tensor
 from srkit.errors import SrkitError
 from srkit.evaluation.datasets import resolve_datasets, usable_images
 from srkit.evaluation.lpips_metric import Lpips
-from srkit.evaluation.runs import build_model, check_weights_found, select_weights
+from srkit.evaluation.runs import build_model, check_model, check_weights_found, select_weights
 from srkit.evaluation.scoring import bench_one
 from srkit.metrics.color import DEFAULT_Y_MODE
 from srkit.training import RUNS_DIR
@@ -70,12 +70,14 @@ def run_bench(options: BenchOptions, on_image: ImageHook | None = None) -> Bench
     check_weights_found(options.models, options.weights, options.runs_dir, options.scales)
     plan = [(name, scale, select_weights(name, scale, options.weights, options.runs_dir))
             for scale in options.scales for name in options.models]
-    # built up front on the CPU, so a file that does not fit its architecture fails now
-    built = [build_model(name, scale, weights, torch.device("cpu")) for name, scale, weights in plan]
+    # every file is checked now, so one that does not fit its architecture fails before the
+    # first image; the models are built one at a time below, so only one is ever in memory
+    for name, scale, weights in plan:
+        check_model(name, scale, weights)
     rows: list[dict[str, Any]] = []
     images: list[dict[str, Any]] = []
     for name, scale, weights in plan:
-        model = built.pop(0).to(options.device)
+        model = build_model(name, scale, weights, options.device)
         for dataset in datasets:
             row, per_image = bench_one(name, model, usable[(dataset.label, scale)], scale, options,
                                        on_image)

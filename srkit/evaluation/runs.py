@@ -125,6 +125,21 @@ def check_weights_found(models: list[str], weights: dict[str, list[Path]], runs_
                      "or pass --weights NAME=FILE")
 
 
+def check_model(name: str, scale: int, weights: Path | None) -> None:
+    """Refuse what :func:`build_model` would refuse, without building the generator for real
+    (a meta-device skeleton stands in), so every planned model is checked in little memory."""
+    from srkit.weights_check import build_on_meta
+
+    if weights is None:
+        from srkit.models import build_generator
+
+        build_on_meta(lambda: build_generator(name, scale=scale))
+        return
+    from srkit.model_files import check_model_file
+
+    _check_scale(check_model_file(weights, scale=scale), weights, scale)
+
+
 def build_model(name: str, scale: int, weights: Path | None, device: torch.device) -> nn.Module:
     """The generator benchmarked as ``name``: from ``weights``, or built for parameter-free ones."""
     if weights is None:
@@ -133,7 +148,11 @@ def build_model(name: str, scale: int, weights: Path | None, device: torch.devic
         return build_generator(name, scale=scale).to(device).eval()
     from srkit.model_files import load_model_file
 
-    model = load_model_file(weights, device, scale=scale)
+    return _check_scale(load_model_file(weights, device, scale=scale), weights, scale)
+
+
+def _check_scale(model: nn.Module, weights: Path, scale: int) -> nn.Module:
+    """``model``, once it is found to upscale by ``scale`` (a file may not record its scale)."""
     if getattr(model, "scale", scale) != scale:
         raise SrkitError(f"{weights}: model upscales x{model.scale}, not x{scale}")
     return model

@@ -38,12 +38,13 @@ def test_srgan_trains_both_phases_and_logs_every_term(tmp_path):
     assert (out / "model.safetensors").is_file()
 
 
-def test_srresnet_fine_tunes_from_a_lornatang_checkpoint(tmp_path):
+def lornatang_run(tmp_path):
+    """(a x2 SRResNet saved as a Lornatang checkpoint, ``train srresnet`` flags of a one-step run
+    from it, the srkit network it holds)."""
     import numpy as np
     import torch
     from PIL import Image
 
-    from srkit.weights import load_model
     from srkit_srgan.arch import SRResNet
     from srkit_srgan.convert import SRRESNET_EXPORT_RULES, rename_keys
 
@@ -56,8 +57,33 @@ def test_srresnet_fine_tunes_from_a_lornatang_checkpoint(tmp_path):
     start = SRResNet(scale=2, channels=8, blocks=2)
     lornatang = rename_keys(start.state_dict(), SRRESNET_EXPORT_RULES, "SRResNet", source="an srkit")
     torch.save({"state_dict": lornatang}, tmp_path / "SRResNet_x2.pth.tar")
-    flags = TINY_FLAGS[:6] + TINY_FLAGS[8:]  # without --d-channels: srresnet has no discriminator
-    main(["train", "srresnet", "--init", str(tmp_path / "SRResNet_x2.pth.tar"), "--iters", "1",
-          "--data", str(data), "--val", str(data), "--out", str(tmp_path / "run"), *flags])
+    flags = TINY_FLAGS[2:6] + TINY_FLAGS[8:]  # no --scale (the file's), no --d-channels (no discriminator)
+    return tmp_path / "SRResNet_x2.pth.tar", ["--iters", "1", "--data", str(data), "--val", str(data),
+                                              "--out", str(tmp_path / "run"), *flags], start
+
+
+def test_srresnet_fine_tunes_from_a_lornatang_checkpoint(tmp_path):
+    from srkit.weights import load_model
+
+    checkpoint, flags, start = lornatang_run(tmp_path)
+    main(["train", "srresnet", "--init", str(checkpoint), "--scale", "2", *flags])
     tuned = load_model(tmp_path / "run" / "model.safetensors")
     assert tuned.state_dict().keys() == start.state_dict().keys()
+
+
+def test_init_from_a_foreign_checkpoint_converts_it_once(tmp_path, monkeypatch):
+    from srkit import convert
+    from srkit.weights import load_model
+
+    checkpoint, flags, _ = lornatang_run(tmp_path)
+    conversions = []
+    real_convert = convert.convert_state_dict
+
+    def counted(*args, **kwargs):
+        conversions.append(kwargs.get("source"))
+        return real_convert(*args, **kwargs)
+
+    monkeypatch.setattr(convert, "convert_state_dict", counted)
+    main(["train", "srresnet", "--init", str(checkpoint), *flags])  # the scale comes from the file
+    assert conversions == [str(checkpoint)]
+    assert load_model(tmp_path / "run" / "model.safetensors").scale == 2
