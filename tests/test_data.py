@@ -39,6 +39,14 @@ def _hr_folder(root: Path, count: int = 3) -> Path:
     return root
 
 
+def _paired_folders(root: Path, count: int = 3) -> tuple[Path, Path]:
+    """HR 64x48 images and their x4 LR partners (16x12), paired by name."""
+    for i in range(count):
+        _write_image(root / "hr" / f"img{i}.png", seed=i)
+        _write_image(root / "lr" / f"img{i}.png", width=16, height=12, seed=i)
+    return root / "hr", root / "lr"
+
+
 def _occurs_in(crop: torch.Tensor, image: torch.Tensor) -> bool:
     """Whether ``crop`` (3,p,p) is a sub-block of ``image`` (3,H,W)."""
     size = crop.shape[-1]
@@ -230,6 +238,23 @@ def test_lr_crops_of_any_image_size(tmp_path: Path) -> None:
     dataset = LRCropDataset(tmp_path / "lr", 12, repeat=3)
     assert len(dataset) == 6
     assert all(dataset[i].shape == (3, 12, 12) for i in range(6))
+
+
+@pytest.mark.parametrize("make", [
+    lambda root, **kw: HRCropDataset(_hr_folder(root / "hr"), 16, 4, **kw),
+    lambda root, **kw: PairedCropDataset(*_paired_folders(root), 16, 4, **kw),
+    lambda root, **kw: LRCropDataset(_hr_folder(root / "lr"), 12, **kw),
+], ids=["hr", "paired", "lr"])
+def test_every_crop_dataset_takes_the_same_options_and_refuses_a_misspelt_one(make, tmp_path: Path
+                                                                            ) -> None:
+    plain = make(tmp_path / "a")
+    assert (plain.augment, plain.repeat, len(plain)) == (True, 1, 3)
+    chosen = make(tmp_path / "b", augment=False, repeat=4, cache=False)
+    assert (chosen.augment, chosen.repeat, len(chosen), chosen._store.cached) == (False, 4, 12, False)
+    with pytest.raises(TypeError, match="augmnet"):
+        make(tmp_path / "c", augmnet=False)
+    with pytest.raises(SrkitError, match="repeat must be a positive integer"):
+        make(tmp_path / "d", repeat=0)
 
 
 # bundled sets

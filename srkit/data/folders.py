@@ -11,7 +11,9 @@ Image files are probed and cached by :mod:`srkit.data.probe`; HR/LR folders pair
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 import torch
 from torch import Tensor
@@ -19,8 +21,11 @@ from torch.utils.data import Dataset
 
 from srkit.data.augment import random_flip_rotate
 from srkit.data.pairing import paired_files
-from srkit.data.probe import PixelStore, usable_files
+from srkit.data.probe import ImageFile, PixelStore, usable_files
 from srkit.errors import SrkitError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
 
 def _random_origin(image: Tensor, crop: int) -> tuple[int, int]:
@@ -43,12 +48,11 @@ def _to_float(x: Tensor) -> Tensor:
     return x.float().div_(255.0)
 
 
-def _check_crop_arguments(patch_size: int, scale: int, repeat: int) -> None:
+def _check_crop_arguments(patch_size: int, scale: int) -> None:
     """Positive crop arguments (that the patch is a multiple of the scale is a training-config rule,
     checked in :mod:`srkit.training.checks`)."""
     _check_positive("patch size", patch_size)
     _check_positive("scale", scale)
-    _check_positive("repeat", repeat)
 
 
 def _random_crop(image: Tensor, size: int, augment: bool) -> Tensor:
@@ -60,34 +64,62 @@ def _random_crop(image: Tensor, size: int, augment: bool) -> Tensor:
     return _to_float(crop)
 
 
-class HRCropDataset(Dataset):
+class CropOptions(TypedDict, total=False):
+    """Keyword options every crop dataset takes.
+
+    Keys:
+        augment: random flips and 90° rotations (default ``True``).
+        repeat: the dataset's length is the number of usable images times ``repeat``, so one
+            epoch visits each image several times with different crops (default 1).
+        cache: keep decoded images in memory; ``None`` (default) decides by the folder's size.
+    """
+
+    augment: bool
+    repeat: int
+    cache: bool | None
+
+
+class _RepeatedCrops(Dataset):
+    """Crops of a store of image groups, cycling ``repeat`` times through it per epoch.
+
+    The one place the crop options are read, so the three datasets cannot disagree on a default.
+    """
+
+    def __init__(self, groups: Sequence[tuple[ImageFile, ...]], patch_size: int,
+                 options: CropOptions) -> None:
+        unknown = sorted(set(options) - set(CropOptions.__annotations__))
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got unexpected keyword arguments {unknown}")
+        self.patch_size = patch_size
+        self.augment = options.get("augment", True)
+        self.repeat = options.get("repeat", 1)
+        _check_positive("repeat", self.repeat)
+        self._store = PixelStore(groups, options.get("cache"))
+
+    def __len__(self) -> int:
+        return len(self._store) * self.repeat
+
+    def _group(self, index: int) -> tuple[Tensor, ...]:
+        """The pixels of the group item ``index`` crops from."""
+        return self._store[index % len(self._store)]
+
+
+class HRCropDataset(_RepeatedCrops):
     """Random HR crops (3,P,P) from a folder of HR images; the trainer makes the LR on the device.
 
     Args:
         folder: folder of images (any size at least ``patch_size`` on both sides).
         patch_size: HR crop side P; a multiple of ``scale`` so the degraded LR crop is whole.
         scale: the SR factor the crops are for.
-        augment: random flips and 90° rotations.
-        repeat: the dataset's length is the number of usable images times ``repeat``, so one
-            epoch visits each image several times with different crops.
-        cache: keep decoded images in memory; ``None`` decides by the folder's size.
+        options: :class:`CropOptions` (``augment``, ``repeat``, ``cache``).
     """
 
-    def __init__(
-        self,
-        folder: str | Path,
-        patch_size: int,
-        scale: int,
-        *,
-        augment: bool = True,
-        repeat: int = 1,
-        cache: bool | None = None,
-    ) -> None:
-        _check_crop_arguments(patch_size, scale, repeat)
+    def __init__(self, folder: str | Path, patch_size: int, scale: int,
+                 **options: Unpack[CropOptions]) -> None:
+        _check_crop_arguments(patch_size, scale)
         self.folder = Path(folder)
-        self.patch_size, self.scale = patch_size, scale
-        self.augment, self.repeat = augment, repeat
-        self._store = PixelStore([(f,) for f in usable_files(folder, patch_size)], cache)
+        self.scale = scale
+        super().__init__([(f,) for f in usable_files(folder, patch_size)], patch_size, options)
         if not len(self._store):
             raise _no_usable_image(folder, patch_size)
 
@@ -96,38 +128,27 @@ class HRCropDataset(Dataset):
         """The usable image files, in the order items cycle through them."""
         return [group[0].path for group in self._store.groups]
 
-    def __len__(self) -> int:
-        return len(self._store) * self.repeat
-
     def __getitem__(self, index: int) -> Tensor:
-        (image,) = self._store[index % len(self._store)]
+        (image,) = self._group(index)
         return _random_crop(image, self.patch_size, self.augment)
 
 
-class PairedCropDataset(Dataset):
+class PairedCropDataset(_RepeatedCrops):
     """Aligned random crops ``(lr (3,P/s,P/s), hr (3,P,P))`` from an HR folder and an LR folder.
 
     Files pair by name (``bird.png`` ↔ ``bird.png``) or DIV2K style (``0001.png`` ↔
     ``0001x4.png``). Each LR must be exactly ``HR size // scale`` (the HR cropped to a multiple of
     the scale, as ``srkit degrade`` does); otherwise a one-line error names the LR file. HR files
     without a partner are skipped with a warning. Both crops get the same flip/rotation.
+    ``options`` are the :class:`CropOptions`.
     """
 
-    def __init__(
-        self,
-        hr_folder: str | Path,
-        lr_folder: str | Path,
-        patch_size: int,
-        scale: int,
-        *,
-        augment: bool = True,
-        repeat: int = 1,
-        cache: bool | None = None,
-    ) -> None:
-        _check_crop_arguments(patch_size, scale, repeat)
-        self.patch_size, self.scale, self.augment, self.repeat = patch_size, scale, augment, repeat
-        pairs = paired_files(hr_folder, lr_folder, scale, patch_size // scale)
-        self._store = PixelStore(pairs, cache)
+    def __init__(self, hr_folder: str | Path, lr_folder: str | Path, patch_size: int, scale: int,
+                 **options: Unpack[CropOptions]) -> None:
+        _check_crop_arguments(patch_size, scale)
+        self.scale = scale
+        super().__init__(paired_files(hr_folder, lr_folder, scale, patch_size // scale), patch_size,
+                         options)
         if not len(self._store):
             raise SrkitError(
                 f"{hr_folder}: no readable HR/LR pair with LR at least "
@@ -139,11 +160,8 @@ class PairedCropDataset(Dataset):
         """The usable ``(lr_path, hr_path)`` pairs."""
         return [(lr.path, hr.path) for lr, hr in self._store.groups]
 
-    def __len__(self) -> int:
-        return len(self._store) * self.repeat
-
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        lr_image, hr_image = self._store[index % len(self._store)]
+        lr_image, hr_image = self._group(index)
         lr_size, s = self.patch_size // self.scale, self.scale
         top, left = _random_origin(lr_image, lr_size)
         lr = lr_image[:, top : top + lr_size, left : left + lr_size]
@@ -153,28 +171,20 @@ class PairedCropDataset(Dataset):
         return _to_float(lr), _to_float(hr)
 
 
-class LRCropDataset(Dataset):
-    """Random crops (3,p,p) of LR-only images of any size, for unpaired training streams."""
+class LRCropDataset(_RepeatedCrops):
+    """Random crops (3,p,p) of LR-only images of any size, for unpaired training streams.
 
-    def __init__(
-        self,
-        folder: str | Path,
-        lr_patch_size: int,
-        *,
-        augment: bool = True,
-        repeat: int = 1,
-        cache: bool | None = None,
-    ) -> None:
+    ``options`` are the :class:`CropOptions`.
+    """
+
+    def __init__(self, folder: str | Path, lr_patch_size: int,
+                 **options: Unpack[CropOptions]) -> None:
         _check_positive("LR patch size", lr_patch_size)
-        _check_positive("repeat", repeat)
-        self.patch_size, self.augment, self.repeat = lr_patch_size, augment, repeat
-        self._store = PixelStore([(f,) for f in usable_files(folder, lr_patch_size)], cache)
+        super().__init__([(f,) for f in usable_files(folder, lr_patch_size)], lr_patch_size,
+                         options)
         if not len(self._store):
             raise _no_usable_image(folder, lr_patch_size)
 
-    def __len__(self) -> int:
-        return len(self._store) * self.repeat
-
     def __getitem__(self, index: int) -> Tensor:
-        (image,) = self._store[index % len(self._store)]
+        (image,) = self._group(index)
         return _random_crop(image, self.patch_size, self.augment)
