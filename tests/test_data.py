@@ -257,6 +257,13 @@ def test_every_crop_dataset_takes_the_same_options_and_refuses_a_misspelt_one(ma
         make(tmp_path / "d", repeat=0)
 
 
+def test_a_bad_option_is_reported_before_any_folder_is_read(tmp_path: Path) -> None:
+    with pytest.raises(SrkitError, match="repeat must be a positive integer"):
+        HRCropDataset(tmp_path / "missing", 16, 4, repeat=0)
+    with pytest.raises(TypeError, match="augmnet"):
+        LRCropDataset(tmp_path / "missing", 8, augmnet=False)
+
+
 # bundled sets
 
 

@@ -85,8 +85,8 @@ class _RepeatedCrops(Dataset):
     The one place the crop options are read, so the three datasets cannot disagree on a default.
     """
 
-    def __init__(self, groups: Sequence[tuple[ImageFile, ...]], patch_size: int,
-                 options: CropOptions) -> None:
+    def __init__(self, patch_size: int, options: CropOptions) -> None:
+        """Check the options before any folder is read, so a bad one fails at once."""
         unknown = sorted(set(options) - set(CropOptions.__annotations__))
         if unknown:
             raise TypeError(f"{type(self).__name__}() got unexpected keyword arguments {unknown}")
@@ -94,7 +94,10 @@ class _RepeatedCrops(Dataset):
         self.augment = options.get("augment", True)
         self.repeat = options.get("repeat", 1)
         _check_positive("repeat", self.repeat)
-        self._store = PixelStore(groups, options.get("cache"))
+        self._cache = options.get("cache")
+
+    def _load(self, groups: Sequence[tuple[ImageFile, ...]]) -> None:
+        self._store = PixelStore(groups, self._cache)
 
     def __len__(self) -> int:
         return len(self._store) * self.repeat
@@ -119,7 +122,8 @@ class HRCropDataset(_RepeatedCrops):
         _check_crop_arguments(patch_size, scale)
         self.folder = Path(folder)
         self.scale = scale
-        super().__init__([(f,) for f in usable_files(folder, patch_size)], patch_size, options)
+        super().__init__(patch_size, options)
+        self._load([(f,) for f in usable_files(folder, patch_size)])
         if not len(self._store):
             raise _no_usable_image(folder, patch_size)
 
@@ -147,8 +151,8 @@ class PairedCropDataset(_RepeatedCrops):
                  **options: Unpack[CropOptions]) -> None:
         _check_crop_arguments(patch_size, scale)
         self.scale = scale
-        super().__init__(paired_files(hr_folder, lr_folder, scale, patch_size // scale), patch_size,
-                         options)
+        super().__init__(patch_size, options)
+        self._load(paired_files(hr_folder, lr_folder, scale, patch_size // scale))
         if not len(self._store):
             raise SrkitError(
                 f"{hr_folder}: no readable HR/LR pair with LR at least "
@@ -180,8 +184,8 @@ class LRCropDataset(_RepeatedCrops):
     def __init__(self, folder: str | Path, lr_patch_size: int,
                  **options: Unpack[CropOptions]) -> None:
         _check_positive("LR patch size", lr_patch_size)
-        super().__init__([(f,) for f in usable_files(folder, lr_patch_size)], lr_patch_size,
-                         options)
+        super().__init__(lr_patch_size, options)
+        self._load([(f,) for f in usable_files(folder, lr_patch_size)])
         if not len(self._store):
             raise _no_usable_image(folder, lr_patch_size)
 
