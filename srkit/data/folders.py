@@ -11,7 +11,6 @@ Image files are probed and cached by :mod:`srkit.data.probe`; HR/LR folders pair
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
@@ -21,7 +20,7 @@ from torch.utils.data import Dataset
 
 from srkit.data.augment import random_flip_rotate
 from srkit.data.pairing import paired_files
-from srkit.data.probe import ImageFile, PixelStore, usable_files
+from srkit.data.probe import PixelStore, usable_files
 from srkit.errors import SrkitError
 
 if TYPE_CHECKING:
@@ -85,6 +84,8 @@ class _RepeatedCrops(Dataset):
     The one place the crop options are read, so the three datasets cannot disagree on a default.
     """
 
+    _store: PixelStore  # set by each dataset once its files are found
+
     def __init__(self, patch_size: int, options: CropOptions) -> None:
         """Check the options before any folder is read, so a bad one fails at once."""
         unknown = sorted(set(options) - set(CropOptions.__annotations__))
@@ -95,9 +96,6 @@ class _RepeatedCrops(Dataset):
         self.repeat = options.get("repeat", 1)
         _check_positive("repeat", self.repeat)
         self._cache = options.get("cache")
-
-    def _load(self, groups: Sequence[tuple[ImageFile, ...]]) -> None:
-        self._store = PixelStore(groups, self._cache)
 
     def __len__(self) -> int:
         return len(self._store) * self.repeat
@@ -123,7 +121,7 @@ class HRCropDataset(_RepeatedCrops):
         self.folder = Path(folder)
         self.scale = scale
         super().__init__(patch_size, options)
-        self._load([(f,) for f in usable_files(folder, patch_size)])
+        self._store = PixelStore([(f,) for f in usable_files(folder, patch_size)], self._cache)
         if not len(self._store):
             raise _no_usable_image(folder, patch_size)
 
@@ -152,7 +150,8 @@ class PairedCropDataset(_RepeatedCrops):
         _check_crop_arguments(patch_size, scale)
         self.scale = scale
         super().__init__(patch_size, options)
-        self._load(paired_files(hr_folder, lr_folder, scale, patch_size // scale))
+        pairs = paired_files(hr_folder, lr_folder, scale, patch_size // scale)
+        self._store = PixelStore(pairs, self._cache)
         if not len(self._store):
             raise SrkitError(
                 f"{hr_folder}: no readable HR/LR pair with LR at least "
@@ -185,7 +184,7 @@ class LRCropDataset(_RepeatedCrops):
                  **options: Unpack[CropOptions]) -> None:
         _check_positive("LR patch size", lr_patch_size)
         super().__init__(lr_patch_size, options)
-        self._load([(f,) for f in usable_files(folder, lr_patch_size)])
+        self._store = PixelStore([(f,) for f in usable_files(folder, lr_patch_size)], self._cache)
         if not len(self._store):
             raise _no_usable_image(folder, lr_patch_size)
 
