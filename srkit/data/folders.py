@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 
 from srkit.data.augment import random_flip_rotate
 from srkit.data.pairing import paired_files
-from srkit.data.probe import PixelStore, usable_files
+from srkit.data.probe import PixelStore, SizeHint, usable_files
 from srkit.errors import SrkitError
 
 if TYPE_CHECKING:
@@ -71,11 +71,13 @@ class CropOptions(TypedDict, total=False):
         repeat: the dataset's length is the number of usable images times ``repeat``, so one
             epoch visits each image several times with different crops (default 1).
         cache: keep decoded images in memory; ``None`` (default) decides by the folder's size.
+        size_hint: how the user asks for a smaller crop, named when images are too small.
     """
 
     augment: bool
     repeat: int
     cache: bool | None
+    size_hint: SizeHint | None
 
 
 class _RepeatedCrops(Dataset):
@@ -96,6 +98,7 @@ class _RepeatedCrops(Dataset):
         self.repeat = options.get("repeat", 1)
         _check_positive("repeat", self.repeat)
         self._cache = options.get("cache")
+        self._size_hint = options.get("size_hint")
 
     def __len__(self) -> int:
         return len(self._store) * self.repeat
@@ -121,7 +124,8 @@ class HRCropDataset(_RepeatedCrops):
         self.folder = Path(folder)
         self.scale = scale
         super().__init__(patch_size, options)
-        self._store = PixelStore([(f,) for f in usable_files(folder, patch_size)], self._cache)
+        usable = usable_files(folder, patch_size, self._size_hint)
+        self._store = PixelStore([(f,) for f in usable], self._cache)
         if not len(self._store):
             raise _no_usable_image(folder, patch_size)
 
@@ -184,7 +188,8 @@ class LRCropDataset(_RepeatedCrops):
                  **options: Unpack[CropOptions]) -> None:
         _check_positive("LR patch size", lr_patch_size)
         super().__init__(lr_patch_size, options)
-        self._store = PixelStore([(f,) for f in usable_files(folder, lr_patch_size)], self._cache)
+        usable = usable_files(folder, lr_patch_size, self._size_hint)
+        self._store = PixelStore([(f,) for f in usable], self._cache)
         if not len(self._store):
             raise _no_usable_image(folder, lr_patch_size)
 

@@ -33,6 +33,14 @@ DEMO_DATA = "photos"
 _DEGRADATION_STREAM = 7
 
 
+def patch_size_hint(hr_side: int, scale: int) -> str:
+    """The ``--patch-size`` to pass when the images allow HR crops of at most ``hr_side``."""
+    largest = hr_side // scale * scale
+    if largest == 0:
+        return f"the images are too small for x{scale}"
+    return f"pass --patch-size {largest} or smaller (a multiple of --scale {scale})"
+
+
 def _to_device(value: Any, device: torch.device) -> Any:
     if isinstance(value, Tensor):
         return value.to(device, non_blocking=True)
@@ -68,7 +76,8 @@ class TrainBatches:
             return PairedCropDataset(resolve_dataset(config.data), resolve_dataset(config.data_lr),
                                      config.patch_size, config.scale)
         folder = resolve_dataset(config.data if config.data is not None else DEMO_DATA)
-        return HRCropDataset(folder, config.patch_size, config.scale)
+        return HRCropDataset(folder, config.patch_size, config.scale,
+                             size_hint=lambda side: patch_size_hint(side, config.scale))
 
     def close(self) -> None:
         """Stop the data loader worker processes now, not whenever the iterators are collected.

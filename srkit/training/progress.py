@@ -77,7 +77,7 @@ def start_summary(recipe_name: str, recipe: Recipe, config: TrainConfig, device:
     kind = ("HR/LR pairs" if config.data_lr
             else f"HR images (LR made by the {config.degradation} degradation)")
     data_text = f"{main} {kind} from {source}" + "".join(
-        f", {_images(count)} in stream {name!r}" for name, count in data.items())
+        f", {recipe.describe_stream(name, count)}" for name, count in data.items())
     resumed = f", resuming at iteration {start}" if start else ""
     lines = [
         f"training {recipe_name}: {arch}, {params}, x{config.scale}",

@@ -3,7 +3,6 @@
 import json
 
 import click
-
 import pytest
 
 from srkit.cli import main
