@@ -67,6 +67,8 @@ class Converter:
     weights ``export`` writes back (default: the registered name). ``layout_keys`` lists the key
     names of a typical checkpoint, to name the closest layouts when nothing matches; ``missing``
     says what to install when the converter cannot work here (an optional dependency).
+    ``description``: one line for ``srkit plugins`` saying which release's files it reads
+    (default: the summary of ``convert``'s docstring).
     """
 
     convert: ConvertFn
@@ -77,6 +79,7 @@ class Converter:
     fallback: bool = False
     layout_keys: Callable[[], Iterable[str]] | None = None
     missing: Callable[[], str | None] | None = None
+    description: str = ""
 
     def __call__(self, state_dict: dict[str, Tensor], *, scale: int | None,
                  extra: dict[str, Any]) -> Converted:
