@@ -85,8 +85,8 @@ class SRGANConfig(TrainConfig):
         "batch_size": 16, "patch_size": 96, "learning_rate": 1e-4, "val_every": 5000, "save_every": 5000,
     }
     presets = {
-        "quick": ("a short run of both phases on a CPU (not a trained model): 60 iterations, half "
-                  "of --iters pretraining, batch 4", {
+        "quick": ("both phases once (not a trained model): 60 iterations, half of --iters "
+                  "pretraining, batch 4; tens of minutes on a 2-core CPU (docs/training.md)", {
                       "iters": 60, "pretrain_iters": _HALF_OF_ITERS, "batch_size": 4,
                       "val_every": _HALF_OF_ITERS, "save_every": _HALF_OF_ITERS, "log_every": 10}),
     }
