@@ -75,7 +75,8 @@ def parse_args() -> argparse.Namespace:
                         help="HR photos of the target: first half LR-only, second half held out "
                              "(default: the bundled Set14)")
     parser.add_argument("--degradation", action="append", default=None, metavar="SPEC",
-                        help="target degradation, repeatable (default: " + "; ".join(DEFAULT_DEGRADATIONS) + ")")
+                        help="target degradation, repeatable (default: "
+                             + "; ".join(DEFAULT_DEGRADATIONS) + ")")
     parser.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
                         help="LR-only fine-tunes, DUALUPDATE-READING (joint|paired|frozen - levels|chained)")
     parser.add_argument("--learning-rate", type=float, default=4e-4, help="paired training learning rate")
@@ -216,7 +217,7 @@ def print_table(spec: str, rows: dict[str, list[dict[str, float]]], args: argpar
                 variants: list[str]) -> dict[str, tuple[float, float, float | None]]:
     """The table of one degradation; ``{variant: (gain mean, gain std, share of oracle gap)}``."""
     control = [s["psnr"] for s in rows["control"]]
-    gap = statistics.fmean(o["psnr"] - c for o, c in zip((s for s in rows["oracle"]), rows["control"]))
+    gap = statistics.fmean(o["psnr"] - c for o, c in zip(rows["oracle"], control, strict=True))
     print(f"\n### {spec}\n\nHeld-out {args.test_count} photos of {args.target}, x{SCALE} LR by "
           f"{spec}; PSNR/SSIM on Y, mean ± std over {len(args.seed_list)} seeds; gain = PSNR minus "
           f"the control's, per seed; share = mean gain / mean oracle gain "
