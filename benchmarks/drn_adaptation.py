@@ -167,9 +167,9 @@ def tiny_val(out: Path, test_hr: Path) -> Path:
 
 def train(args: argparse.Namespace, run: Path, extra: list[str], iters: int, seed: int,
           learning_rate: float) -> Path:
-    """Train (unless ``run`` has weights); the run's weights."""
+    """Train (unless ``run`` finished before); the run's weights."""
     weights = run / "model.safetensors"
-    if not weights.exists():
+    if not finished(run, iters):
         srkit(["train", "drn", "--scale", str(SCALE), "--variant", "s",
                "--n-blocks", str(args.n_blocks), "--batch-size", str(args.batch_size),
                "--patch-size", str(args.patch_size), "--iters", str(iters),
@@ -178,6 +178,15 @@ def train(args: argparse.Namespace, run: Path, extra: list[str], iters: int, see
                "--val", str(args.val), "--val-every", "0", "--save-every", str(iters),
                "--log-every", str(max(1, iters // 10)), "--out", str(run), *extra])
     return weights
+
+
+def finished(run: Path, iters: int) -> bool:
+    """Whether ``run`` reached ``iters`` (an interrupted run also leaves weights behind)."""
+    log = run / "log.jsonl"
+    if not (run / "model.safetensors").exists() or not log.exists():
+        return False
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return any(record.get("iteration") == iters for record in records)
 
 
 @torch.no_grad()
