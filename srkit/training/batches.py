@@ -181,8 +181,9 @@ def _slow_folder_notes(data: str | None, dataset: Dataset) -> list[str]:
         return []
     return [f"{data} decodes to {decoded / 1e9:.1f} GB, more than the in-memory cache holds, so "
             f"every crop decodes a whole image; srkit pack {data} STORE once and --data STORE "
-            f"reads crops {PACKED_SPEEDUP} faster"]
+            f"reads crops {PACKED_SPEEDUP} faster (docs/performance.md)"]
 
 
-#: store vs folder crops per second, DIV2K-size images (benchmarks/data_throughput.py)
-PACKED_SPEEDUP = "about 1000x"
+#: store vs folder crops per second per core on DIV2K-size PNGs, measured by
+#: benchmarks/data_throughput.py (the table in docs/performance.md)
+PACKED_SPEEDUP = "about 770x"
