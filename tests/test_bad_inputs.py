@@ -93,6 +93,13 @@ def image(folder: Path) -> Path:
     return folder / "images" / "img0.png"
 
 
+def unfinished_store(folder: Path) -> Path:
+    """A store whose ``srkit pack`` never finished: its lock file, no manifest."""
+    (folder / "store").mkdir()
+    (folder / "store" / ".pack.lock").touch()
+    return folder / "store"
+
+
 def a_file(folder: Path) -> Path:
     path = folder / "a_file"
     path.write_text("not a folder")
@@ -308,6 +315,16 @@ CASES = [
          "unknown key 'batchsize'"),
     Case("train: unknown recipe", lambda d: ["train", "nosuch"], "unknown recipe 'nosuch'"),
     Case("train: missing data folder", train("--data", "{d}/nope"), "nope"),
+    Case("pack: missing source folder", lambda d: ["pack", str(d / "nope"), str(d / "store")],
+         "nope: not a folder and not a bundled dataset"),
+    Case("pack: STORE on a read-only file system",
+         lambda d: ["pack", str(make_image_folder(d / "hr")), str(d / "store")],
+         "STORE is not writable", prepare=read_only),
+    Case("pack: STORE is a folder of other files",
+         lambda d: ["pack", str(make_image_folder(d / "hr")), str(make_image_folder(d / "mine"))],
+         "not empty and not a srkit store"),
+    Case("train: --data is an unfinished store",
+         lambda d: train("--data", str(unfinished_store(d)))(d), "unfinished srkit store"),
     Case("train: --resume without a checkpoint", train("--resume"), "no checkpoint to resume from"),
 ]
 

@@ -10,8 +10,8 @@ import click
 from srkit.errors import SrkitError, StoppedBySignal
 from srkit.version import __version__
 
-BUILTIN_COMMANDS = ("plugins_cmd", "train", "bench", "upscale", "degrade", "convert", "export",
-                    "info", "plot")
+BUILTIN_COMMANDS = ("plugins_cmd", "train", "bench", "upscale", "degrade", "pack", "convert",
+                    "export", "info", "plot")
 
 
 class _PluginCommandsGroup(click.Group):

@@ -116,8 +116,9 @@ class PixelStore:
     """
 
     def __init__(self, groups: Sequence[tuple[ImageFile, ...]], cache: bool | None) -> None:
-        decoded_bytes = sum(3 * f.height * f.width for group in groups for f in group)
-        self.cached = decoded_bytes <= CACHE_LIMIT_BYTES if cache is None else cache
+        #: bytes of all the groups' pixels decoded (what caching them would take)
+        self.decoded_bytes = sum(3 * f.height * f.width for group in groups for f in group)
+        self.cached = self.decoded_bytes <= CACHE_LIMIT_BYTES if cache is None else cache
         self.groups = groups
         self._pixels: list[tuple[Tensor, ...]] | None = None
         if self.cached:

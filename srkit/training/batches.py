@@ -6,10 +6,14 @@ by :func:`srkit.degradations.make_lr`, the function ``srkit degrade`` and ``srki
 so it is 8-bit like an LR PNG file unless ``--no-quantize-lr`` is given. On CUDA the batch of the
 next step is copied (from pinned memory, on a side stream) and degraded while the current step
 runs: one batch of lookahead, so the step never waits for its data.
+
+The time spent blocked on the data loaders is summed (:meth:`TrainBatches.take_wait_seconds`),
+so the trainer can show which share of the step time waits for crops.
 """
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections.abc import Iterator, Sized
 from typing import Any, cast
@@ -19,6 +23,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from srkit.data import HRCropDataset, PairedCropDataset, resolve_dataset
+from srkit.data.store import is_store, read_manifest
 from srkit.degradations.lr import make_lr, make_lr_levels
 from srkit.degradations.spec import build_degradation
 from srkit.interfaces import Batch, Recipe
@@ -55,7 +60,8 @@ class TrainBatches:
     def __init__(self, config: TrainConfig, recipe: Recipe, device: torch.device,
                  info: ProcessInfo, start_step: int) -> None:
         self.config, self.device, self.info = config, device, info
-        self.paired = config.data_lr is not None
+        self.paired = config.data_lr is not None or _is_pair_store(config.data)
+        self._waited = 0.0
         self.level_factors = tuple(recipe.lr_factors())
         # A paired run reads its LR from files; intermediate levels still come from the HR.
         self.degradation = (build_degradation(config.degradation)
@@ -63,6 +69,8 @@ class TrainBatches:
         main, extras = self._main_dataset(), recipe.extra_datasets()
         #: images per stream ("main", then each extra stream's name), for the start summary
         self.sizes = {name: len(cast(Sized, d)) for name, d in {"main": main, **extras}.items()}
+        #: lines for the start summary about how the data is read
+        self.notes = _slow_folder_notes(config.data, main)
         self._main = self._stream(main, 0, start_step)
         self._extras = {name: self._stream(dataset, zlib.crc32(name.encode()), start_step)
                         for name, dataset in extras.items()}
@@ -72,9 +80,10 @@ class TrainBatches:
     def _main_dataset(self) -> Dataset:
         config = self.config
         if self.paired:
-            assert config.data is not None and config.data_lr is not None  # checked with the config
-            return PairedCropDataset(resolve_dataset(config.data), resolve_dataset(config.data_lr),
-                                     config.patch_size, config.scale)
+            assert config.data is not None  # checked with the config
+            lr = resolve_dataset(config.data_lr) if config.data_lr is not None else None
+            return PairedCropDataset(resolve_dataset(config.data), lr, config.patch_size,
+                                     config.scale)
         folder = resolve_dataset(config.data if config.data is not None else DEMO_DATA)
         return HRCropDataset(folder, config.patch_size, config.scale,
                              size_hint=lambda side: patch_size_hint(side, config.scale))
@@ -123,8 +132,19 @@ class TrainBatches:
         with torch.cuda.stream(self._stream_for_copies):
             return self._make_batch(step)
 
+    def take_wait_seconds(self) -> float:
+        """Seconds spent waiting for the data loaders since the last call."""
+        waited, self._waited = self._waited, 0.0
+        return waited
+
+    def _next_items(self, iterator: Iterator[Any]) -> Any:
+        started = time.perf_counter()
+        items = next(iterator)
+        self._waited += time.perf_counter() - started
+        return items
+
     def _make_batch(self, step: int) -> Batch:
-        first = _to_device(next(self._main), self.device)
+        first = _to_device(self._next_items(self._main), self.device)
         if self.paired:
             lr, hr = first
             levels = self._degrade(hr, step) if self.level_factors else {}
@@ -133,7 +153,8 @@ class TrainBatches:
             hr = first
             levels = self._degrade(hr, step)
             lr = levels.pop(self.config.scale)
-        extra = {name: _to_device(next(it), self.device) for name, it in self._extras.items()}
+        extra = {name: _to_device(self._next_items(it), self.device)
+                 for name, it in self._extras.items()}
         if self.config.channels_last:
             lr, hr = (x.contiguous(memory_format=torch.channels_last) for x in (lr, hr))
         return Batch(lr=lr, hr=hr, extra=extra, lr_levels=levels)
@@ -153,3 +174,25 @@ class TrainBatches:
         levels = make_lr_levels(hr, factors, self.degradation, quantize=quantize,
                                 generator=generator)
         return dict(zip(factors, levels, strict=True))
+
+
+def _is_pair_store(data: str | None) -> bool:
+    """Whether ``--data`` is a store of HR/LR pairs (which makes the run a paired one)."""
+    if data is None or not is_store(data):
+        return False
+    return read_manifest(data)["kind"] == "pairs"
+
+
+def _slow_folder_notes(data: str | None, dataset: Dataset) -> list[str]:
+    """A pointer to ``srkit pack`` when every crop decodes a whole image (a folder too big to cache)."""
+    decoded = getattr(dataset, "uncached_bytes", None)
+    if data is None or not decoded:
+        return []
+    return [f"{data} decodes to {decoded / 1e9:.1f} GB, more than the in-memory cache holds, so "
+            f"every crop decodes a whole image; srkit pack {data} STORE once and --data STORE "
+            f"reads crops {PACKED_SPEEDUP} faster (docs/performance.md)"]
+
+
+#: store vs folder crops per second per core on DIV2K-size PNGs, measured by
+#: benchmarks/data_throughput.py (the table in docs/performance.md)
+PACKED_SPEEDUP = "about 770x"

@@ -61,10 +61,11 @@ class RunLog:
                 if isinstance(value, (int, float)) and key != "iteration":
                     self._tensorboard.add_scalar(key.replace(".", "/"), value, step)
 
-    def advance(self, postfix: dict[str, float] | None = None) -> None:
+    def advance(self, postfix: dict[str, float | str] | None = None) -> None:
         self._bar.update(1)
         if postfix:
-            self._bar.set_postfix({k: f"{v:.4g}" for k, v in postfix.items()}, refresh=False)
+            shown = {k: v if isinstance(v, str) else f"{v:.4g}" for k, v in postfix.items()}
+            self._bar.set_postfix(shown, refresh=False)
 
     def message(self, text: str) -> None:
         """A line for the user that does not break the progress bar."""
@@ -83,7 +84,7 @@ class SilentLog:
     def record(self, entry: dict[str, Any]) -> None:
         pass
 
-    def advance(self, postfix: dict[str, float] | None = None) -> None:
+    def advance(self, postfix: dict[str, float | str] | None = None) -> None:
         pass
 
     interactive = False
