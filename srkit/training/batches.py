@@ -24,7 +24,7 @@ from srkit.degradations.spec import build_degradation
 from srkit.interfaces import Batch, Recipe
 from srkit.training.config import TrainConfig
 from srkit.training.distributed import ProcessInfo
-from srkit.training.interrupts import leave_stops_to_the_main_process
+from srkit.training.interrupts import leave_stops_to_the_main_process, stop_signals_blocked
 from srkit.training.rng import derive_seed
 from srkit.training.sampling import SeededItems, StreamBatchSampler
 
@@ -80,6 +80,10 @@ class TrainBatches:
             shutdown = getattr(iterator, "_shutdown_workers", None)
             if shutdown is not None:
                 shutdown()
+            for worker in getattr(iterator, "_workers", ()):
+                if worker.is_alive():  # workers ignore SIGTERM, so the loader cannot end them
+                    worker.kill()
+                    worker.join(timeout=5)
 
     def _stream(self, dataset: Dataset, stream: int, start_step: int) -> Iterator[Any]:
         config, info = self.config, self.info
@@ -93,7 +97,8 @@ class TrainBatches:
             # the loader's own generator: creating it must not draw from the training RNG
             generator=torch.Generator().manual_seed(derive_seed(config.seed, stream, 2)),
         )
-        return iter(loader)
+        with stop_signals_blocked():  # persistent workers are forked here
+            return iter(loader)
 
     def next_batch(self, step: int) -> Batch:
         """The batch of ``step``; on CUDA, also starts preparing the batch of ``step + 1``."""
