@@ -323,8 +323,16 @@ def convert_checkpoint(src: str | os.PathLike[str], dst: str | os.PathLike[str],
                        scale: int | None = None,
                        extra_files: Mapping[str, str | os.PathLike[str]] | None = None) -> Converted:
     """Convert ``src`` (with the converter ``arch``, or the detected one) and write srkit safetensors."""
+    from srkit.writable import check_output_file
+
+    extra_files = dict(extra_files or {})
+    check_output_file(dst, "DST", inputs=[src, *extra_files.values()], suffixes=(".safetensors",))
     state = load_foreign_state_dict(src)
-    extra = {name: load_foreign(path) for name, path in (extra_files or {}).items()}
+    extra = {name: load_foreign(path) for name, path in extra_files.items()}
     converted = convert_state_dict(state, arch=arch, scale=scale, extra=extra, source=str(src))
-    save_converted(converted, dst, source=str(src))
+    try:
+        save_converted(converted, dst, source=str(src))
+    except OSError as exc:
+        raise SrkitError(f"{dst}: cannot write ({exc.strerror or exc}); a previous file of that "
+                         "name is left as it was") from None
     return converted

@@ -184,12 +184,18 @@ def save_image(image: Tensor, path: str | Path, *, jpeg_quality: int = 95) -> No
 
 
 def save_pil_image(image: Image.Image, path: str | Path, *, jpeg_quality: int = 95) -> None:
-    """Save a Pillow image; format from the suffix, missing parent folders created."""
+    """Save a Pillow image atomically (a kill mid-write leaves the previous file); format from the
+    suffix, missing parent folders created."""
+    from srkit.atomic_files import atomic_output
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     options: dict[str, Any] = {"quality": jpeg_quality} if path.suffix.lower() in {".jpg", ".jpeg"} else {}
+    image_format = Image.registered_extensions().get(path.suffix.lower())
+    if image_format is None:
+        raise SrkitError(f"{path}: cannot write image (unknown file extension {path.suffix!r})")
     try:
-        image.save(path, **options)
+        with atomic_output(path) as tmp:
+            image.save(tmp, format=image_format, **options)
     except (OSError, ValueError, KeyError) as exc:
         raise SrkitError(f"{path}: cannot write image ({exc})") from None
 

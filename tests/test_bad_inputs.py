@@ -312,6 +312,160 @@ CASES = [
 ]
 
 
+# ---- outputs over inputs, torn outputs, unwritable destinations ------------------------------
+
+
+def linked(make: Callable[[Path], Path], how: str) -> Callable[[Path], tuple[Path, Path]]:
+    """``(file, another name of it)``: a symbolic or a hard link beside it."""
+    def build(d: Path) -> tuple[Path, Path]:
+        source = make(d)
+        alias = d / f"alias{''.join(source.suffixes)}"
+        (alias.symlink_to if how == "symlink" else alias.hardlink_to)(source)
+        return source, alias
+    return build
+
+
+def srresnet_weights(d: Path) -> Path:
+    path = d / "srresnet.safetensors"
+    if not path.exists():
+        save_weights(build_generator("srresnet", scale=2, channels=4, blocks=1), path)
+    return path
+
+
+def export(make_out: Callable[[Path, Path], Path], fmt: str = "onnx") -> Callable[[Path], list[str]]:
+    def argv(d: Path) -> list[str]:
+        weights = tiny_weights(d)
+        return ["export", str(weights), str(make_out(d, weights)), "--format", fmt]
+    return argv
+
+
+def previous_file(name: str) -> Callable[[Path, Path], Path]:
+    """An output that already exists (a good earlier result that must survive)."""
+    def make(d: Path, weights: Path) -> Path:
+        path = d / name
+        path.write_bytes(b"previous good output")
+        return path
+    return make
+
+
+def fail_while_writing(target: str, errno_code: int = errno.ENOSPC) -> Callable[[pytest.MonkeyPatch], None]:
+    """``target`` (``module.function`` that writes a path given as its second argument, or its
+    ``save`` method) writes half a file and fails, as on a full disk or when killed mid-write."""
+    def prepare(monkeypatch: pytest.MonkeyPatch) -> None:
+        module, name = target.rsplit(".", 1)
+        import importlib
+
+        owner = importlib.import_module(module) if not module.endswith("Image") else \
+            importlib.import_module("PIL.Image").Image
+
+        def torn(*args: object, **kwargs: object) -> None:
+            path = next(a for a in args if isinstance(a, (str, Path)))
+            Path(path).write_bytes(b"half a fi")
+            raise OSError(errno_code, os.strerror(errno_code))
+
+        monkeypatch.setattr(owner, name, torn)
+    return prepare
+
+
+def onnxruntime_disagrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    from srkit.errors import SrkitError
+
+    def disagree(model: object, path: Path, onnxruntime: object, name: Path | None = None) -> None:
+        raise SrkitError(f"{name}: ONNX output differs from PyTorch by 0.5 on a 32x24 input")
+
+    monkeypatch.setattr("srkit.export.check_onnx", disagree)
+
+
+def upscale_over_previous(d: Path) -> list[str]:
+    argv = upscale(tiny_weights)(d)
+    (d / "out").mkdir()
+    (d / "out" / "img0.png").write_bytes(b"previous good upscale")
+    return argv
+
+
+def upscale_into_a_hard_link_of_the_input(d: Path) -> list[str]:
+    source = image(d)
+    (d / "out").mkdir()
+    (d / "out" / "img0.png").hardlink_to(source)
+    return ["upscale", "--device", "cpu", "--weights", str(tiny_weights(d)), str(source),
+            "--out", str(d / "out")]
+
+
+def degrade(out: Callable[[Path], Path]) -> Callable[[Path], list[str]]:
+    return lambda d: ["degrade", str(make_image_folder(d / "hr", size=(16, 16))), str(out(d)),
+                      "--scale", "2"]
+
+
+def a_run_log(d: Path) -> Path:
+    (d / "run").mkdir()
+    (d / "run" / "log.jsonl").write_text('{"iteration": 2, "loss.pixel": 0.5}\n')
+    return d / "run"
+
+
+OUTPUT_CASES = [
+    Case("export: --format onnx over its own input",
+         export(lambda d, w: w), "OUT must end in .onnx"),
+    Case("export: --format onnx to a symbolic link of its input",
+         lambda d: ["export", *map(str, linked(tiny_weights, "symlink")(d)), "--format", "onnx"],
+         "must end in .onnx"),
+    Case("export: --format onnx to a hard link of its input named .onnx",
+         lambda d: (lambda w: ["export", str(w), str(_hardlink(w, d / "m.onnx")), "--format",
+                               "onnx"])(tiny_weights(d)), "would overwrite the input"),
+    Case("export: --format official over its own input",
+         lambda d: ["export", str(srresnet_weights(d)), str(srresnet_weights(d)), "--format",
+                    "official"], "OUT would overwrite the input"),
+    Case("export: --format onnx to a .pth name", export(lambda d, w: d / "m.pth"),
+         "must end in .onnx"),
+    Case("export: --format onnx into a read-only folder", export(lambda d, w: d / "m.onnx"),
+         "is not writable", prepare=read_only),
+    Case("export: a full disk keeps the previous .onnx", export(previous_file("m.onnx")),
+         "No space left on device", prepare=fail_while_writing("torch.onnx.export")),
+    Case("export: a graph onnxruntime disagrees with keeps the previous .onnx",
+         export(previous_file("m.onnx")), "ONNX output differs", prepare=onnxruntime_disagrees),
+    Case("convert: output over its own input (.pth.tar)",
+         lambda d: ["convert", str(garbage_pth(d)), str(garbage_pth(d)), "--arch", "srresnet"],
+         "DST must end in .safetensors"),
+    Case("convert: output over its own input (.safetensors)",
+         lambda d: ["convert", str(plain_safetensors(d)), str(plain_safetensors(d))],
+         "would overwrite the input"),
+    Case("convert: output a symbolic link to its input",
+         lambda d: ["convert", *map(str, linked(plain_safetensors, "symlink")(d))],
+         "would overwrite the input"),
+    Case("convert: into a read-only folder", convert(plain_safetensors), "is not writable",
+         prepare=read_only),
+    Case("upscale: killed mid-write keeps the previous PNG", upscale_over_previous,
+         "cannot write image", prepare=fail_while_writing("PIL.Image.Image.save", errno.EINTR)),
+    Case("upscale: output a hard link of the input", upscale_into_a_hard_link_of_the_input,
+         "output would overwrite the input"),
+    Case("degrade: OUT_DIR read-only", degrade(lambda d: d / "lr"), "OUT_DIR is not writable",
+         prepare=read_only),
+    Case("degrade: OUT_DIR a symbolic link to the HR folder",
+         degrade(lambda d: _symlink(d / "hr", d / "lr")), "OUT_DIR is the input"),
+    Case("bench: --report read-only", lambda d: bench(tiny_weights)(d) + ["--report", str(d / "r")],
+         "--report is not writable", prepare=read_only),
+    Case("plot: --out over the log it reads",
+         lambda d: ["plot", str(a_run_log(d)), "--out", str(d / "run" / "log.jsonl")],
+         "--out must end in .png"),
+    Case("plot: --out a link to the log it reads",
+         lambda d: ["plot", str(a_run_log(d)), "--out",
+                    str(_symlink(d / "run" / "log.jsonl", d / "plot.png"))],
+         "--out would overwrite the input"),
+    Case("plot: --out read-only", lambda d: ["plot", str(a_run_log(d))], "is not writable",
+         prepare=read_only),
+]
+
+
+def _hardlink(source: Path, alias: Path) -> Path:
+    alias.hardlink_to(source)
+    return alias
+
+
+def _symlink(source: Path, alias: Path) -> Path:
+    alias.symlink_to(source)
+    return alias
+
+
+
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
@@ -341,6 +495,9 @@ def run_case(case: Case, argv: list[str], monkeypatch: pytest.MonkeyPatch,
 @pytest.fixture(autouse=True)
 def _tiny_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
     use_tiny_plugin(monkeypatch)
+
+
+CASES += OUTPUT_CASES
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -15,6 +15,7 @@ from srkit.errors import SrkitError
 from srkit.evaluation.protocol import modcrop
 from srkit.imageio import list_images, load_image, save_image
 from srkit.interfaces import Degradation
+from srkit.writable import check_output_folder
 
 
 def build_degradation(spec: str, sigma: float | None) -> Degradation:
@@ -81,8 +82,7 @@ def command(hr_dir: str, out_dir: Path, scale: int, degradation: str, sigma: flo
     """
     hr_folder = resolve_dataset(hr_dir)
     hr_paths = list_images(hr_folder)
-    if out_dir.resolve() == hr_folder.resolve():
-        raise SrkitError(f"{out_dir}: output folder is the HR folder; choose another")
+    check_output_folder(out_dir, "OUT_DIR", inputs=[hr_folder])
     out_names = _output_names(hr_paths, scale, div2k_names)
     degrade = build_degradation(degradation, sigma)
     generator = torch.Generator().manual_seed(seed)

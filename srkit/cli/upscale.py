@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from srkit.errors import SrkitError, first_informative_line
+from srkit.writable import same_path
 
 EPILOG = """\b
 Examples:
@@ -42,7 +43,7 @@ def output_paths(files: list[Path], out: Path) -> list[Path]:
         target = out / f"{file.stem}.png"
         if target in targets:
             raise SrkitError(f"{file} and {targets[target]} would both be written to {target}")
-        if target.resolve() == file.resolve():
+        if same_path(target, file):
             raise SrkitError(f"{file}: output would overwrite the input; choose another --out")
         targets[target] = file
     return list(targets)

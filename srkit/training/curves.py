@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from srkit.atomic_files import atomic_output
 from srkit.errors import SrkitError
 
 #: series name -> [(iteration, value), ...]
@@ -65,9 +66,9 @@ def plot_curves(run: Path, out: Path) -> Path:
     bottom.grid(alpha=0.3)
     figure.suptitle(f"{run}")
     figure.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        figure.savefig(out, dpi=100)
+        with atomic_output(out) as tmp:
+            figure.savefig(tmp, dpi=100, format=out.suffix.lstrip(".").lower())
     except OSError as exc:
         raise SrkitError(f"{out}: cannot write the plot ({exc.strerror or exc})") from None
     finally:
