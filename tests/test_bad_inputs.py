@@ -466,6 +466,89 @@ def _symlink(source: Path, alias: Path) -> Path:
 
 
 
+# ---- checkpoint records are untrusted --------------------------------------------------------
+
+
+def trained(*extra: str, recipe: str = "tiny") -> Callable[[Path], Path]:
+    """A finished 3-iteration run in ``d/run``; returns its checkpoint folder."""
+    def build(d: Path) -> Path:
+        main(train("--iters", "3", *extra, recipe=recipe)(d))
+        return d / "run" / "checkpoints"
+    return build
+
+
+def resume_after(damage: Callable[[Path], None], *extra: str) -> Callable[[Path], list[str]]:
+    """Train, let ``damage`` edit the checkpoint folder, then ``--resume`` (to iteration 9)."""
+    def argv(d: Path) -> list[str]:
+        damage(trained()(d))
+        return train("--resume", "--iters", "9", *extra)(d)
+    return argv
+
+
+def edited_record(edit: Callable[[dict], object]) -> Callable[[Path], None]:
+    def damage(folder: Path) -> None:
+        latest = folder / "latest.json"
+        latest.write_text(json.dumps(edit(json.loads(latest.read_text()))))
+    return damage
+
+
+def replaced(key: str, value: object) -> Callable[[Path], None]:
+    return edited_record(lambda state: {**state, key: value})
+
+
+def tensor_file_linked_outside(folder: Path) -> None:
+    name = json.loads((folder / "latest.json").read_text())["tensors"]
+    (folder / name).unlink()
+    (folder / name).symlink_to(folder.parent / "model.safetensors")
+
+
+CHECKPOINT_CASES = [
+    Case("train --resume: latest.json is a list", resume_after(edited_record(lambda s: [])),
+         "not a checkpoint record"),
+    Case("train --resume: 'sampler' a string", resume_after(replaced("sampler", "x")),
+         "'sampler' must be an object"),
+    Case("train --resume: negative iteration", resume_after(replaced("iteration", -5)),
+         "'iteration' must be a whole number"),
+    Case("train --resume: iteration a string", resume_after(replaced("iteration", "6")),
+         "'iteration' must be a whole number"),
+    Case("train --resume: iteration true", resume_after(replaced("iteration", True)),
+         "'iteration' must be a whole number"),
+    Case("train --resume: 'tensors' outside the folder",
+         resume_after(replaced("tensors", "../model.safetensors")), "'tensors' must name"),
+    Case("train --resume: 'tensors' an absolute path",
+         resume_after(replaced("tensors", "/etc/passwd")), "'tensors' must name"),
+    Case("train --resume: tensor file a link outside the folder",
+         resume_after(tensor_file_linked_outside), "links outside"),
+    Case("train --resume: 'config' a list", resume_after(replaced("config", [1])),
+         "'config' must be an object"),
+    Case("train --resume: 'best_psnr' a string", resume_after(replaced("best_psnr", "high")),
+         "'best_psnr' must be a finite number"),
+    Case("train --resume: 'sampler.world_size' zero",
+         resume_after(replaced("sampler", {"next_step": 6, "world_size": 0})),
+         "'sampler.world_size' must be a whole number"),
+    Case("train --resume: optimizer state missing",
+         resume_after(edited_record(lambda s: {k: v for k, v in s.items() if k != "optimizers"})),
+         "the checkpoint's state does not fit this run"),
+    Case("train --resume: optimizer state of another shape",
+         resume_after(replaced("optimizers", {"generator": {"state": 5, "param_groups": []}})),
+         "the checkpoint's state does not fit this run"),
+    Case("train --resume: --channels other than the run's",
+         lambda d: (trained("--channels", "4", "--blocks", "1", recipe="srresnet")(d), train(
+             "--resume", "--channels", "8", "--blocks", "1", recipe="srresnet")(d))[1],
+         "--channels 4 (this run: 8)"),
+    Case("train --resume: --blocks other than the run's",
+         lambda d: (trained("--channels", "4", "--blocks", "1", recipe="srresnet")(d), train(
+             "--resume", "--channels", "4", "--blocks", "2", recipe="srresnet")(d))[1],
+         "--blocks 1 (this run: 2)"),
+    Case("info: latest.json is a list",
+         lambda d: (edited_record(lambda s: [])(folder := trained()(d)),
+                    ["info", str(folder / "latest.json")])[1], "not a checkpoint record"),
+    Case("info: 'config' a string",
+         lambda d: (replaced("config", "x")(folder := trained()(d)), ["info", str(folder)])[1],
+         "'config' must be an object"),
+]
+
+
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
@@ -497,7 +580,7 @@ def _tiny_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
     use_tiny_plugin(monkeypatch)
 
 
-CASES += OUTPUT_CASES
+CASES += OUTPUT_CASES + CHECKPOINT_CASES
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
