@@ -108,8 +108,10 @@ def load_image(path: str | Path) -> Tensor:
     file, or a float image with NaN or infinite pixels, raises a one-line :class:`SrkitError`.
     """
     path = Path(path)
+    size = (0, 0)
     try:
         with Image.open(path) as image:
+            size = image.size
             wide = _sixteen_bit_colour_rawmode(image)
             if wide is not None:
                 if _has_alpha(image):
@@ -123,6 +125,12 @@ def load_image(path: str | Path) -> Tensor:
             tensor = pil_to_tensor(upright)
     except _READ_ERRORS as exc:
         raise _unreadable(path, exc) from None
+    except (MemoryError, RuntimeError) as exc:
+        from srkit.memory import allocation_error, is_allocation_failure
+
+        if not is_allocation_failure(exc):
+            raise
+        raise allocation_error(path, *size, "load") from None
     return tensor
 
 

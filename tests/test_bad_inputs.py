@@ -259,19 +259,19 @@ CASES = [
          "--learning-rate-gamma must be in (0, 1]"),
     Case("train: --learning-rate-min nan", train("--learning-rate-min", "nan"),
          "--learning-rate-min must be a finite number"),
-    Case("train: --batch-size 0", train("--batch-size", "0"), "--batch-size must be >= 1, got 0"),
-    Case("train: --iters 0", train("--iters", "0"), "--iters must be >= 1"),
+    Case("train: --batch-size 0", train("--batch-size", "0"), "--batch-size must be in [1, 65536], got 0"),
+    Case("train: --iters 0", train("--iters", "0"), "--iters must be in [1, 1000000000], got 0"),
     Case("train: --scale 0", train("--scale", "0"), "--scale must be in [1, 64], got 0"),
     Case("train: --patch-size 15", train("--patch-size", "15"),
          "--patch-size 15 is not a multiple of --scale 2"),
-    Case("train: --patch-size -2", train("--patch-size", "-2"), "--patch-size must be >= 1"),
+    Case("train: --patch-size -2", train("--patch-size", "-2"), "--patch-size must be in [1, 8192], got -2"),
     Case("train: --ema 1.5", train("--ema", "1.5"), "--ema must be in [0, 1), got 1.5"),
     Case("train: --ema 1", train("--ema", "1"), "--ema must be in [0, 1)"),
     Case("train: --grad-clip -1", train("--grad-clip", "-1"), "--grad-clip must be >= 0"),
-    Case("train: --workers -1", train("--workers", "-1"), "--workers must be >= 0"),
+    Case("train: --workers -1", train("--workers", "-1"), "--workers must be in [0, 256], got -1"),
     Case("train: --val-every -1", train("--val-every", "-1"), "--val-every must be >= 0"),
     Case("train: --save-every 0", train("--save-every", "0"), "--save-every must be >= 1"),
-    Case("train: --seed -1", train("--seed", "-1"), "--seed must be >= 0"),
+    Case("train: --seed -1", train("--seed", "-1"), "--seed must be in [0, 9223372036854775807], got -1"),
     Case("train: --nan-at -5 (a plugin's own bound)", train("--nan-at", "-5"),
          "--nan-at must be >= -1"),
     Case("srresnet: --channels 0", train("--channels", "0", recipe="srresnet"),
@@ -549,6 +549,66 @@ CHECKPOINT_CASES = [
 ]
 
 
+# ---- unbounded sizes and memory limits -------------------------------------------------------
+
+
+def _without_iters(argv: list[str]) -> list[str]:
+    """``argv`` without its ``--iters N`` (so a config file's value is the one used)."""
+    at = argv.index("--iters")
+    return argv[:at] + argv[at + 2:]
+
+
+def memory_left(count: int,
+                source: str = "srkit.memory._rlimit_left") -> Callable[[pytest.MonkeyPatch], None]:
+    """The process may allocate only ``count`` more bytes (``ulimit -v``, a cgroup limit)."""
+    def prepare(monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(source, lambda: count)
+    return prepare
+
+
+def allocations_fail(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decoding an image fails as numpy does under a memory limit (``_ArrayMemoryError``)."""
+    import numpy as np
+
+    def refuse(image: object) -> None:
+        np.empty(1 << 62, dtype=np.uint8)  # raises numpy's MemoryError subclass
+
+    monkeypatch.setattr("srkit.imageio.pil_to_tensor", refuse)
+
+
+SIZE_CASES = [
+    Case("train: iters = 99999999999999999999 in a config file",
+         lambda d: _without_iters(train("--config", str(_write(d / "c.toml",
+                                                               "iters = 99999999999999999999\n")))(d)),
+         "--iters must be in [1, 1000000000], got 99999999999999999999"),
+    Case("train: iters = 10**400 in a config file",
+         lambda d: _without_iters(train("--config", str(_write(d / "c.toml", f"iters = {10**400}\n")))(d)),
+         "got a 401-digit number"),
+    Case("train: --iters 1000000001", train("--iters", "1000000001"), "--iters must be in [1, "),
+    Case("train: --batch-size 100000", train("--batch-size", "100000"),
+         "--batch-size must be in [1, 65536], got 100000"),
+    Case("train: --patch-size 100000", train("--patch-size", "100000"), "--patch-size must be in"),
+    Case("train: --workers 100000", train("--workers", "100000"), "--workers must be in [0, 256]"),
+    Case("train: --keep 10**12", train("--keep", str(10**12)), "--keep must be in [1, 10000]"),
+    Case("srresnet: --blocks 10**12 (no declared max)",
+         train("--blocks", str(10**12), recipe="srresnet"), "--blocks must be in [1, 1000000000]"),
+    Case("train: a batch of crops larger than the memory limit",
+         train("--batch-size", "4096", "--patch-size", "96"),
+         "--batch-size 4096 with --patch-size 96: the crops need at least",
+         prepare=memory_left(10**9)),
+    Case("upscale: output larger than the address-space limit", upscale(tiny_weights),
+         "needs at least", prepare=memory_left(10_000)),
+    Case("upscale: output larger than the cgroup limit", upscale(tiny_weights),
+         "needs at least", prepare=memory_left(10_000, "srkit.memory._cgroup_left")),
+    Case("upscale: decoding fails for memory", upscale(tiny_weights),
+         "not enough memory to load this 12x12 image", prepare=allocations_fail),
+    Case("degrade: decoding fails for memory", degrade(lambda d: d / "lr"),
+         "not enough memory to load this 16x16 image", prepare=allocations_fail),
+    Case("bench: decoding fails for memory", bench(tiny_weights),
+         "not enough memory to load this", prepare=allocations_fail),
+]
+
+
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
@@ -580,7 +640,7 @@ def _tiny_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
     use_tiny_plugin(monkeypatch)
 
 
-CASES += OUTPUT_CASES + CHECKPOINT_CASES
+CASES += OUTPUT_CASES + CHECKPOINT_CASES + SIZE_CASES
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -15,6 +15,7 @@ from srkit.errors import SrkitError
 from srkit.evaluation.protocol import modcrop
 from srkit.imageio import list_images, load_image, save_image
 from srkit.interfaces import Degradation
+from srkit.memory import OutOfMemory, allocation_error, is_allocation_failure
 from srkit.writable import check_output_folder
 
 
@@ -55,6 +56,10 @@ def _degrade_file(hr_path: Path, scale: int, degradation: Degradation,
         return make_lr(hr, scale, degradation, generator=generator)
     except SrkitError as exc:
         raise SrkitError(f"{hr_path}: {exc}") from None
+    except (RuntimeError, MemoryError) as exc:
+        if not is_allocation_failure(exc):
+            raise
+        raise allocation_error(hr_path, width, height, "degrade") from None
 
 
 @click.command("degrade", short_help="Make an LR folder from an HR folder.")
@@ -90,6 +95,8 @@ def command(hr_dir: str, out_dir: Path, scale: int, degradation: str, sigma: flo
     for hr_path in tqdm(hr_paths, desc="degrade", unit="img", disable=None):
         try:
             lr = _degrade_file(hr_path, scale, degrade, generator)
+        except OutOfMemory:
+            raise  # the next image would fail too: say so once
         except SrkitError as exc:
             warnings.warn(f"{exc}; skipped", stacklevel=1)
             continue

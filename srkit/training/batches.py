@@ -22,6 +22,7 @@ from srkit.data import HRCropDataset, PairedCropDataset, resolve_dataset
 from srkit.degradations.lr import make_lr, make_lr_levels
 from srkit.degradations.spec import build_degradation
 from srkit.interfaces import Batch, Recipe
+from srkit.memory import training_memory_plan
 from srkit.training.config import TrainConfig
 from srkit.training.distributed import ProcessInfo
 from srkit.training.interrupts import leave_stops_to_the_main_process, stop_signals_blocked
@@ -53,6 +54,7 @@ class TrainBatches:
         self.degradation = (build_degradation(config.degradation)
                             if not self.paired or self.level_factors else None)
         main, extras = self._main_dataset(), recipe.extra_datasets()
+        training_memory_plan(config.batch_size, config.patch_size, config.workers, 1 + len(extras))
         #: images per stream ("main", then each extra stream's name), for the start summary
         self.sizes = {name: len(cast(Sized, d)) for name, d in {"main": main, **extras}.items()}
         self._main = self._stream(main, 0, start_step)

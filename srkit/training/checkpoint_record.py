@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from srkit.errors import SrkitError
+from srkit.training.config import MAX_ITERS
 
 #: a tensor file name as :func:`srkit.training.checkpoint.tensor_file_name` writes it
 TENSOR_FILE = re.compile(r"ckpt-\d{7,}\.safetensors")
@@ -21,8 +22,7 @@ _OBJECTS = {"config": "the run's options", "sampler": "the data position",
             "optimizers": "optimizer state", "schedulers": "scheduler state",
             "scalers": "gradient scaler state", "rng": "random generator state",
             "rng_by_rank": "random generator states", "validation": "the last validation"}
-#: more iterations than any run makes (the bound of ``--iters``)
-MAX_ITERATION = 10**9
+MAX_ITERATION = MAX_ITERS
 
 
 def checked_record(state: Any, latest: Path, *, full: bool = True) -> dict[str, Any]:
