@@ -20,7 +20,7 @@ import torch
 from safetensors import SafetensorError
 from torch import Tensor
 
-from srkit.errors import SrkitError
+from srkit.errors import SrkitError, first_informative_line
 
 NESTING_KEYS = ("params_ema", "params", "state_dict", "model", "generator", "net")
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
@@ -139,6 +139,9 @@ def load_foreign(path: str | os.PathLike[str]) -> Any:
         raise SrkitError(f"{path}: cannot read checkpoint safely ({_reason(exc)}); srkit never runs "
                          "code stored in a checkpoint: save the weights as a plain state dict of "
                          "tensors (or as .safetensors) and convert that") from None
+    except Exception as exc:  # the restricted unpickler trips on text files (IndexError, ...)
+        raise SrkitError(f"{path}: not a checkpoint srkit can read ({type(exc).__name__}: "
+                         f"{first_informative_line(exc, 120)})") from None
 
 
 #: lines of torch.load's error that are advice, not the reason (one suggests weights_only=False)

@@ -68,12 +68,26 @@ def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, str], dict[str,
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
             shapes = {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}  # noqa: SIM118
+            dtypes = {key: f.get_slice(key).get_dtype() for key in f.keys()}  # noqa: SIM118
     except (SafetensorError, OSError, ValueError) as exc:
         raise _not_safetensors(path, exc) from None
+    _check_floating(path, dtypes)
     if not is_srkit_metadata(metadata):
         raise SrkitError(f"{path}: safetensors file without srkit metadata; convert it with 'srkit convert'")
     check_scales_agree(path, metadata)
     return metadata, shapes
+
+
+#: the integer buffer torch modules keep beside their floating-point weights (BatchNorm's count)
+_INTEGER_BUFFERS = (".num_batches_tracked",)
+
+
+def _check_floating(path: Path, dtypes: Mapping[str, str]) -> None:
+    """Refuse integer or bool weights (a cast file): they would give black or white images."""
+    for key, dtype in dtypes.items():
+        if not dtype.startswith(("F", "BF")) and not key.endswith(_INTEGER_BUFFERS):
+            raise SrkitError(f"{path}: tensor {key!r} is stored as {dtype}, not as floating point; "
+                             "these are not trained weights")
 
 
 def _not_safetensors(path: Path, exc: BaseException) -> SrkitError:

@@ -609,6 +609,50 @@ SIZE_CASES = [
 ]
 
 
+# ---- foreign files and weights that lie about themselves --------------------------------------
+
+
+def text_as_weights(d: Path) -> Path:
+    """A text file whose first byte is a pickle opcode (``r``): trips the restricted unpickler."""
+    path = d / "r.pth"
+    path.write_text("root:x:0:0\n")
+    return path
+
+
+def cast_weights(dtype: torch.dtype) -> Callable[[Path], Path]:
+    """Real tiny weights with every tensor cast to ``dtype``, metadata intact."""
+    def make(d: Path) -> Path:
+        from safetensors import safe_open
+
+        path = tiny_weights(d)
+        with safe_open(str(path), "pt") as f:
+            metadata, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+        save_file({k: v.to(dtype) for k, v in tensors.items()}, str(path), metadata=metadata)
+        return path
+    return make
+
+
+FOREIGN_CASES = [
+    *[Case(f"{command}: a text file starting with 'r' as weights", make(text_as_weights),
+           "r.pth: not a checkpoint srkit can read (IndexError")
+      for command, make in (("info", info), ("upscale", upscale), ("convert", convert),
+                            ("train --init", train_init))],
+    Case("bench --lpips-weights: a text file starting with 'r'",
+         lambda d: [*bench(tiny_weights)(d)[:1], "--lpips-weights", str(text_as_weights(d)),
+                    *bench(tiny_weights)(d)[2:]], "not a checkpoint srkit can read"),
+    *[Case(f"{command}: {dtype} weights", make(cast_weights(dtype)),
+           f"is stored as {code}, not as floating point")
+      for dtype, code in ((torch.int8, "I8"), (torch.uint8, "U8"), (torch.int64, "I64"),
+                          (torch.bool, "BOOL"))
+      for command, make in (("info", info), ("upscale", upscale))],
+    Case("bench: int8 weights", bench(cast_weights(torch.int8)), "is stored as I8"),
+    Case("info: metadata scale 'abc'", info(meta(scale="abc")),
+         "metadata 'scale' must be a whole number >= 1, got 'abc'"),
+    Case("upscale: metadata scale 'abc'", upscale(meta(scale="abc")),
+         "metadata 'scale' must be a whole number"),
+]
+
+
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
@@ -640,7 +684,7 @@ def _tiny_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
     use_tiny_plugin(monkeypatch)
 
 
-CASES += OUTPUT_CASES + CHECKPOINT_CASES + SIZE_CASES
+CASES += OUTPUT_CASES + CHECKPOINT_CASES + SIZE_CASES + FOREIGN_CASES
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

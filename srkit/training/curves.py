@@ -7,6 +7,7 @@ extra), so a run can be looked at on any machine with no server.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from srkit.atomic_files import atomic_output
@@ -27,10 +28,11 @@ def read_curves(run: Path) -> tuple[Series, Series]:
         try:
             entry = json.loads(line)
             iteration = int(entry["iteration"])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, OverflowError):  # a torn line; 1e400 is inf
             continue
         for key, value in entry.items():
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) \
+                    or not math.isfinite(value):
                 continue
             if key.startswith("loss."):
                 losses.setdefault(key[5:], []).append((iteration, float(value)))
