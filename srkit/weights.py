@@ -78,14 +78,16 @@ def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, str], dict[str,
     return metadata, shapes
 
 
-#: the integer buffer torch modules keep beside their floating-point weights (BatchNorm's count)
-_INTEGER_BUFFERS = (".num_batches_tracked",)
+#: names of the tensors every network holds in floating point (integer buffers such as
+#: BatchNorm's ``num_batches_tracked`` or SwinIR's ``relative_position_index`` are other names)
+_FLOATING_NAMES = ("weight", "bias")
 
 
 def _check_floating(path: Path, dtypes: Mapping[str, str]) -> None:
-    """Refuse integer or bool weights (a cast file): they would give black or white images."""
+    """Refuse weights and biases stored as integers or bools (a cast file): they would give black
+    or white images. Loading into a module checks every tensor against the module's own dtype."""
     for key, dtype in dtypes.items():
-        if not dtype.startswith(("F", "BF")) and not key.endswith(_INTEGER_BUFFERS):
+        if key.rsplit(".", 1)[-1] in _FLOATING_NAMES and not dtype.startswith(("F", "BF")):
             raise SrkitError(f"{path}: tensor {key!r} is stored as {dtype}, not as floating point; "
                              "these are not trained weights")
 
