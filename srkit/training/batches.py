@@ -27,9 +27,10 @@ from srkit.data.store import is_store, read_manifest
 from srkit.degradations.lr import make_lr, make_lr_levels
 from srkit.degradations.spec import build_degradation
 from srkit.interfaces import Batch, Recipe
+from srkit.memory import training_memory_plan
 from srkit.training.config import TrainConfig
 from srkit.training.distributed import ProcessInfo
-from srkit.training.interrupts import leave_stops_to_the_main_process
+from srkit.training.interrupts import leave_stops_to_the_main_process, stop_signals_blocked
 from srkit.training.rng import derive_seed
 from srkit.training.sampling import SeededItems, StreamBatchSampler
 
@@ -67,6 +68,7 @@ class TrainBatches:
         self.degradation = (build_degradation(config.degradation)
                             if not self.paired or self.level_factors else None)
         main, extras = self._main_dataset(), recipe.extra_datasets()
+        training_memory_plan(config.batch_size, config.patch_size, config.workers, 1 + len(extras))
         #: images per stream ("main", then each extra stream's name), for the start summary
         self.sizes = {name: len(cast(Sized, d)) for name, d in {"main": main, **extras}.items()}
         #: lines for the start summary about how the data is read
@@ -98,6 +100,10 @@ class TrainBatches:
             shutdown = getattr(iterator, "_shutdown_workers", None)
             if shutdown is not None:
                 shutdown()
+            for worker in getattr(iterator, "_workers", ()):
+                if worker.is_alive():  # workers ignore SIGTERM, so the loader cannot end them
+                    worker.kill()
+                    worker.join(timeout=5)
 
     def _stream(self, dataset: Dataset, stream: int, start_step: int) -> Iterator[Any]:
         config, info = self.config, self.info
@@ -111,7 +117,8 @@ class TrainBatches:
             # the loader's own generator: creating it must not draw from the training RNG
             generator=torch.Generator().manual_seed(derive_seed(config.seed, stream, 2)),
         )
-        return iter(loader)
+        with stop_signals_blocked():  # persistent workers are forked here
+            return iter(loader)
 
     def next_batch(self, step: int) -> Batch:
         """The batch of ``step``; on CUDA, also starts preparing the batch of ``step + 1``."""

@@ -35,12 +35,22 @@ def format_duration(seconds: float) -> str:
 
 
 def phase_plan(recipe: Recipe, iters: int) -> list[tuple[int, str]]:
-    """``[(first iteration, phase), ...]`` over iterations 1..iters (1-based, as logged)."""
-    plan: list[tuple[int, str]] = []
-    for step in range(iters):
-        name = recipe.phase(step)
-        if not plan or plan[-1][1] != name:
-            plan.append((step + 1, name))
+    """``[(first iteration, phase), ...]`` over iterations 1..iters (1-based, as logged).
+
+    Found by bisecting for each phase boundary, never by walking every iteration, so a billion
+    iterations plan at once. Phases follow one another: a phase never comes back later.
+    """
+    plan = [(1, recipe.phase(0))]
+    last = iters - 1
+    while len(plan) < iters and recipe.phase(last) != plan[-1][1]:
+        same, other = plan[-1][0] - 1, last  # phase(same) is the current phase, phase(other) not
+        while other - same > 1:
+            middle = (same + other) // 2
+            if recipe.phase(middle) == plan[-1][1]:
+                same = middle
+            else:
+                other = middle
+        plan.append((other + 1, recipe.phase(other)))
     return plan
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from srkit.atomic_files import atomic_write_text
+
 
 def _tensorboard_writer(folder: Path) -> Any:
     try:
@@ -45,7 +47,7 @@ class RunLog:
                     kept.append(line)
             except (ValueError, AttributeError):  # a line torn by a kill
                 continue
-        self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        atomic_write_text(self.path, "".join(line + "\n" for line in kept))
 
     @property
     def interactive(self) -> bool:
