@@ -105,8 +105,9 @@ def test_ctrl_c_in_a_terminal_also_reaching_data_workers_still_saves(tmp_path: P
 def test_second_ctrl_c_stops_at_once_keeping_the_previous_checkpoint(tmp_path: Path) -> None:
     val = make_image_folder(tmp_path / "val")
     out = tmp_path / "run"
-    # every step saves and then sleeps for 3 s: the second Ctrl-C lands inside a step
-    process = _start_training(out, val, "--step-sleep", "3", "--save-every", "1")
+    # every step saves and then sleeps for 8 s: the second Ctrl-C lands inside a step even when a
+    # loaded machine delays the signals by seconds
+    process = _start_training(out, val, "--step-sleep", "8", "--save-every", "1")
     _wait_for_an_iteration(process, out)
     while not (out / "checkpoints" / "latest.json").is_file():  # saved right after the log
         time.sleep(0.05)
