@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -311,7 +312,29 @@ def test_every_model_without_weights_is_named_with_its_training_command(
     message = expect_error(capsys, "--models", "bicubic,srgan,drn", "--runs", str(tmp_path),
                            "--datasets", str(tiny_dataset))
     assert "no weights found for srgan, drn" in message
-    assert "'srkit train srgan --scale 4'" in message and "'srkit train drn --scale 4'" in message
+    assert "'srkit train srgan --scale 4 --content-loss mse'" in message
+    assert "'srkit train drn --scale 4'" in message
+
+
+def test_suggested_srgan_command_starts_without_the_vgg_file(
+        capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_dataset: Path) -> None:
+    """The hint's command builds its recipe on a fresh install: no VGG19 file in the hub cache."""
+    import click
+
+    from srkit.cli import build_cli
+    from srkit.cli.train import effective_config
+    from srkit.plugins import get_registry
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
+    message = expect_error(capsys, "--models", "srgan", "--runs", str(tmp_path),
+                           "--datasets", str(tiny_dataset))
+    argv = re.search(r"'srkit train (srgan [^']*)'", message).group(1).split()
+    train = build_cli().get_command(click.Context(click.Group()), "train")
+    command = train.get_command(click.Context(train), argv[0])
+    ctx = command.make_context(argv[0], [*argv[1:], "--out", str(tmp_path / "run")])
+    recipe_class = get_registry().get("recipe", "srgan")
+    config = effective_config("srgan", recipe_class.config_class, ctx, None, ctx.params["preset"])
+    recipe_class(config, torch.device("cpu"))  # the VGG loss would raise here without its file
 
 
 def test_table_names_weights_files_marks_best_values_and_explains_lpips(
