@@ -72,7 +72,7 @@ def test_info_shows_the_final_validation_of_exported_weights(
     code, out, _ = run_cli(capsys, "info", str(finished_run / "model.safetensors"))
     assert code == 0
     line = next(line for line in out.splitlines() if line.strip().startswith("validation:"))
-    assert "dB" in line and "at iteration 6" in line
+    assert "dB" in line and "at iteration 6" in line and "; bicubic " in line
 
 
 def test_info_recognises_a_training_checkpoint(finished_run: Path,

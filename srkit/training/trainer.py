@@ -315,8 +315,10 @@ class Trainer:
             log.record({"iteration": done, "val.psnr": metrics["psnr"], "val.ssim": metrics["ssim"]})
             log.message(f"iteration {done}: validation PSNR {metrics['psnr']:.3f} dB, "
                         f"SSIM {metrics['ssim']:.4f}")
+            bicubic = self.validator.bicubic_scores()
             self.last_validation = {"iteration": done, "psnr": metrics["psnr"],
-                                    "ssim": metrics["ssim"], "set": self.config.val}
+                                    "ssim": metrics["ssim"], "set": self.config.val,
+                                    "bicubic_psnr": bicubic["psnr"], "bicubic_ssim": bicubic["ssim"]}
             if done > 0 and (self.best_psnr is None or metrics["psnr"] > self.best_psnr):
                 self.best_psnr = metrics["psnr"]
                 save_weights(self._export_net(), self.checkpoints / "best.safetensors",
