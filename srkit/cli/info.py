@@ -59,6 +59,8 @@ def command(weights: Path, as_json: bool) -> None:
     click.echo(f"  arguments: {json.dumps(info['kwargs'], sort_keys=True)}")
     if info["extras"]:
         click.echo(f"  extra modules: {', '.join(info['extras'])}")
+    if info.get("training"):
+        click.echo(f"  training: {training_text(info['training'])}")
     if info.get("validation"):
         click.echo(f"  validation: {validation_text(info['validation'])}")
     if info["config"]:
@@ -66,6 +68,18 @@ def command(weights: Path, as_json: bool) -> None:
     warning = below_bicubic_warning(weights, info.get("validation"))
     if warning:
         click.echo(warning, err=True)
+
+
+def training_text(training: dict[str, Any]) -> str:
+    """``iteration 730 of 2000, stopped early (SIGINT)``, or ``... finished``."""
+    reached, planned = training.get("iteration", "?"), training.get("iters", "?")
+    if training.get("stopped_by"):
+        end = f"stopped early ({training['stopped_by']})"
+    elif reached == planned:
+        end = "finished"
+    else:
+        end = "saved during training"
+    return f"iteration {reached} of {planned}, {end}"
 
 
 def _show_checkpoint(checkpoint: dict, as_json: bool) -> None:
