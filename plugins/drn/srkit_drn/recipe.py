@@ -26,14 +26,20 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from srkit.data import LRCropDataset
-from srkit.degradations.lr import make_lr_levels
-from srkit.errors import SrkitError
-from srkit.interfaces import Batch, Recipe, StepContext
-from srkit.models import build_generator
-from srkit.training import run_folder
-from srkit.training.config import Derived, TrainConfig, option
-from srkit.training.schedules import make_scheduler
+from srkit.api import (
+    Batch,
+    Derived,
+    LRCropDataset,
+    Recipe,
+    SrkitError,
+    StepContext,
+    TrainConfig,
+    build_generator,
+    make_lr_levels,
+    make_scheduler,
+    option,
+    run_folder,
+)
 from srkit_drn.arch import DualModels, n_levels, preset
 
 UNPAIRED_STREAM = "unpaired_lr"

@@ -7,7 +7,7 @@ plugin costs nothing until something it provides is used.
 
 from __future__ import annotations
 
-from srkit.hookspecs import Register, hookimpl
+from srkit.api import Register, hookimpl
 
 SRKIT_PLUGIN_API = 1
 

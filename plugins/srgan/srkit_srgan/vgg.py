@@ -15,9 +15,8 @@ import torch
 from torch import Tensor, nn
 from torchvision.models import vgg19
 
-from srkit.errors import SrkitError
-from srkit.pretrained import hub_cache_path as _hub_cache_path
-from srkit.pretrained import load_features, read_pretrained_state
+from srkit.api import SrkitError, load_features, read_pretrained_state
+from srkit.api import hub_cache_path as _hub_cache_path
 
 #: torchvision's file name and address of the VGG19 ImageNet weights (IMAGENET1K_V1).
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
