@@ -15,7 +15,9 @@ from srkit.convert import (
     ConverterInput,
     check_layout,
     convert_checkpoint,
+    convert_state_dict,
     detect_layout,
+    load_foreign_state_dict,
     strip_prefixes,
 )
 from srkit.data import LRCropDataset
@@ -52,7 +54,8 @@ __all__ = [
     "make_lr_levels", "load_image", "save_image",
     # weights: srkit files, foreign checkpoints, converters, export, pretrained downloads
     "load_model", "load_module", "read_extras", "save_weights", "weights_info",
-    "Converted", "Converter", "ConverterInput", "check_layout", "convert_checkpoint", "detect_layout",
-    "strip_prefixes", "describe_model_file", "load_model_file", "read_model_file",
+    "Converted", "Converter", "ConverterInput", "check_layout", "convert_checkpoint", "convert_state_dict",
+    "detect_layout", "load_foreign_state_dict", "strip_prefixes", "describe_model_file", "load_model_file",
+    "read_model_file",
     "export_official", "export_onnx", "hub_cache_path", "load_features", "read_pretrained_state",
 ]

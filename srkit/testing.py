@@ -11,6 +11,9 @@ fixtures without any set-up:
 
 The functions behind them (:func:`plugin_environment`, :func:`run_cli`) and the step context
 :class:`PlainStepContext` work without pytest; importing ``srkit`` never imports this module.
+With :mod:`srkit.api`, this is all a plugin's tests import srkit through: the few helpers below
+that reach inside srkit (:func:`srkit_main`, :func:`isolated_registry`, :func:`check_recipe_config`,
+:func:`load_init_weights`) keep those tests working when srkit's internals move.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
 
     from srkit.interfaces import Recipe
     from srkit.registry import Registry
+    from srkit.training.config import TrainConfig
 
 #: the environment variables that choose which plugins load (see :mod:`srkit.plugins`)
 PLUGIN_VARIABLES = ("SRKIT_PLUGINS", "SRKIT_DISABLE_PLUGINS", "SRKIT_PLUGIN_MODULES")
@@ -58,6 +63,40 @@ def run_cli(*argv: object) -> CliResult:
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return CliResult(code, out.getvalue(), err.getvalue())
+
+
+def srkit_main(argv: Sequence[str]) -> None:
+    """Run ``srkit ARGV`` in this process exactly as the console script does: a one-line user
+    error is printed and raises ``SystemExit(2)``."""
+    from srkit.cli import main
+
+    main(list(argv))
+
+
+def isolated_registry(*modules: ModuleType) -> Registry:
+    """A fresh registry holding only the plugin ``modules`` (not even ``core``), each named after
+    its module's last dotted part; failures are in ``registry.failed``, not raised."""
+    from srkit.plugins import build_registry
+    from srkit.registry import Origin
+
+    registry, _ = build_registry([(m, Origin(m.__name__.rsplit(".", 1)[-1])) for m in modules])
+    return registry
+
+
+def check_recipe_config(config: TrainConfig, recipe_class: type[Recipe]) -> None:
+    """The checks ``srkit train`` makes of ``config`` before a run starts (option bounds, then
+    ``recipe_class.validate``); raises the one-line ``SrkitError`` the user would see."""
+    from srkit.training.checks import check_config
+
+    check_config(config, recipe_class)
+
+
+def load_init_weights(path: str | os.PathLike[str], recipe: Recipe, arch: str) -> list[str]:
+    """Load ``--init`` weights into ``recipe``'s nets as ``srkit train`` does; returns the names
+    of the nets that received weights."""
+    from srkit.training.init_weights import load_init_weights as load
+
+    return load(Path(path), recipe, arch)
 
 
 @contextlib.contextmanager

@@ -8,14 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from srkit.degradations import make_lr
-from srkit.errors import SrkitError
-from srkit.interfaces import Batch
-from srkit.models import build_generator
-from srkit.testing import PlainStepContext
-from srkit.training.checks import check_config
-from srkit.training.init_weights import load_init_weights
-from srkit.weights import save_weights
+from srkit.api import Batch, SrkitError, build_generator, make_lr, save_weights
+from srkit.testing import PlainStepContext, check_recipe_config, load_init_weights
 from srkit_drn.arch import DualModels, n_levels
 from srkit_drn.recipe import DRNConfig, DRNRecipe
 
@@ -217,13 +211,13 @@ def test_lr_only_folder_gives_lr_crops_of_any_image_size(tmp_path) -> None:
 def test_bad_ratio_is_rejected_by_config_validation() -> None:
     config = DRNConfig(scale=4, n_feats=4, n_blocks=1, patch_size=LR_SIZE * 4, unpaired_ratio=1.5)
     with pytest.raises(SrkitError, match=r"--unpaired-ratio must be in \[0, 1\], got 1.5"):
-        check_config(config, DRNRecipe)
+        check_recipe_config(config, DRNRecipe)
 
 
 def test_scale_that_is_not_a_power_of_two_is_rejected_by_the_recipe_rules() -> None:
     config = DRNConfig(scale=3, n_feats=4, n_blocks=1, patch_size=48)
     with pytest.raises(SrkitError, match="power of two"):
-        check_config(config, DRNRecipe)
+        check_recipe_config(config, DRNRecipe)
 
 
 def test_dual_models_that_do_not_fit_name_the_mismatch(tmp_path) -> None:

@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from srkit.errors import SrkitError
-from srkit.plugins import lookup
+from srkit.api import SrkitError, lookup
 from srkit_srgan.losses import GAN_TYPES
 
 
