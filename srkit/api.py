@@ -23,7 +23,7 @@ from srkit.convert import (
 from srkit.data import LRCropDataset
 from srkit.degradations.bicubic import check_hr_batch, gaussian_blur
 from srkit.degradations.imresize import imresize
-from srkit.degradations.lr import make_lr, make_lr_levels
+from srkit.degradations.lr import make_lr
 from srkit.degradations.spec import build_degradation
 from srkit.errors import SrkitError
 from srkit.export import export_official, export_onnx
@@ -51,7 +51,7 @@ __all__ = [
     "run_folder",
     # data and degradations
     "LRCropDataset", "build_degradation", "check_hr_batch", "gaussian_blur", "imresize", "make_lr",
-    "make_lr_levels", "load_image", "save_image",
+    "load_image", "save_image",
     # weights: srkit files, foreign checkpoints, converters, export, pretrained downloads
     "load_model", "load_module", "read_extras", "save_weights", "weights_info",
     "Converted", "Converter", "ConverterInput", "check_layout", "convert_checkpoint", "convert_state_dict",

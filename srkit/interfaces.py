@@ -44,12 +44,6 @@ class Degradation(Protocol):
     every caller goes through :func:`srkit.degradations.make_lr`, which clamps and rounds to
     8 bits (unless training turns that off with ``--no-quantize-lr``).
 
-    Optional method ``levels(hr, factors, *, generator=None) -> list[Tensor]``: the LR at each
-    downscaling factor of ``factors`` (one per factor, same order) from a single random draw,
-    for recipes that supervise intermediate scales (DRN). Without it,
-    :func:`srkit.degradations.make_lr_levels` makes the largest factor with ``__call__`` and the
-    others by MATLAB bicubic downscaling. Either way the largest factor's level must equal
-    ``__call__`` at that factor given an identically seeded generator.
     """
 
     def __call__(self, hr: Tensor, scale: int, *, generator: torch.Generator | None = None) -> Tensor: ...
@@ -61,15 +55,13 @@ class Batch:
 
     ``hr``: (N,3,H,W) targets; ``lr``: (N,3,H/s,W/s) inputs made from ``hr`` by the run's degradation
     (or read from a paired folder). ``extra`` holds the recipe's additional streams (see
-    :meth:`Recipe.extra_datasets`), e.g. ``extra["unpaired_lr"]``: LR-only crops with no HR.
+    :meth:`Recipe.extra_datasets`), e.g. ``extra["unpaired_lr"]``: LR-only crops with no HR, and the
+    targets it derives from ``hr`` (:meth:`Recipe.prepare_batch`).
     """
 
     lr: Tensor
     hr: Tensor
     extra: dict[str, Tensor] = field(default_factory=dict)
-    #: LR at the extra downscaling factors of :meth:`Recipe.lr_factors`, made from ``hr`` by the
-    #: run's degradation in the same random draw as ``lr`` (keyed by factor).
-    lr_levels: dict[int, Tensor] = field(default_factory=dict)
 
 
 class StepContext(Protocol):
@@ -137,10 +129,14 @@ class Recipe(ABC):
         """Additional named data streams; the trainer batches each into ``batch.extra[name]``."""
         return {}
 
-    def lr_factors(self) -> tuple[int, ...]:
-        """Downscaling factors besides the run's scale whose LR each batch must carry in
-        :attr:`Batch.lr_levels` (e.g. DRN's intermediate targets: 2 and 4 at x8)."""
-        return ()
+    def prepare_batch(self, batch: Batch, degradation: Degradation, generator: torch.Generator) -> None:
+        """Add to ``batch.extra`` the targets this recipe derives from ``batch.hr``.
+
+        Called for every batch on the training device, without gradients, before
+        :meth:`train_step`. ``degradation`` is the run's; ``generator`` is seeded exactly like the
+        one that made ``batch.lr`` from ``batch.hr``, so targets can come from the same random draw.
+        """
+        return None
 
     def phase(self, iteration: int) -> str:
         """A short name of the training phase at ``iteration`` (shown in logs), e.g. ``pretrain``."""
@@ -155,5 +151,6 @@ class Recipe(ABC):
         yield "generator"
 
     def export_extras(self) -> dict[str, nn.Module]:
-        """Extra modules saved beside the generator in the weights file (e.g. DRN's dual models)."""
+        """Further modules saved beside the generator in the weights file, by name; ``--init``
+        loads them back into the net of the same name."""
         return {}

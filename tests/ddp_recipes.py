@@ -18,7 +18,7 @@ from srkit.models import unwrap
 from srkit_drn.recipe import DRNRecipe
 from srkit_srgan.recipe import SRGANRecipe
 
-SRKIT_PLUGIN_API = 1
+SRKIT_PLUGIN_API = 2
 
 
 def _dump_nets(recipe: Recipe) -> None:

@@ -18,7 +18,7 @@ from srkit.interfaces import Batch, StepContext
 from srkit.training.config import option
 from srkit.training.pixel_recipe import PixelConfig, PixelRecipe
 
-SRKIT_PLUGIN_API = 1
+SRKIT_PLUGIN_API = 2
 
 
 class TinyGenerator(nn.Module):

@@ -30,6 +30,19 @@ SURFACE = {
         "read_pretrained_state", "run_folder", "save_image", "save_weights", "strip_prefixes",
         "weights_info",
     },
+    2: {
+        "API_VERSION", "Batch", "Converted", "Converter", "ConverterInput", "Degradation", "Derived",
+        "Generator", "LRCropDataset", "PixelConfig", "PixelRecipe", "Recipe", "Register", "SrkitError",
+        "StepContext", "TrainConfig", "build_degradation", "build_discriminator", "build_generator",
+        "by_scale", "check_hr_batch", "check_layout", "convert_checkpoint", "convert_state_dict",
+        "count_parameters", "describe_model_file", "detect_layout", "export_official", "export_onnx",
+        "gaussian_blur", "hookimpl", "hub_cache_path", "imresize", "load_features",
+        "load_foreign_state_dict", "load_image",
+        "load_model", "load_model_file", "load_module", "lookup", "make_lr",
+        "make_scheduler", "option", "pixel_step", "read_extras", "read_model_file",
+        "read_pretrained_state", "run_folder", "save_image", "save_weights", "strip_prefixes",
+        "weights_info",
+    },
 }
 
 

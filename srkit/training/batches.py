@@ -19,7 +19,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from srkit.data import HRCropDataset, PairedCropDataset, resolve_dataset
-from srkit.degradations.lr import make_lr, make_lr_levels
+from srkit.degradations.lr import make_lr
 from srkit.degradations.spec import build_degradation
 from srkit.interfaces import Batch, Recipe
 from srkit.training.config import TrainConfig
@@ -48,10 +48,11 @@ class TrainBatches:
                  info: ProcessInfo, start_step: int) -> None:
         self.config, self.device, self.info = config, device, info
         self.paired = config.data_lr is not None
-        self.level_factors = tuple(recipe.lr_factors())
-        # A paired run reads its LR from files; intermediate levels still come from the HR.
+        self.recipe = recipe
+        # A paired run reads its LR from files; a recipe's own targets still come from the HR.
+        self.prepares = type(recipe).prepare_batch is not Recipe.prepare_batch
         self.degradation = (build_degradation(config.degradation)
-                            if not self.paired or self.level_factors else None)
+                            if not self.paired or self.prepares else None)
         main, extras = self._main_dataset(), recipe.extra_datasets()
         #: images per stream ("main", then each extra stream's name), for the start summary
         self.sizes = {name: len(cast(Sized, d)) for name, d in {"main": main, **extras}.items()}
@@ -104,7 +105,7 @@ class TrainBatches:
         batch = self._ahead[1]
         current = torch.cuda.current_stream(self.device)
         current.wait_stream(self._stream_for_copies)
-        for tensor in (batch.lr, batch.hr, *batch.extra.values(), *batch.lr_levels.values()):
+        for tensor in (batch.lr, batch.hr, *batch.extra.values()):
             if isinstance(tensor, Tensor):
                 tensor.record_stream(current)  # memory made on the side stream, used here
         self._ahead = (step + 1, self._prepare_aside(step + 1))
@@ -118,29 +119,26 @@ class TrainBatches:
         first = _to_device(next(self._main), self.device)
         if self.paired:
             lr, hr = first
-            levels = self._degrade(hr, step) if self.level_factors else {}
-            levels.pop(self.config.scale, None)
         else:
             hr = first
-            levels = self._degrade(hr, step)
-            lr = levels.pop(self.config.scale)
+            assert self.degradation is not None  # built for every run that makes LR from HR
+            lr = make_lr(hr, self.config.scale, self.degradation, quantize=self.config.quantize_lr,
+                         generator=self._generator(step))
         extra = {name: _to_device(next(it), self.device) for name, it in self._extras.items()}
+        batch = Batch(lr=lr, hr=hr, extra=extra)
+        if self.prepares:
+            assert self.degradation is not None
+            with torch.no_grad():
+                self.recipe.prepare_batch(batch, self.degradation, self._generator(step))
         if self.config.channels_last:
-            lr, hr = (x.contiguous(memory_format=torch.channels_last) for x in (lr, hr))
-        return Batch(lr=lr, hr=hr, extra=extra, lr_levels=levels)
+            batch.lr, batch.hr = (x.contiguous(memory_format=torch.channels_last)
+                                  for x in (batch.lr, batch.hr))
+        return batch
 
-    def _degrade(self, hr: Tensor, step: int) -> dict[int, Tensor]:
-        """LR of the HR batch at the run's scale and the recipe's extra factors (keyed by
-        factor), drawn from a generator seeded by (run seed, step) on the device."""
+    def _generator(self, step: int) -> torch.Generator:
+        """The generator of ``step``'s degradation draw, seeded by (run seed, step, rank) on the
+        device; a fresh one each call, so a recipe's targets repeat the LR's draw."""
         generator = torch.Generator(device=self.device)
         generator.manual_seed(derive_seed(self.config.seed, _DEGRADATION_STREAM, step,
                                           self.info.rank))
-        assert self.degradation is not None  # only runs that make LR from HR degrade
-        scale, quantize = self.config.scale, self.config.quantize_lr
-        if not self.level_factors:
-            return {scale: make_lr(hr, scale, self.degradation, quantize=quantize,
-                                   generator=generator)}
-        factors = [scale, *self.level_factors]
-        levels = make_lr_levels(hr, factors, self.degradation, quantize=quantize,
-                                generator=generator)
-        return dict(zip(factors, levels, strict=True))
+        return generator

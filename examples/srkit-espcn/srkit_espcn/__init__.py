@@ -11,8 +11,8 @@ from __future__ import annotations
 import click
 from srkit.api import Register, hookimpl
 
-#: The srkit plugin API this plugin is written for (``srkit.PLUGIN_API_VERSION``).
-SRKIT_PLUGIN_API = 1
+#: The srkit plugin API this plugin is written for (``srkit.api.API_VERSION``).
+SRKIT_PLUGIN_API = 2
 
 
 @hookimpl

@@ -3,10 +3,10 @@
 Paired samples (HR crop + its LR) get the primal loss, L1 of every output level against the HR
 downscaled to that size (level 1x against the LR input itself, as the official code does),
 plus ``dual_weight`` times the dual loss: each dual model's output against the level below. The
-intermediate targets come with the batch (:meth:`DRNRecipe.lr_factors`): made from the HR by the
-run's ``--degradation`` in the same draw as the LR and 8-bit like it (the default degradations
-give MATLAB-bicubic levels, as the official DIV2K pipeline trains on), also with ``--data-lr``,
-whose folder holds only the lowest level.
+intermediate targets come with the batch (:meth:`DRNRecipe.prepare_batch`): made from the HR by
+the run's ``--degradation`` in the same draw as the LR and 8-bit like it (:mod:`srkit_drn.levels`;
+the default degradations give MATLAB-bicubic levels, as the official DIV2K pipeline trains on),
+also with ``--data-lr``, whose folder holds only the lowest level.
 
 LR-only samples (``--unpaired FOLDER``) have no HR, so only the closed loop constrains them. With
 ``--unpaired-targets levels`` (the default) the lowest dual model must map the 2x output back to the
@@ -28,6 +28,7 @@ from torch.nn import functional as F
 
 from srkit.api import (
     Batch,
+    Degradation,
     Derived,
     LRCropDataset,
     Recipe,
@@ -35,12 +36,12 @@ from srkit.api import (
     StepContext,
     TrainConfig,
     build_generator,
-    make_lr_levels,
     make_scheduler,
     option,
     run_folder,
 )
 from srkit_drn.arch import DualModels, n_levels, preset
+from srkit_drn.levels import level_key, make_levels
 
 UNPAIRED_STREAM = "unpaired_lr"
 
@@ -130,9 +131,19 @@ class DRNRecipe(Recipe):
         lr_patch = self.config.patch_size // self.config.scale
         return {UNPAIRED_STREAM: LRCropDataset(self.config.unpaired, lr_patch)}
 
-    def lr_factors(self) -> tuple[int, ...]:
+    def level_factors(self) -> tuple[int, ...]:
         """Downscaling factors of the intermediate targets: 4 and 2 at x8, 2 at x4, none at x2."""
         return tuple(2**j for j in range(n_levels(self.config.scale) - 1, 0, -1))
+
+    def prepare_batch(self, batch: Batch, degradation: Degradation, generator: torch.Generator) -> None:
+        """Put the intermediate targets in ``batch.extra`` (:func:`~srkit_drn.levels.level_key`),
+        made with the run's LR in one draw: the deepest level repeats ``batch.lr``'s draw."""
+        factors = self.level_factors()
+        if not factors:
+            return
+        levels = make_levels(batch.hr, [self.config.scale, *factors], degradation,
+                             quantize=self.config.quantize_lr, generator=generator)
+        batch.extra.update({level_key(f): level for f, level in zip(factors, levels[1:], strict=True)})
 
     def phase(self, iteration: int) -> str:
         return "semi-supervised" if self.config.unpaired else "paired"
@@ -163,7 +174,8 @@ class DRNRecipe(Recipe):
     def train_step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
         paired_lr, paired_hr, unpaired_lr = self.split_batch(batch)
         n_paired = paired_lr.shape[0]
-        lr_levels = {factor: level[:n_paired] for factor, level in batch.lr_levels.items()}
+        lr_levels = {f: batch.extra[level_key(f)][:n_paired] for f in self.level_factors()
+                     if level_key(f) in batch.extra}
         with ctx.autocast():
             levels = ctx.net("generator")(torch.cat([paired_lr, unpaired_lr]), all_levels=True)
             back = ctx.net("dual")(levels)
@@ -186,7 +198,7 @@ class DRNRecipe(Recipe):
 
         ``levels``: outputs 1x..scale x for ``[paired; unpaired]`` samples; ``back``: dual outputs,
         ``back[k]`` at level k's size; ``lr_levels``: the paired samples' intermediate targets
-        by downscaling factor (:attr:`Batch.lr_levels`); ``chains``: :meth:`chained_duals` of the
+        by downscaling factor (:meth:`prepare_batch`); ``chains``: :meth:`chained_duals` of the
         LR-only samples, which replace the detached level targets (``--unpaired-targets chained``).
         """
         if chains is not None:
@@ -259,14 +271,14 @@ class DRNRecipe(Recipe):
         The intermediate levels are ``lr_levels`` (from the batch); without them (a batch built
         by hand) they are the HR MATLAB-bicubic-downscaled and rounded like the run's LR.
         """
-        factors = self.lr_factors()
+        factors = self.level_factors()
         if lr_levels:
             missing = sorted(set(factors) - set(lr_levels))
             if missing:
                 raise SrkitError(f"the batch has no LR level for factors {missing}")
             middle = [lr_levels[f] for f in factors]
         elif factors:
-            middle = make_lr_levels(hr, factors, quantize=self.config.quantize_lr)
+            middle = make_levels(hr, factors, quantize=self.config.quantize_lr)
         else:
             middle = []
         return [lr, *middle, hr]

@@ -11,6 +11,7 @@ from PIL import Image
 from srkit.api import Batch, SrkitError, build_generator, make_lr, save_weights
 from srkit.testing import PlainStepContext, check_recipe_config, load_init_weights
 from srkit_drn.arch import DualModels, n_levels
+from srkit_drn.levels import level_key
 from srkit_drn.recipe import DRNConfig, DRNRecipe
 
 LR_SIZE = 8
@@ -154,8 +155,8 @@ def test_paired_targets_are_the_lr_the_downscaled_hr_and_the_hr() -> None:
 
 def test_intermediate_targets_are_the_levels_the_batch_carries() -> None:
     recipe = make_recipe(scale=8)
-    assert recipe.lr_factors() == (4, 2)
-    assert make_recipe(scale=2).lr_factors() == ()
+    assert recipe.level_factors() == (4, 2)
+    assert make_recipe(scale=2).level_factors() == ()
     batch = make_batch(scale=8)
     x4, x2 = torch.rand(2, 3, 2 * LR_SIZE, 2 * LR_SIZE), torch.rand(2, 3, 4 * LR_SIZE, 4 * LR_SIZE)
     targets = recipe.paired_targets(batch.lr, batch.hr, {4: x4, 2: x2})
@@ -167,13 +168,13 @@ def test_intermediate_targets_are_the_levels_the_batch_carries() -> None:
 def test_train_step_uses_the_paired_part_of_the_batch_levels() -> None:
     recipe = make_recipe(scale=4, unpaired="lr_only", unpaired_ratio=0.5)
     batch = make_batch(scale=4, size=4, unpaired=True)
-    batch.lr_levels = {2: torch.rand(4, 3, 2 * LR_SIZE, 2 * LR_SIZE)}
+    batch.extra[level_key(2)] = torch.rand(4, 3, 2 * LR_SIZE, 2 * LR_SIZE)
     seen = []
     original = recipe.paired_targets
     recipe.paired_targets = lambda lr, hr, levels=None: seen.append(levels) or original(lr, hr, levels)
     recipe.train_step(batch, RecordingContext(recipe))
     assert seen[0][2].shape[0] == 2
-    assert torch.equal(seen[0][2], batch.lr_levels[2][:2])
+    assert torch.equal(seen[0][2], batch.extra[level_key(2)][:2])
 
 
 
