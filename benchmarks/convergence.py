@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 import srkit.training.trainer as trainer_module
-from srkit.baseline import BicubicUpsampler
+from srkit.nn.baseline import BicubicUpsampler
 from srkit.training.validation import Validator
 
 

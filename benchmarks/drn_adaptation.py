@@ -232,7 +232,7 @@ def main() -> None:
     lr_only, test_hr, test_lr = make_target_sets(args, out)
     args.val = tiny_val(out, test_hr)
 
-    from srkit.baseline import BicubicUpsampler
+    from srkit.nn.baseline import BicubicUpsampler
 
     bicubic = score(BicubicUpsampler(SCALE), test_hr, test_lr)
     rows: dict[str, list[dict[str, float]]] = {"bicubic": [], "paired (before)": [],

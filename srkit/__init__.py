@@ -12,14 +12,14 @@ from srkit.version import PLUGIN_API_VERSION, __version__
 
 if TYPE_CHECKING:
     from srkit.inference import upscale
-    from srkit.models import build_generator
+    from srkit.nn.models import build_generator
     from srkit.weights import load_model, save_weights
 
 __all__ = ["PLUGIN_API_VERSION", "__version__", "build_generator", "load_model", "save_weights", "upscale"]
 
 # Heavy modules (torch) load on first use, so `import srkit` and `srkit --help` stay fast.
 _LAZY = {
-    "build_generator": "srkit.models",
+    "build_generator": "srkit.nn.models",
     "load_model": "srkit.weights",
     "save_weights": "srkit.weights",
     "upscale": "srkit.inference",

@@ -31,7 +31,8 @@ from srkit.hookspecs import Register, hookimpl
 from srkit.imageio import load_image, save_image
 from srkit.interfaces import Batch, Degradation, Generator, Recipe, StepContext
 from srkit.model_files import describe_model_file, load_model_file, read_model_file
-from srkit.models import build_discriminator, build_generator, count_parameters
+from srkit.nn.losses import build_loss
+from srkit.nn.models import build_discriminator, build_generator, count_parameters
 from srkit.plugins import lookup
 from srkit.pretrained import hub_cache_path, load_features, read_pretrained_state
 from srkit.training import run_folder
@@ -47,7 +48,7 @@ __all__ = [
     "Register", "hookimpl", "Batch", "Degradation", "Generator", "Recipe", "StepContext", "SrkitError",
     # recipes: typed options, the pixel-loss base, schedules, registered networks and losses
     "Derived", "TrainConfig", "by_scale", "option", "PixelConfig", "PixelRecipe", "pixel_step",
-    "make_scheduler", "build_discriminator", "build_generator", "count_parameters", "lookup",
+    "make_scheduler", "build_loss", "build_discriminator", "build_generator", "count_parameters", "lookup",
     "run_folder",
     # data and degradations
     "LRCropDataset", "build_degradation", "check_hr_batch", "gaussian_blur", "imresize", "make_lr",

@@ -309,7 +309,7 @@ def convert_state_dict(state: dict[str, Tensor], *, arch: str | None = None, sca
 
 def save_converted(converted: Converted, path: str | os.PathLike[str], *, source: str = "") -> None:
     """Build the module a converter describes, load its tensors strictly, and save it self-describing."""
-    from srkit.models import build_discriminator, build_generator
+    from srkit.nn.models import build_discriminator, build_generator
     from srkit.weights import save_weights
     from srkit.weights_check import load_strict
 

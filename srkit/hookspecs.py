@@ -32,7 +32,7 @@ def register_generators(register: Register) -> None:
     ``factory(scale=..., **kwargs)`` returns an ``nn.Module`` implementing
     :class:`srkit.interfaces.Generator`: LR (N,3,h,w) RGB in [0,1] -> SR (N,3,h*s,w*s), with an
     int attribute ``scale``. ``srkit train`` and ``srkit bench --models NAME`` build it through
-    :func:`srkit.models.build_generator`, so kwargs must be JSON-serialisable.
+    :func:`srkit.nn.models.build_generator`, so kwargs must be JSON-serialisable.
     """
 
 
@@ -45,9 +45,10 @@ def register_discriminators(register: Register) -> None:
 @hookspec
 def register_losses(register: Register) -> None:
     """Register loss factories: ``register(name, factory)``; ``factory()`` is an ``nn.Module``
-    returning a scalar tensor. Losses selectable by ``--loss NAME`` in pixel recipes are called
-    as ``loss(sr, hr)`` on (N,3,H,W) batches in [0,1]; others (adversarial) are used by the
-    recipes that know them."""
+    called as ``loss(sr, hr)`` on (N,3,H,W) batches in [0,1], returning a scalar tensor (the one
+    kind of loss: ``--loss NAME``, :func:`srkit.api.build_loss`). A loss of another shape (on
+    discriminator logits) is a plain class of the recipe that uses it, not registered; one
+    registered anyway is refused in one line when a recipe builds it."""
 
 
 @hookspec

@@ -25,7 +25,7 @@ class Generator(Protocol):
     """A super-resolution network: ``nn.Module`` mapping LR (N,3,h,w) to SR (N,3,h*scale,w*scale).
 
     Built by a factory registered with ``register_generators`` as ``factory(scale=..., **kwargs)``.
-    The module exposes its integer ``scale``. Build one with :func:`srkit.models.build_generator`,
+    The module exposes its integer ``scale``. Build one with :func:`srkit.nn.models.build_generator`,
     which also records the architecture name and arguments so weights can be saved self-describing.
     """
 

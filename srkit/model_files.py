@@ -146,7 +146,7 @@ def describe_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _build(info: dict[str, Any]) -> nn.Module:
-    from srkit.models import build_discriminator, build_generator
+    from srkit.nn.models import build_discriminator, build_generator
 
     build = build_generator if info["kind"] == "generator" else build_discriminator
     return build(info["arch"], **info["kwargs"])

@@ -17,7 +17,7 @@ from torch import nn
 
 from srkit.atomic_files import atomic_save_safetensors
 from srkit.errors import SrkitError
-from srkit.models import build_discriminator, build_generator, describe, unwrap
+from srkit.nn.models import build_discriminator, build_generator, describe, unwrap
 from srkit.plugins import lookup
 from srkit.weights_check import build_checked, check_skeleton, load_strict
 from srkit.weights_metadata import check_scales_agree, decode_metadata, encode_metadata, is_srkit_metadata

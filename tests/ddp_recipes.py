@@ -14,7 +14,7 @@ from torch import Tensor
 
 from srkit.hookspecs import Register, hookimpl
 from srkit.interfaces import Batch, Recipe, StepContext
-from srkit.models import unwrap
+from srkit.nn.models import unwrap
 from srkit_drn.recipe import DRNRecipe
 from srkit_srgan.recipe import SRGANRecipe
 

@@ -34,6 +34,7 @@ SURFACE = {
         "API_VERSION", "Batch", "Converted", "Converter", "ConverterInput", "Degradation", "Derived",
         "Generator", "LRCropDataset", "PixelConfig", "PixelRecipe", "Recipe", "Register", "SrkitError",
         "StepContext", "TrainConfig", "build_degradation", "build_discriminator", "build_generator",
+        "build_loss",
         "by_scale", "check_hr_batch", "check_layout", "convert_checkpoint", "convert_state_dict",
         "count_parameters", "describe_model_file", "detect_layout", "export_official", "export_onnx",
         "gaussian_blur", "hookimpl", "hub_cache_path", "imresize", "load_features",

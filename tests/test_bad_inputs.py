@@ -24,7 +24,7 @@ from safetensors.torch import save_file
 
 from srkit import atomic_files
 from srkit.cli import main
-from srkit.models import build_generator
+from srkit.nn.models import build_generator
 from srkit.weights import save_weights
 from tests.fake_recipe import make_image_folder, tiny_args, use_tiny_plugin
 

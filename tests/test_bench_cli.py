@@ -14,7 +14,7 @@ from PIL import Image
 
 from srkit.evaluation.protocol import evaluate, make_lr
 from srkit.imageio import load_image
-from srkit.models import build_generator
+from srkit.nn.models import build_generator
 from srkit.weights import save_weights
 from tests.cli_helpers import run_cli
 

@@ -8,7 +8,7 @@ import torch
 from srkit.cli import main
 from srkit.convert import Converter, as_converter, choose_converter, closest_layouts, detect_layout
 from srkit.errors import SrkitError
-from srkit.models import build_generator
+from srkit.nn.models import build_generator
 from srkit.weights import load_model, read_extras
 from tests.cli_helpers import core_fixture_plugin, expect_one_line_error, run_cli  # noqa: F401
 

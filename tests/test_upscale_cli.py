@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from srkit.imageio import load_image
-from srkit.models import build_generator
+from srkit.nn.models import build_generator
 from srkit.weights import save_weights
 from tests.cli_helpers import run_cli
 

@@ -59,7 +59,7 @@ def _model(weights: Path | None, name: str | None, scale: int | None, device):  
         raise SrkitError("--weights FILE is required (or --model bicubic --scale N)")
     if scale is None:
         raise SrkitError(f"--model {name}: needs --scale")
-    from srkit.models import build_generator, parameter_free_generators
+    from srkit.nn.models import build_generator, parameter_free_generators
 
     free = parameter_free_generators()
     if name not in free:

@@ -77,9 +77,9 @@ class ReportCollector:
     def _save_bicubic(self, entry: ImageCrops, path: Path, lr: Tensor, hr: Tensor,
                       box: tuple[int, int, int]) -> None:
         """The baseline crop, scored by the protocol like every model (quantized, Y channel)."""
-        from srkit.baseline import BicubicUpsampler
         from srkit.evaluation.protocol import evaluate, is_grey_file
         from srkit.metrics import quantize
+        from srkit.nn.baseline import BicubicUpsampler
 
         bicubic = quantize(BicubicUpsampler(entry.scale)(lr).clamp(0, 1))
         self._save(entry, "bicubic", bicubic, box)

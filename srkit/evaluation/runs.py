@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from srkit.errors import SrkitError
-from srkit.models import parameter_free_generators
+from srkit.nn.models import parameter_free_generators
 
 RUN_WEIGHTS_NAME = "model.safetensors"
 
@@ -131,7 +131,7 @@ def check_model(name: str, scale: int, weights: Path | None) -> None:
     from srkit.weights_check import build_on_meta
 
     if weights is None:
-        from srkit.models import build_generator
+        from srkit.nn.models import build_generator
 
         build_on_meta(lambda: build_generator(name, scale=scale))
         return
@@ -143,7 +143,7 @@ def check_model(name: str, scale: int, weights: Path | None) -> None:
 def build_model(name: str, scale: int, weights: Path | None, device: torch.device) -> nn.Module:
     """The generator benchmarked as ``name``: from ``weights``, or built for parameter-free ones."""
     if weights is None:
-        from srkit.models import build_generator
+        from srkit.nn.models import build_generator
 
         return build_generator(name, scale=scale).to(device).eval()
     from srkit.model_files import load_model_file

@@ -44,7 +44,7 @@ def bench_one(name: str, model: nn.Module, dataset: Dataset, scale: int, options
     """Score and time one model on one dataset at one scale: (row, per-image results)."""
     from srkit.evaluation.protocol import evaluate, is_grey_file
     from srkit.metrics import quantize
-    from srkit.models import count_parameters
+    from srkit.nn.models import count_parameters
 
     def infer(lr: Tensor) -> Tensor:
         return run_model(model, lr, tile=options.tile, precision=options.precision,

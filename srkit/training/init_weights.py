@@ -15,7 +15,7 @@ from torch import nn
 from srkit.errors import SrkitError, first_informative_line
 from srkit.interfaces import Recipe
 from srkit.model_files import model_file_scale, read_model_file
-from srkit.models import describe, unwrap
+from srkit.nn.models import describe, unwrap
 from srkit.weights import split_extras
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from srkit.interfaces import Recipe
-from srkit.models import count_parameters, describe, unwrap
+from srkit.nn.models import count_parameters, describe, unwrap
 from srkit.training.config import TrainConfig
 
 #: a CPU run whose schedule takes longer than this gets a pointer to the quick preset

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from srkit.interfaces import Recipe
-from srkit.models import unwrap
+from srkit.nn.models import unwrap
 from srkit.training.checkpoint import Checkpoint, sub_tensors
 from srkit.training.context import TrainContext
 from srkit.training.ema import EMA

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from srkit.atomic_files import remove_stale_temp_files
 from srkit.errors import SrkitError, StoppedBySignal
 from srkit.interfaces import Recipe
-from srkit.models import unwrap
+from srkit.nn.models import unwrap
 from srkit.training import distributed
 from srkit.training.batches import TrainBatches
 from srkit.training.checkpoint import (

@@ -28,10 +28,9 @@ def register_discriminators(register: Register) -> None:
 
 @hookimpl
 def register_losses(register: Register) -> None:
-    from srkit_srgan.losses import AdversarialLoss, VGGLoss
+    from srkit_srgan.losses import VGGLoss
 
-    register("vgg", VGGLoss)
-    register("adversarial", AdversarialLoss)
+    register("vgg", VGGLoss)  # AdversarialLoss works on logits, not (sr, hr): the recipe's own class
 
 
 @hookimpl
