@@ -155,7 +155,7 @@ def score(model: torch.nn.Module, test_hr: Path, test_lr: Path) -> dict[str, flo
 
 
 def score_run(run: Path, test_hr: Path, test_lr: Path) -> dict[str, float]:
-    from srkit.weights import load_model
+    from srkit.weights.files import load_model
 
     cache = run / "adaptation_score.json"
     if cache.exists():
@@ -182,7 +182,7 @@ def closed_loop_error(run: Path, images: list[torch.Tensor]) -> dict[str, float]
     """Mean L1 (8-bit levels) between LR images and their SR brought back down by the run's
     dual models: ``chained`` (every dual in turn, the final SR to the input) and ``lowest``
     (the lowest dual, the 2x output to the input): what the LR-only loss can still reduce."""
-    from srkit.weights import load_model, read_extras
+    from srkit.weights.files import load_model, read_extras
     from srkit_drn.arch import DualModels
 
     model = load_model(run / "model.safetensors")

@@ -9,10 +9,33 @@ torch but none of the optional heavy libraries (torchvision, lpips, onnx, spandr
 
 from __future__ import annotations
 
-from srkit.convert import (
+from srkit.config import Derived, TrainConfig, by_scale, option
+from srkit.data import LRCropDataset
+from srkit.degradations.bicubic import check_hr_batch, gaussian_blur
+from srkit.degradations.imresize import imresize
+from srkit.degradations.lr import make_lr
+from srkit.degradations.spec import build_degradation
+from srkit.errors import SrkitError
+from srkit.hookspecs import Register, hookimpl
+from srkit.imageio import load_image, save_image
+from srkit.interfaces import (
+    Batch,
     Converted,
     Converter,
     ConverterInput,
+    Degradation,
+    Generator,
+    Recipe,
+    StepContext,
+)
+from srkit.nn.losses import build_loss
+from srkit.nn.models import build_discriminator, build_generator, count_parameters
+from srkit.plugins import lookup
+from srkit.training import run_folder
+from srkit.training.pixel_recipe import PixelConfig, PixelRecipe, pixel_step
+from srkit.training.schedules import make_scheduler
+from srkit.version import PLUGIN_API_VERSION as API_VERSION
+from srkit.weights.convert import (
     check_layout,
     convert_checkpoint,
     convert_state_dict,
@@ -20,27 +43,10 @@ from srkit.convert import (
     load_foreign_state_dict,
     strip_prefixes,
 )
-from srkit.data import LRCropDataset
-from srkit.degradations.bicubic import check_hr_batch, gaussian_blur
-from srkit.degradations.imresize import imresize
-from srkit.degradations.lr import make_lr
-from srkit.degradations.spec import build_degradation
-from srkit.errors import SrkitError
-from srkit.export import export_official, export_onnx
-from srkit.hookspecs import Register, hookimpl
-from srkit.imageio import load_image, save_image
-from srkit.interfaces import Batch, Degradation, Generator, Recipe, StepContext
-from srkit.model_files import describe_model_file, load_model_file, read_model_file
-from srkit.nn.losses import build_loss
-from srkit.nn.models import build_discriminator, build_generator, count_parameters
-from srkit.plugins import lookup
-from srkit.pretrained import hub_cache_path, load_features, read_pretrained_state
-from srkit.training import run_folder
-from srkit.training.config import Derived, TrainConfig, by_scale, option
-from srkit.training.pixel_recipe import PixelConfig, PixelRecipe, pixel_step
-from srkit.training.schedules import make_scheduler
-from srkit.version import PLUGIN_API_VERSION as API_VERSION
-from srkit.weights import load_model, load_module, read_extras, save_weights, weights_info
+from srkit.weights.export import export_official, export_onnx
+from srkit.weights.files import load_model, load_module, read_extras, save_weights, weights_info
+from srkit.weights.model_files import describe_model_file, load_model_file, read_model_file
+from srkit.weights.pretrained import hub_cache_path, load_features, read_pretrained_state
 
 __all__ = [
     "API_VERSION",

@@ -68,17 +68,17 @@ def register_recipes(register: Register) -> None:
 def register_converters(register: Register) -> None:
     """Register foreign-checkpoint converters: ``register(name, converter)`` (``srkit convert``).
 
-    ``converter`` is a :class:`srkit.convert.Converter` or a plain ``convert`` function:
-    ``convert(state_dict, *, scale, extra) -> srkit.convert.Converted``. ``state_dict`` is the
+    ``converter`` is a :class:`srkit.weights.convert.Converter` or a plain ``convert`` function:
+    ``convert(state_dict, *, scale, extra) -> srkit.weights.convert.Converted``. ``state_dict`` is the
     foreign checkpoint's tensors (already un-nested, ``module.`` prefixes stripped), ``scale`` the
     scale read by ``detect`` or given with ``--scale`` (None when neither says), ``extra`` the
     files given as the converter's declared ``inputs`` (``--NAME FILE``). Raise ``SrkitError``
     naming the first missing or unexpected key when the checkpoint is not the architecture claimed.
 
-    Optional, as :class:`~srkit.convert.Converter` fields or attributes of the function:
+    Optional, as :class:`~srkit.weights.convert.Converter` fields or attributes of the function:
     ``detect(state_dict)`` (the scale when the tensors are in this layout, ``True`` when the layout
     records no scale, else ``None``) lets ``srkit convert`` work without ``--arch``; ``inputs`` (a
-    tuple of :class:`~srkit.convert.ConverterInput`) declares further files; ``export(state_dict,
+    tuple of :class:`~srkit.weights.convert.ConverterInput`) declares further files; ``export(state_dict,
     kwargs, extras)`` writes srkit weights back in the foreign layout (``srkit export --format
     official``); ``layout_keys()`` names a typical checkpoint's keys for "closest layout" hints;
     ``fallback=True`` (catch-all libraries) is asked only when no other converter matches;

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch
 
+    from srkit.config import TrainConfig
     from srkit.interfaces import Recipe
     from srkit.registry import Registry
-    from srkit.training.config import TrainConfig
 
 #: the environment variables that choose which plugins load (see :mod:`srkit.plugins`)
 PLUGIN_VARIABLES = ("SRKIT_PLUGINS", "SRKIT_DISABLE_PLUGINS", "SRKIT_PLUGIN_MODULES")

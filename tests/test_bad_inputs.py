@@ -22,10 +22,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from srkit import atomic_files
 from srkit.cli import main
 from srkit.nn.models import build_generator
-from srkit.weights import save_weights
+from srkit.weights import atomic as atomic_files
+from srkit.weights.files import save_weights
 from tests.fake_recipe import make_image_folder, tiny_args, use_tiny_plugin
 
 # ---- building bad files ------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from PIL import Image
 from srkit.evaluation.protocol import evaluate, make_lr
 from srkit.imageio import load_image
 from srkit.nn.models import build_generator
-from srkit.weights import save_weights
+from srkit.weights.files import save_weights
 from tests.cli_helpers import run_cli
 
 SET5 = Path(__file__).resolve().parents[1] / "srkit" / "data" / "bundled" / "Set5"
@@ -174,7 +174,7 @@ def test_foreign_weights_no_converter_reads_are_an_error(capsys, tmp_path: Path,
 
 def test_weights_not_matching_their_architecture_are_an_error(capsys, tmp_path: Path,
                                                                tiny_dataset: Path) -> None:
-    from srkit.atomic_files import atomic_save_safetensors
+    from srkit.weights.atomic import atomic_save_safetensors
 
     path = tmp_path / "odd.safetensors"
     atomic_save_safetensors({"stray.weight": torch.zeros(3)}, path, {

@@ -4,9 +4,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from srkit import convert
 from srkit.cli import main
-from srkit.weights import load_model
+from srkit.weights import convert
+from srkit.weights.files import load_model
 from srkit_srgan.arch import SRResNet
 from srkit_srgan.convert import SRRESNET_EXPORT_RULES, rename_keys
 

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from srkit.cli import main
+from srkit.config import TrainConfig
 from srkit.degradations import BlurBicubicDegradation, make_lr
 from srkit.degradations.bicubic import bicubic_downscale
 from srkit.errors import SrkitError
@@ -17,7 +18,6 @@ from srkit.evaluation.bench import BenchOptions, run_bench
 from srkit.imageio import load_image, save_image
 from srkit.interfaces import Batch, Degradation, Recipe, StepContext
 from srkit.training.batches import TrainBatches
-from srkit.training.config import TrainConfig
 from srkit.training.distributed import ProcessInfo
 from srkit.training.validation import Validator
 

@@ -19,7 +19,7 @@ from srkit.imageio import load_image
 from srkit.metrics import quantize
 from srkit.plugins import get_registry
 from srkit.registry import Origin
-from srkit.weights import load_model
+from srkit.weights.files import load_model
 from tests.plugin_fixtures import make_distribution
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "examples" / "srkit-espcn"

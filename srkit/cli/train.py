@@ -8,11 +8,11 @@ from typing import Any
 
 import click
 
+from srkit.config import rename_warning
 from srkit.errors import SrkitError
 from srkit.plugins import get_registry
 from srkit.training import run_folder
 from srkit.training.checks import check_config
-from srkit.training.config import rename_warning
 from srkit.training.config_io import (
     FieldSpec,
     check_file_values,

@@ -52,7 +52,7 @@ def _model(weights: Path | None, name: str | None, scale: int | None, device):  
     if weights is not None:
         if name is not None:
             raise SrkitError("--weights and --model: give one of them")
-        from srkit.model_files import load_model_file
+        from srkit.weights.model_files import load_model_file
 
         return load_model_file(weights, device, scale=scale)
     if name is None:

@@ -71,7 +71,7 @@ def _scale_of_run_weights(path: Path) -> int | None:
 
 
 def _weights_scale(path: Path) -> int | None:
-    from srkit.model_files import model_file_scale
+    from srkit.weights.model_files import model_file_scale
 
     return model_file_scale(path)
 
@@ -128,14 +128,14 @@ def check_weights_found(models: list[str], weights: dict[str, list[Path]], runs_
 def check_model(name: str, scale: int, weights: Path | None) -> None:
     """Refuse what :func:`build_model` would refuse, without building the generator for real
     (a meta-device skeleton stands in), so every planned model is checked in little memory."""
-    from srkit.weights_check import build_on_meta
+    from srkit.weights.check import build_on_meta
 
     if weights is None:
         from srkit.nn.models import build_generator
 
         build_on_meta(lambda: build_generator(name, scale=scale))
         return
-    from srkit.model_files import check_model_file
+    from srkit.weights.model_files import check_model_file
 
     _check_scale(check_model_file(weights, scale=scale), weights, scale)
 
@@ -146,7 +146,7 @@ def build_model(name: str, scale: int, weights: Path | None, device: torch.devic
         from srkit.nn.models import build_generator
 
         return build_generator(name, scale=scale).to(device).eval()
-    from srkit.model_files import load_model_file
+    from srkit.weights.model_files import load_model_file
 
     return _check_scale(load_model_file(weights, device, scale=scale), weights, scale)
 

@@ -19,7 +19,7 @@ from srkit.evaluation.speed import SpeedMeter, device_name
 from srkit.inference import run_model
 
 if TYPE_CHECKING:
-    from srkit.evaluation.bench import BenchOptions, ImageHook
+    from srkit.evaluation.options import BenchOptions, ImageHook
 
 
 def _load_pair(path: Path, scale: int, device: torch.device) -> tuple[Tensor, Tensor]:

@@ -18,11 +18,11 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from srkit.config import TrainConfig
 from srkit.data import HRCropDataset, PairedCropDataset, resolve_dataset
 from srkit.degradations.lr import make_lr
 from srkit.degradations.spec import build_degradation
 from srkit.interfaces import Batch, Recipe
-from srkit.training.config import TrainConfig
 from srkit.training.distributed import ProcessInfo
 from srkit.training.interrupts import leave_stops_to_the_main_process
 from srkit.training.rng import derive_seed

@@ -6,7 +6,7 @@ Layout of ``OUT/checkpoints/``::
     ckpt-0001000.safetensors   the newest one
     latest.json                JSON state; names the tensor file it belongs to
 
-The tensor file is written first, then ``latest.json`` (each by :mod:`srkit.atomic_files`),
+The tensor file is written first, then ``latest.json`` (each by :mod:`srkit.weights.atomic`),
 so a kill at any moment leaves ``latest.json`` naming a complete tensor file. The ``--keep`` newest
 tensor files are kept (2 by default: the newest and the one before); older ones are deleted.
 """
@@ -22,8 +22,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from srkit.atomic_files import atomic_save_safetensors, atomic_write_text
 from srkit.errors import SrkitError
+from srkit.weights.atomic import atomic_save_safetensors, atomic_write_text
 
 LATEST = "latest.json"
 FORMAT = 1

@@ -11,8 +11,8 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
+from srkit.config import TrainConfig
 from srkit.errors import SrkitError
-from srkit.training.config import TrainConfig
 
 if TYPE_CHECKING:
     from srkit.interfaces import Recipe

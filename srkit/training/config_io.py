@@ -16,8 +16,8 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
+from srkit.config import TrainConfig, rename_warning, renamed_options
 from srkit.errors import SrkitError
-from srkit.training.config import TrainConfig, rename_warning, renamed_options
 
 #: keys a config file may hold besides the recipe's fields
 RECORD_KEYS = ("recipe",)
@@ -154,6 +154,6 @@ def write_config_toml(path: Path, record: dict[str, Any]) -> None:
     """``config.toml`` that ``--config`` reads back (TOML has no null: unset options are left out)."""
     import tomli_w
 
-    from srkit.atomic_files import atomic_write_text
+    from srkit.weights.atomic import atomic_write_text
 
     atomic_write_text(path, tomli_w.dumps({k: v for k, v in record.items() if v is not None}))

@@ -14,9 +14,9 @@ from torch import nn
 
 from srkit.errors import SrkitError, first_informative_line
 from srkit.interfaces import Recipe
-from srkit.model_files import model_file_scale, read_model_file
 from srkit.nn.models import describe, unwrap
-from srkit.weights import split_extras
+from srkit.weights.files import split_extras
+from srkit.weights.model_files import model_file_scale, read_model_file
 
 
 def scale_from_init(path: str, chosen_scale: int | None) -> int | None:

@@ -9,11 +9,11 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from srkit.config import TrainConfig, option
 from srkit.interfaces import Batch, Recipe, StepContext
 from srkit.nn.losses import build_loss
 from srkit.nn.models import build_generator
 from srkit.plugins import lookup
-from srkit.training.config import TrainConfig, option
 from srkit.training.schedules import make_scheduler
 
 

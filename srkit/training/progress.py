@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 
+from srkit.config import TrainConfig
 from srkit.interfaces import Recipe
 from srkit.nn.models import count_parameters, describe, unwrap
-from srkit.training.config import TrainConfig
 
 #: a CPU run whose schedule takes longer than this gets a pointer to the quick preset
 LONG_CPU_RUN_S = 30 * 60

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from srkit.atomic_files import remove_stale_temp_files
+from srkit.config import TrainConfig
 from srkit.errors import SrkitError, StoppedBySignal
 from srkit.interfaces import Recipe
 from srkit.nn.models import unwrap
@@ -36,7 +36,6 @@ from srkit.training.checkpoint import (
     write_checkpoint,
 )
 from srkit.training.checks import check_config
-from srkit.training.config import TrainConfig
 from srkit.training.config_io import config_record, write_config_toml
 from srkit.training.context import TrainContext
 from srkit.training.distributed import ProcessInfo
@@ -52,7 +51,8 @@ from srkit.training.run_log import RunLog, SilentLog
 from srkit.training.run_state import gather_state, restore_state
 from srkit.training.validation import Validator
 from srkit.training.weight_health import weight_problem
-from srkit.weights import save_weights
+from srkit.weights.atomic import remove_stale_temp_files
+from srkit.weights.files import save_weights
 from srkit.writable import check_output_folder
 
 

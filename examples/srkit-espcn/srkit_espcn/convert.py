@@ -40,7 +40,7 @@ def detect_espcn(state_dict: Mapping[str, Tensor]) -> int | None:
 
 def convert_espcn(state_dict: dict[str, Tensor], *, scale: int | None,
                   extra: dict[str, Any]) -> Any:
-    """Foreign ESPCN state dict -> :class:`srkit.convert.Converted` for the ``espcn`` generator."""
+    """Foreign ESPCN state dict -> :class:`srkit.api.Converted` for the ``espcn`` generator."""
     from srkit.api import Converted
 
     unexpected = sorted(set(state_dict) - _KNOWN)

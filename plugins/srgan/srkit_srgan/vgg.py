@@ -2,7 +2,7 @@
 
 The network is torchvision's ``vgg19().features``; the weights are torchvision's
 ``VGG19_Weights.IMAGENET1K_V1``. They are never downloaded here: they are read from an explicit
-file or from the torch hub cache (:mod:`srkit.pretrained`), and a missing file is a one-line
+file or from the torch hub cache (:mod:`srkit.weights.pretrained`), and a missing file is a one-line
 :class:`~srkit.errors.SrkitError` that says where to put it.
 """
 
