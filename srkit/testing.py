@@ -86,7 +86,7 @@ def isolated_registry(*modules: ModuleType) -> Registry:
 def check_recipe_config(config: TrainConfig, recipe_class: type[Recipe]) -> None:
     """The checks ``srkit train`` makes of ``config`` before a run starts (option bounds, then
     ``recipe_class.validate``); raises the one-line ``SrkitError`` the user would see."""
-    from srkit.training.checks import check_config
+    from srkit.training.config_io import check_config
 
     check_config(config, recipe_class)
 
@@ -94,7 +94,7 @@ def check_recipe_config(config: TrainConfig, recipe_class: type[Recipe]) -> None
 def load_init_weights(path: str | os.PathLike[str], recipe: Recipe, arch: str) -> list[str]:
     """Load ``--init`` weights into ``recipe``'s nets as ``srkit train`` does; returns the names
     of the nets that received weights."""
-    from srkit.training.init_weights import load_init_weights as load
+    from srkit.training.state import load_init_weights as load
 
     return load(Path(path), recipe, arch)
 

@@ -363,7 +363,7 @@ def test_bad_input_is_one_line_error_with_nothing_written(
 
 def test_disk_full_at_a_checkpoint_keeps_the_previous_one_and_says_so(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from srkit.training.checkpoint import read_checkpoint
+    from srkit.training.state import read_checkpoint
 
     val = make_image_folder(tmp_path / "val")
     out = tmp_path / "run"

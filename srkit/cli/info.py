@@ -30,7 +30,7 @@ def command(weights: Path, as_json: bool) -> None:
     cannot make this command allocate anything. A training checkpoint is recognised as one.
     WEIGHTS may also be a foreign checkpoint an installed converter recognises (.pth, .pt, ...).
     """
-    from srkit.training.checkpoint import describe_checkpoint_file
+    from srkit.training.state import describe_checkpoint_file
     from srkit.weights.files import decode_metadata, read_header
     from srkit.weights.model_files import describe_model_file, is_srkit_weights
 

@@ -12,9 +12,9 @@ from srkit.config import rename_warning
 from srkit.errors import SrkitError
 from srkit.plugins import get_registry
 from srkit.training import run_folder
-from srkit.training.checks import check_config
 from srkit.training.config_io import (
     FieldSpec,
+    check_config,
     check_file_values,
     current_names,
     field_specs,
@@ -103,7 +103,7 @@ def effective_config(recipe: str, config_class: type, ctx: click.Context,
     if chosen.get("resume"):
         chosen = {**_checkpoint_values(recipe, config_class, chosen), **chosen}
     elif chosen.get("init"):
-        from srkit.training.init_weights import scale_from_init
+        from srkit.training.state import scale_from_init
 
         scale = scale_from_init(chosen["init"], chosen.get("scale"))
         if scale is not None:
@@ -117,7 +117,7 @@ def effective_config(recipe: str, config_class: type, ctx: click.Context,
 
 def _checkpoint_values(recipe: str, config_class: type, chosen: dict[str, Any]) -> dict[str, Any]:
     """The resumed run's saved config (minus run-control keys), so ``--resume`` needs few flags."""
-    from srkit.training.checkpoint import read_checkpoint_state
+    from srkit.training.state import read_checkpoint_state
 
     scale = chosen.get("scale", config_class().scale)
     out = Path(chosen.get("out") or run_folder(recipe, scale))

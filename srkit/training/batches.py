@@ -6,6 +6,15 @@ by :func:`srkit.degradations.make_lr`, the function ``srkit degrade`` and ``srki
 so it is 8-bit like an LR PNG file unless ``--no-quantize-lr`` is given. On CUDA the batch of the
 next step is copied (from pinned memory, on a side stream) and degraded while the current step
 runs: one batch of lookahead, so the step never waits for its data.
+
+A checkpointable, shardable, infinite stream of training samples.
+
+The stream is the concatenation of per-epoch permutations drawn from ``(seed, epoch)``. Step ``k``
+of rank ``r`` takes positions ``[(k * world + r) * B, ... + B)``, so the batches of any step are
+known from the step number alone: resuming at step ``k`` needs no other sampler state, and the
+ranks of a multi-process run see disjoint samples. Each sample also gets its own seed (from the
+run seed and its stream position), under which the dataset draws its random crop, so a sample is
+the same whichever worker process loads it and whenever.
 """
 
 from __future__ import annotations
@@ -24,9 +33,8 @@ from srkit.degradations.lr import make_lr
 from srkit.degradations.spec import build_degradation
 from srkit.interfaces import Batch, Recipe
 from srkit.training.distributed import ProcessInfo
-from srkit.training.interrupts import leave_stops_to_the_main_process
-from srkit.training.rng import derive_seed
-from srkit.training.sampling import SeededItems, StreamBatchSampler
+from srkit.training.guards import leave_stops_to_the_main_process
+from srkit.training.rng import derive_seed, isolated_rng
 
 #: default training data: a small bundled set of real photos
 DEMO_DATA = "photos"
@@ -142,3 +150,53 @@ class TrainBatches:
         generator.manual_seed(derive_seed(self.config.seed, _DEGRADATION_STREAM, step,
                                           self.info.rank))
         return generator
+
+
+class StreamBatchSampler:
+    """Yields batches of ``(index, sample_seed)`` forever, starting at ``start_step``."""
+
+    def __init__(self, num_items: int, batch_size: int, *, seed: int, stream: int = 0,
+                 rank: int = 0, world_size: int = 1, start_step: int = 0) -> None:
+        self.num_items, self.batch_size = num_items, batch_size
+        self.seed, self.stream = seed, stream
+        self.rank, self.world_size = rank, world_size
+        self.start_step = start_step
+        self._epoch, self._permutation = -1, torch.empty(0, dtype=torch.long)
+
+    def _first_position(self, step: int) -> int:
+        return (step * self.world_size + self.rank) * self.batch_size
+
+    def _index(self, position: int) -> int:
+        epoch, offset = divmod(position, self.num_items)
+        if epoch != self._epoch:
+            generator = torch.Generator().manual_seed(derive_seed(self.seed, self.stream, epoch))
+            self._epoch = epoch
+            self._permutation = torch.randperm(self.num_items, generator=generator)
+        return int(self._permutation[offset])
+
+    def batch(self, step: int) -> list[tuple[int, int]]:
+        first = self._first_position(step)
+        return [(self._index(p), derive_seed(self.seed, self.stream, p, 1))
+                for p in range(first, first + self.batch_size)]
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        step = self.start_step
+        while True:
+            yield self.batch(step)
+            step += 1
+
+
+class SeededItems(Dataset):
+    """Wraps a dataset whose items draw from the global RNGs: item ``(index, seed)`` is drawn
+    under ``seed``, leaving the caller's RNG streams untouched."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        index, seed = key
+        with isolated_rng(seed):
+            return self.dataset[index]

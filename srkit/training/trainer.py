@@ -28,29 +28,27 @@ from srkit.interfaces import Recipe
 from srkit.nn.models import unwrap
 from srkit.training import distributed
 from srkit.training.batches import TrainBatches
-from srkit.training.checkpoint import (
-    Checkpoint,
-    has_checkpoint,
-    read_checkpoint,
-    read_checkpoint_state,
-    write_checkpoint,
-)
-from srkit.training.checks import check_config
-from srkit.training.config_io import config_record, write_config_toml
+from srkit.training.config_io import check_config, config_record, write_config_toml
 from srkit.training.context import TrainContext
 from srkit.training.distributed import ProcessInfo
 from srkit.training.ema import EMA
-from srkit.training.finite_guard import FiniteGuard
-from srkit.training.init_weights import load_init_weights
-from srkit.training.interrupts import StopRequests, signal_name
-from srkit.training.progress import RunProgress, phase_plan, start_summary
-from srkit.training.rank_rng import add_rank_rng, capture_rank_rng, restore_rank_rng
+from srkit.training.guards import FiniteGuard, RunFolderLock, StopRequests, signal_name, weight_problem
+from srkit.training.report import RunLog, RunProgress, SilentLog, phase_plan, start_summary
 from srkit.training.rng import seed_everything
-from srkit.training.run_lock import RunFolderLock
-from srkit.training.run_log import RunLog, SilentLog
-from srkit.training.run_state import gather_state, restore_state
+from srkit.training.state import (
+    Checkpoint,
+    add_rank_rng,
+    capture_rank_rng,
+    gather_state,
+    has_checkpoint,
+    load_init_weights,
+    read_checkpoint,
+    read_checkpoint_state,
+    restore_rank_rng,
+    restore_state,
+    write_checkpoint,
+)
 from srkit.training.validation import Validator
-from srkit.training.weight_health import weight_problem
 from srkit.weights.atomic import remove_stale_temp_files
 from srkit.weights.files import save_weights
 from srkit.writable import check_output_folder
