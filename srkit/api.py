@@ -31,7 +31,7 @@ from srkit.interfaces import (
 from srkit.nn.losses import build_loss
 from srkit.nn.models import build_discriminator, build_generator, count_parameters
 from srkit.plugins import lookup
-from srkit.training import run_folder
+from srkit.run_folder import RunFolder
 from srkit.training.pixel_recipe import PixelConfig, PixelRecipe, pixel_step
 from srkit.training.schedules import make_scheduler
 from srkit.version import PLUGIN_API_VERSION as API_VERSION
@@ -55,7 +55,7 @@ __all__ = [
     # recipes: typed options, the pixel-loss base, schedules, registered networks and losses
     "Derived", "TrainConfig", "by_scale", "option", "PixelConfig", "PixelRecipe", "pixel_step",
     "make_scheduler", "build_loss", "build_discriminator", "build_generator", "count_parameters", "lookup",
-    "run_folder",
+    "RunFolder",
     # data and degradations
     "LRCropDataset", "build_degradation", "check_hr_batch", "gaussian_blur", "imresize", "make_lr",
     "load_image", "save_image",

@@ -41,7 +41,7 @@ SURFACE = {
         "load_foreign_state_dict", "load_image",
         "load_model", "load_model_file", "load_module", "lookup", "make_lr",
         "make_scheduler", "option", "pixel_step", "read_extras", "read_model_file",
-        "read_pretrained_state", "run_folder", "save_image", "save_weights", "strip_prefixes",
+        "read_pretrained_state", "RunFolder", "save_image", "save_weights", "strip_prefixes",
         "weights_info",
     },
 }

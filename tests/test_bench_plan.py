@@ -106,7 +106,7 @@ def test_models_are_built_one_at_a_time_and_each_once(tmp_path: Path, weights: d
         scored.append(name)
 
     result = run_bench(options(tmp_path, weights), on_image)
-    assert [row["model"] for row in result.rows] == list(CHANNELS)
+    assert [row.model for row in result.rows] == list(CHANNELS)
     assert scored == [name for name in CHANNELS for _ in range(2)]
     assert builds.most_alive == 1
     assert builds.channels == Counter(CHANNELS.values())  # one real build per model

@@ -18,7 +18,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("srkit.errors", "srkit.version", "srkit.hookspecs")),
     ("contract", ("srkit.config", "srkit.interfaces", "srkit.registry", "srkit.plugins")),
     ("toolbox", ("srkit.imageio", "srkit.devices", "srkit.memory", "srkit.writable", "srkit.metrics",
-                 "srkit.degradations", "srkit.data", "srkit.nn")),
+                 "srkit.degradations", "srkit.data", "srkit.nn", "srkit.run_folder")),
     ("weights", ("srkit.weights",)),
     ("inference", ("srkit.inference",)),
     ("workflows", ("srkit.training", "srkit.evaluation")),

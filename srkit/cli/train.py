@@ -11,7 +11,7 @@ import click
 from srkit.config import rename_warning
 from srkit.errors import SrkitError
 from srkit.plugins import get_registry
-from srkit.training import run_folder
+from srkit.run_folder import RunFolder
 from srkit.training.config_io import (
     FieldSpec,
     check_config,
@@ -110,7 +110,7 @@ def effective_config(recipe: str, config_class: type, ctx: click.Context,
             chosen["scale"] = scale
     config = config_class(**chosen)
     if config.out is None:
-        config = dataclasses.replace(config, out=str(run_folder(recipe, config.scale)))
+        config = dataclasses.replace(config, out=str(RunFolder.default(recipe, config.scale).root))
     check_config(config, recipe_class)
     return config
 
@@ -120,8 +120,8 @@ def _checkpoint_values(recipe: str, config_class: type, chosen: dict[str, Any]) 
     from srkit.training.state import read_checkpoint_state
 
     scale = chosen.get("scale", config_class().scale)
-    out = Path(chosen.get("out") or run_folder(recipe, scale))
-    saved = current_names(config_class, read_checkpoint_state(out / "checkpoints").get("config", {}))
+    out = Path(chosen.get("out") or RunFolder.default(recipe, scale).root)
+    saved = current_names(config_class, read_checkpoint_state(RunFolder(out).checkpoints).get("config", {}))
     fields = {f.name for f in dataclasses.fields(config_class)}
     skip = {"resume", "init", "out", "recipe"}
     return {k: v for k, v in saved.items() if k in fields and k not in skip}

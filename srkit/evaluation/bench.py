@@ -15,13 +15,14 @@ from typing import Any
 from srkit.errors import SrkitError
 from srkit.evaluation.datasets import resolve_datasets, usable_images
 from srkit.evaluation.options import BenchOptions, ImageHook
+from srkit.evaluation.row import BenchRow
 from srkit.evaluation.runs import build_model, check_model, check_weights_found, select_weights
 from srkit.evaluation.scoring import bench_one
 
 
 @dataclass
 class BenchResult:
-    rows: list[dict[str, Any]]
+    rows: list[BenchRow]
     images: list[dict[str, Any]]
 
 
@@ -41,18 +42,18 @@ def run_bench(options: BenchOptions, on_image: ImageHook | None = None) -> Bench
     # first image; the models are built one at a time below, so only one is ever in memory
     for name, scale, weights in plan:
         check_model(name, scale, weights)
-    rows: list[dict[str, Any]] = []
+    rows: list[BenchRow] = []
     images: list[dict[str, Any]] = []
     for name, scale, weights in plan:
         model = build_model(name, scale, weights, options.device)
         for dataset in datasets:
             row, per_image = bench_one(name, model, usable[(dataset.label, scale)], scale, options,
                                        on_image)
-            row["weights"] = str(weights) if weights is not None else None
+            row.weights = str(weights) if weights is not None else None
             rows.append(row)
             images.extend(per_image)
         del model
     order = {d.label: i for i, d in enumerate(datasets)}
-    rows.sort(key=lambda r: (order[r["dataset"]], options.scales.index(r["scale"]),
-                             options.models.index(r["model"])))
+    rows.sort(key=lambda r: (order[r.dataset], options.scales.index(r.scale),
+                             options.models.index(r.model)))
     return BenchResult(rows, images)

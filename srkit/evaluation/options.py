@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from srkit.metrics.color import DEFAULT_Y_MODE
-from srkit.training import RUNS_DIR
+from srkit.run_folder import RUNS_DIR
 
 if TYPE_CHECKING:
     from srkit.evaluation.lpips_metric import Lpips

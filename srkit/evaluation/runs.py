@@ -13,8 +13,7 @@ from torch import nn
 
 from srkit.errors import SrkitError
 from srkit.nn.models import parameter_free_generators
-
-RUN_WEIGHTS_NAME = "model.safetensors"
+from srkit.run_folder import RunFolder
 
 
 def parse_weights_option(text: str | None) -> dict[str, list[Path]]:
@@ -43,7 +42,7 @@ def run_weights(name: str, runs_dir: Path) -> list[Path]:
     """``<runs_dir>/<name>*/model.safetensors`` files, newest first."""
     if not runs_dir.is_dir():
         return []
-    found = [p for p in runs_dir.glob(f"{name}*/{RUN_WEIGHTS_NAME}") if p.is_file()]
+    found = [p for p in (RunFolder(d).model for d in runs_dir.glob(f"{name}*")) if p.is_file()]
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
@@ -94,7 +93,7 @@ def select_weights(name: str, scale: int, weights: dict[str, list[Path]], runs_d
                 "(or pass --weights NAME=FILE)"
             )
         raise SrkitError(
-            f"{name}: no weights found in {runs_dir / (name + '*') / RUN_WEIGHTS_NAME}; "
+            f"{name}: no weights found in {RunFolder(runs_dir / (name + '*')).model}; "
             f"pass --weights {name}=FILE or train one with 'srkit train {name}'"
         )
     scales = [_weights_scale(path) for path in candidates]
@@ -121,7 +120,7 @@ def check_weights_found(models: list[str], weights: dict[str, list[Path]], runs_
         return
     commands = "; ".join(f"'srkit train {n} --scale {s}'" for n in missing for s in scales)
     raise SrkitError(f"no weights found for {', '.join(missing)} in "
-                     f"{runs_dir / 'NAME*' / RUN_WEIGHTS_NAME}; train them ({commands}) "
+                     f"{RunFolder(runs_dir / 'NAME*').model}; train them ({commands}) "
                      "or pass --weights NAME=FILE")
 
 

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from srkit.errors import SrkitError
 from srkit.evaluation.datasets import Dataset, skip_warning
+from srkit.evaluation.row import BenchRow
 from srkit.evaluation.speed import SpeedMeter, device_name
 from srkit.inference import run_model
 
@@ -40,7 +41,7 @@ def _mean(values: list[float]) -> float | None:
 
 
 def bench_one(name: str, model: nn.Module, dataset: Dataset, scale: int, options: BenchOptions,
-              on_image: ImageHook | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+              on_image: ImageHook | None = None) -> tuple[BenchRow, list[dict[str, Any]]]:
     """Score and time one model on one dataset at one scale: (row, per-image results)."""
     from srkit.evaluation.protocol import evaluate, is_grey_file
     from srkit.metrics import quantize
@@ -80,23 +81,23 @@ def bench_one(name: str, model: nn.Module, dataset: Dataset, scale: int, options
     if not per_image:
         raise SrkitError(f"{dataset.folder}: no image could be read for x{scale}")
     lpips_values = [r["lpips"] for r in per_image if "lpips" in r]
-    row = {
-        "model": name,
-        "dataset": dataset.label,
-        "scale": scale,
-        "images": len(per_image),
-        "psnr": _mean([r["psnr"] for r in per_image]),
-        "ssim": _mean([r["ssim"] for r in per_image]),
-        "y_channel": options.y_channel,
-        "lpips": _mean(lpips_values),
-        "lpips_net": options.lpips.net if options.lpips is not None else None,
-        "lpips_unavailable": (options.lpips_unavailable or "not computed")
+    row = BenchRow(
+        model=name,
+        dataset=dataset.label,
+        scale=scale,
+        images=len(per_image),
+        psnr=_mean([r["psnr"] for r in per_image]),
+        ssim=_mean([r["ssim"] for r in per_image]),
+        y_channel=options.y_channel,
+        lpips=_mean(lpips_values),
+        lpips_net=options.lpips.net if options.lpips is not None else None,
+        lpips_unavailable=(options.lpips_unavailable or "not computed")
         if options.lpips is None else None,
-        "params": count_parameters(model),
+        params=count_parameters(model),
         **meter.summary(),
-        "device": device_name(options.device),
-        "precision": options.precision,
-        "self_ensemble": options.self_ensemble,
-        "tile": options.tile,
-    }
+        device=device_name(options.device),
+        precision=options.precision,
+        self_ensemble=options.self_ensemble,
+        tile=options.tile,
+    )
     return row, per_image

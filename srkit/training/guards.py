@@ -38,6 +38,7 @@ import torch
 from torch import Tensor, nn
 
 from srkit.errors import SrkitError, StoppedBySignal
+from srkit.run_folder import RunFolder
 from srkit.training import distributed
 from srkit.training.distributed import ProcessInfo
 
@@ -173,7 +174,6 @@ try:
 except ImportError:  # Windows: runs are not locked
     fcntl = None  # type: ignore[assignment]
 
-LOCK_NAME = ".lock"
 
 
 class RunFolderLock:
@@ -181,7 +181,7 @@ class RunFolderLock:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
-        self.path = self.folder / LOCK_NAME
+        self.path = RunFolder(self.folder).lock
         self._fd: int | None = None
         self._created: list[Path] = []  # folders this lock made, deepest first
 
@@ -218,7 +218,7 @@ class RunFolderLock:
     def release(self) -> None:
         if self._fd is None:
             return
-        if self._created and [p.name for p in self.folder.iterdir()] == [LOCK_NAME]:
+        if self._created and [p.name for p in self.folder.iterdir()] == [self.path.name]:
             # the run failed before writing anything: leave no folder behind (still locked here)
             self.path.unlink(missing_ok=True)
             for folder in self._created:

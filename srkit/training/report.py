@@ -27,6 +27,7 @@ from srkit.config import TrainConfig
 from srkit.errors import SrkitError
 from srkit.interfaces import Recipe
 from srkit.nn.models import count_parameters, describe, unwrap
+from srkit.run_folder import RunFolder
 
 #: a CPU run whose schedule takes longer than this gets a pointer to the quick preset
 LONG_CPU_RUN_S = 30 * 60
@@ -171,7 +172,7 @@ class RunLog:
     """
 
     def __init__(self, out: Path, start: int, total: int) -> None:
-        self.path = out / "log.jsonl"
+        self.path = RunFolder(out).log
         out.mkdir(parents=True, exist_ok=True)
         self._forget_after(start)
         self._file = self.path.open("a", encoding="utf-8")
@@ -247,7 +248,7 @@ Series = dict[str, list[tuple[int, float]]]
 
 def read_curves(run: Path) -> tuple[Series, Series]:
     """``(losses, validation)`` series of ``run/log.jsonl``; a torn last line is skipped."""
-    log = run / "log.jsonl"
+    log = RunFolder(run).log
     if not log.is_file():
         raise SrkitError(f"{run}: no log.jsonl (not a training run folder?)")
     losses: Series = {}

@@ -26,6 +26,7 @@ from srkit.config import TrainConfig
 from srkit.errors import SrkitError, StoppedBySignal
 from srkit.interfaces import Recipe
 from srkit.nn.models import unwrap
+from srkit.run_folder import RunFolder
 from srkit.training import distributed
 from srkit.training.batches import TrainBatches
 from srkit.training.config_io import check_config, config_record, write_config_toml
@@ -95,8 +96,9 @@ class Trainer:
         check_config(config, recipe_class)
         self.name, self.config, self.info, self.device = recipe_name, config, info, device
         assert config.out is not None, "the run folder is chosen before the trainer starts"
-        self.out = Path(config.out)
-        self.checkpoints = self.out / "checkpoints"
+        self.folder = RunFolder(Path(config.out))
+        self.out = self.folder.root
+        self.checkpoints = self.folder.checkpoints
         # the record describes the run, not how this process was launched: it never says resume
         self.record = {**config_record(recipe_name, config), "resume": False}
         checkpoint = self._checkpoint_to_resume()
@@ -163,7 +165,7 @@ class Trainer:
         stop.install()
         try:
             if info.is_main:
-                write_config_toml(self.out / "config.toml", self.record)
+                write_config_toml(self.folder.config, self.record)
                 remove_stale_temp_files(self.out)
                 remove_stale_temp_files(self.checkpoints)
             if self.start == config.iters:
@@ -294,7 +296,7 @@ class Trainer:
     def _validate_here(self, done: int, log: RunLog | SilentLog) -> dict[str, float] | None:
         metrics = None
         if self.validator is not None:
-            metrics = self.validator.run(self._export_net(), self.out / "samples", done)
+            metrics = self.validator.run(self._export_net(), self.folder.samples, done)
             log.record({"iteration": done, "val.psnr": metrics["psnr"], "val.ssim": metrics["ssim"]})
             log.message(f"iteration {done}: validation PSNR {metrics['psnr']:.3f} dB, "
                         f"SSIM {metrics['ssim']:.4f}")
@@ -302,7 +304,7 @@ class Trainer:
                                     "ssim": metrics["ssim"], "set": self.config.val}
             if done > 0 and (self.best_psnr is None or metrics["psnr"] > self.best_psnr):
                 self.best_psnr = metrics["psnr"]
-                save_weights(self._export_net(), self.checkpoints / "best.safetensors",
+                save_weights(self._export_net(), self.folder.best,
                              config=self.record, extras=self.recipe.export_extras(),
                              validation=self.last_validation)
         return metrics
@@ -335,7 +337,7 @@ class Trainer:
                 validated = self.last_validation
                 if validated is not None and validated["iteration"] != done:
                     validated = None  # a result of earlier weights does not describe these
-                save_weights(self._export_net(), self.out / "model.safetensors", config=self.record,
+                save_weights(self._export_net(), self.folder.model, config=self.record,
                              extras=self.recipe.export_extras(), validation=validated)
             except OSError as exc:
                 failure = self._write_failure(done, exc)

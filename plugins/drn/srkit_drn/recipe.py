@@ -32,13 +32,13 @@ from srkit.api import (
     Derived,
     LRCropDataset,
     Recipe,
+    RunFolder,
     SrkitError,
     StepContext,
     TrainConfig,
     build_generator,
     make_scheduler,
     option,
-    run_folder,
 )
 from srkit_drn.arch import DualModels, n_levels, preset
 from srkit_drn.levels import level_key, make_levels
@@ -154,7 +154,7 @@ class DRNRecipe(Recipe):
         scale = self.config.scale
         return [f"--unpaired without --init: joint paired + LR-only training of a new DRN from "
                 f"scratch; to fine-tune a trained model on the LR-only images instead, add "
-                f"--init {run_folder('drn', scale) / 'model.safetensors'} (from 'srkit train drn --scale "
+                f"--init {RunFolder.default('drn', scale).model} (from 'srkit train drn --scale "
                 f"{scale}')"]
 
     def export_extras(self) -> dict[str, torch.nn.Module]:
