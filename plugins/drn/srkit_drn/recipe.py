@@ -24,7 +24,6 @@ from typing import Any, ClassVar, cast
 
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 from srkit.api import (
     Batch,
@@ -42,6 +41,7 @@ from srkit.api import (
 )
 from srkit_drn.arch import DualModels, n_levels, preset
 from srkit_drn.levels import level_key, make_levels
+from srkit_drn.losses import l1
 
 UNPAIRED_STREAM = "unpaired_lr"
 
@@ -87,10 +87,6 @@ class DRNConfig(TrainConfig):
         "levels", "LR-only dual loss: levels (each dual vs the detached level below) or chained "
         "(duals chained down to the LR input)", choices=("levels", "chained"))
     save_dual: bool = option(True, "store the dual models in the exported weights (dual.* keys)")
-
-
-def l1(prediction: Tensor, target: Tensor) -> Tensor:
-    return F.l1_loss(prediction.float(), target.float())
 
 
 class DRNRecipe(Recipe):
