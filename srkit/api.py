@@ -32,6 +32,7 @@ from srkit.nn.losses import build_loss
 from srkit.nn.models import build_discriminator, build_generator, count_parameters
 from srkit.plugins import lookup
 from srkit.run_folder import RunFolder
+from srkit.training.batches import patch_size_hint
 from srkit.training.pixel_recipe import PixelConfig, PixelRecipe, pixel_step
 from srkit.training.schedules import make_scheduler
 from srkit.version import PLUGIN_API_VERSION as API_VERSION
@@ -54,7 +55,8 @@ __all__ = [
     "Register", "hookimpl", "Batch", "Degradation", "Generator", "Recipe", "StepContext", "SrkitError",
     # recipes: typed options, the pixel-loss base, schedules, registered networks and losses
     "Derived", "TrainConfig", "by_scale", "option", "PixelConfig", "PixelRecipe", "pixel_step",
-    "make_scheduler", "build_loss", "build_discriminator", "build_generator", "count_parameters", "lookup",
+    "make_scheduler", "patch_size_hint", "build_loss", "build_discriminator", "build_generator",
+    "count_parameters", "lookup",
     "RunFolder",
     # data and degradations
     "LRCropDataset", "build_degradation", "check_hr_batch", "gaussian_blur", "imresize", "make_lr",

@@ -139,6 +139,11 @@ class Recipe(ABC):
         """
         return None
 
+    def describe_stream(self, name: str, count: int) -> str:
+        """How the start summary names extra stream ``name`` holding ``count`` images, in the
+        user's words (e.g. "20 LR-only images (30% of each batch)")."""
+        return f"{count} images in stream {name!r}"
+
     def phase(self, iteration: int) -> str:
         """A short name of the training phase at ``iteration`` (shown in logs), e.g. ``pretrain``."""
         return "train"
@@ -200,6 +205,8 @@ class Converter:
     weights ``export`` writes back (default: the registered name). ``layout_keys`` lists the key
     names of a typical checkpoint, to name the closest layouts when nothing matches; ``missing``
     says what to install when the converter cannot work here (an optional dependency).
+    ``description``: one line for ``srkit plugins`` saying which release's files it reads
+    (default: the summary of ``convert``'s docstring).
     """
 
     convert: ConvertFn
@@ -210,6 +217,7 @@ class Converter:
     fallback: bool = False
     layout_keys: Callable[[], Iterable[str]] | None = None
     missing: Callable[[], str | None] | None = None
+    description: str = ""
 
     def __call__(self, state_dict: dict[str, Tensor], *, scale: int | None,
                  extra: dict[str, Any]) -> Converted:

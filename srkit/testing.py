@@ -73,6 +73,24 @@ def srkit_main(argv: Sequence[str]) -> None:
     main(list(argv))
 
 
+def effective_config(recipe: str, *argv: str) -> TrainConfig:
+    """The config ``srkit train RECIPE ARGV`` would run with (flags > config file > preset >
+    defaults), without training."""
+    import click
+
+    from srkit.cli import build_cli
+    from srkit.cli.train import effective_config as build
+    from srkit.plugins import lookup
+
+    train = build_cli().get_command(click.Context(click.Group()), "train")
+    assert isinstance(train, click.Group)
+    command = train.get_command(click.Context(train), recipe)
+    assert command is not None, f"no recipe {recipe!r}"
+    ctx = command.make_context(recipe, list(argv))
+    return build(recipe, lookup("recipe", recipe).config_class, ctx, ctx.params.get("config"),
+                 ctx.params.get("preset"))
+
+
 def isolated_registry(*modules: ModuleType) -> Registry:
     """A fresh registry holding only the plugin ``modules`` (not even ``core``), each named after
     its module's last dotted part; failures are in ``registry.failed``, not raised."""

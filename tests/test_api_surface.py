@@ -40,7 +40,7 @@ SURFACE = {
         "gaussian_blur", "hookimpl", "hub_cache_path", "imresize", "load_features",
         "load_foreign_state_dict", "load_image",
         "load_model", "load_model_file", "load_module", "lookup", "make_lr",
-        "make_scheduler", "option", "pixel_step", "read_extras", "read_model_file",
+        "make_scheduler", "option", "patch_size_hint", "pixel_step", "read_extras", "read_model_file",
         "read_pretrained_state", "RunFolder", "save_image", "save_weights", "strip_prefixes",
         "weights_info",
     },

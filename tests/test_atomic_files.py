@@ -10,9 +10,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from srkit import atomic_files
+from srkit.atomic_files import atomic_save_safetensors, atomic_write_text, remove_stale_temp_files
 from srkit.cli import main
-from srkit.weights import atomic as atomic_files
-from srkit.weights.atomic import atomic_save_safetensors, atomic_write_text, remove_stale_temp_files
 from tests.fake_recipe import make_image_folder, tiny_args, use_tiny_plugin
 
 

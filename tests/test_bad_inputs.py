@@ -22,9 +22,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from srkit import atomic_files
 from srkit.cli import main
 from srkit.nn.models import build_generator
-from srkit.weights import atomic as atomic_files
 from srkit.weights.files import save_weights
 from tests.fake_recipe import make_image_folder, tiny_args, use_tiny_plugin
 
@@ -91,6 +91,13 @@ def plain_safetensors(folder: Path) -> Path:
 def image(folder: Path) -> Path:
     make_image_folder(folder / "images", count=1, size=(12, 12))
     return folder / "images" / "img0.png"
+
+
+def unfinished_store(folder: Path) -> Path:
+    """A store whose ``srkit pack`` never finished: its lock file, no manifest."""
+    (folder / "store").mkdir()
+    (folder / "store" / ".pack.lock").touch()
+    return folder / "store"
 
 
 def a_file(folder: Path) -> Path:
@@ -308,6 +315,16 @@ CASES = [
          "unknown key 'batchsize'"),
     Case("train: unknown recipe", lambda d: ["train", "nosuch"], "unknown recipe 'nosuch'"),
     Case("train: missing data folder", train("--data", "{d}/nope"), "nope"),
+    Case("pack: missing source folder", lambda d: ["pack", str(d / "nope"), str(d / "store")],
+         "nope: not a folder and not a bundled dataset"),
+    Case("pack: STORE on a read-only file system",
+         lambda d: ["pack", str(make_image_folder(d / "hr")), str(d / "store")],
+         "STORE is not writable", prepare=read_only),
+    Case("pack: STORE is a folder of other files",
+         lambda d: ["pack", str(make_image_folder(d / "hr")), str(make_image_folder(d / "mine"))],
+         "not empty and not a srkit store"),
+    Case("train: --data is an unfinished store",
+         lambda d: train("--data", str(unfinished_store(d)))(d), "unfinished srkit store"),
     Case("train: --resume without a checkpoint", train("--resume"), "no checkpoint to resume from"),
 ]
 

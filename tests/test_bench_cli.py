@@ -174,7 +174,7 @@ def test_foreign_weights_no_converter_reads_are_an_error(capsys, tmp_path: Path,
 
 def test_weights_not_matching_their_architecture_are_an_error(capsys, tmp_path: Path,
                                                                tiny_dataset: Path) -> None:
-    from srkit.weights.atomic import atomic_save_safetensors
+    from srkit.atomic_files import atomic_save_safetensors
 
     path = tmp_path / "odd.safetensors"
     atomic_save_safetensors({"stray.weight": torch.zeros(3)}, path, {

@@ -14,10 +14,10 @@ import pytest
 import torch
 
 from srkit import plugins
+from srkit.atomic_files import atomic_save_safetensors
 from srkit.errors import SrkitError
 from srkit.evaluation.bench import BenchOptions, run_bench
 from srkit.nn.models import build_generator
-from srkit.weights.atomic import atomic_save_safetensors
 from srkit.weights.files import save_weights
 from tests.core_fixture_plugin import TinyUpsampler
 from tests.fake_recipe import make_image_folder

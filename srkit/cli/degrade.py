@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import torch
-from tqdm import tqdm
 
-from srkit.data.bundled import resolve_dataset
-from srkit.degradations.lr import make_lr
 from srkit.errors import SrkitError
-from srkit.evaluation.protocol import modcrop
-from srkit.imageio import list_images, load_image, save_image
-from srkit.interfaces import Degradation
+
+if TYPE_CHECKING:  # torch and the image code load when the command runs, not for `srkit --help`
+    import torch
+
+    from srkit.interfaces import Degradation
 
 
 def build_degradation(spec: str, sigma: float | None) -> Degradation:
@@ -45,6 +44,10 @@ def _output_names(hr_paths: list[Path], scale: int, div2k_names: bool) -> dict[P
 def _degrade_file(hr_path: Path, scale: int, degradation: Degradation,
                   generator: torch.Generator) -> torch.Tensor:
     """8-bit LR (1,3,H//scale,W//scale) of one HR file; SrkitError naming the file on any problem."""
+    from srkit.degradations.lr import make_lr
+    from srkit.evaluation.protocol import modcrop
+    from srkit.imageio import load_image
+
     image = load_image(hr_path)
     height, width = image.shape[-2:]
     if height < scale or width < scale:
@@ -79,6 +82,12 @@ def command(hr_dir: str, out_dir: Path, scale: int, degradation: str, sigma: flo
     Unreadable files and images smaller than the scale are skipped with a warning.
     The result pairs with HR_DIR for paired training and benchmarks.
     """
+    import torch
+    from tqdm import tqdm
+
+    from srkit.data.bundled import resolve_dataset
+    from srkit.imageio import list_images, save_image
+
     hr_folder = resolve_dataset(hr_dir)
     hr_paths = list_images(hr_folder)
     if out_dir.resolve() == hr_folder.resolve():

@@ -7,6 +7,9 @@ so it is 8-bit like an LR PNG file unless ``--no-quantize-lr`` is given. On CUDA
 next step is copied (from pinned memory, on a side stream) and degraded while the current step
 runs: one batch of lookahead, so the step never waits for its data.
 
+The time spent blocked on the data loaders is summed (:meth:`TrainBatches.take_wait_seconds`),
+so the trainer can show which share of the step time waits for crops.
+
 A checkpointable, shardable, infinite stream of training samples.
 
 The stream is the concatenation of per-epoch permutations drawn from ``(seed, epoch)``. Step ``k``
@@ -19,26 +22,36 @@ the same whichever worker process loads it and whenever.
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections.abc import Iterator, Sized
 from typing import Any, cast
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from srkit.config import TrainConfig
 from srkit.data import HRCropDataset, PairedCropDataset, resolve_dataset
+from srkit.data.store import is_store, read_manifest
 from srkit.degradations.lr import make_lr
 from srkit.degradations.spec import build_degradation
 from srkit.interfaces import Batch, Recipe
 from srkit.training.distributed import ProcessInfo
 from srkit.training.guards import leave_stops_to_the_main_process
-from srkit.training.rng import derive_seed, isolated_rng
+from srkit.training.rng import derive_seed, isolated_rng, seed_cpu_rngs
 
 #: default training data: a small bundled set of real photos
 DEMO_DATA = "photos"
 _DEGRADATION_STREAM = 7
+
+
+def patch_size_hint(hr_side: int, scale: int) -> str:
+    """The ``--patch-size`` to pass when the images allow HR crops of at most ``hr_side``."""
+    largest = hr_side // scale * scale
+    if largest == 0:
+        return f"the images are too small for x{scale}"
+    return f"pass --patch-size {largest} or smaller (a multiple of --scale {scale})"
 
 
 def _to_device(value: Any, device: torch.device) -> Any:
@@ -55,7 +68,8 @@ class TrainBatches:
     def __init__(self, config: TrainConfig, recipe: Recipe, device: torch.device,
                  info: ProcessInfo, start_step: int) -> None:
         self.config, self.device, self.info = config, device, info
-        self.paired = config.data_lr is not None
+        self.paired = config.data_lr is not None or _is_pair_store(config.data)
+        self._waited = 0.0
         self.recipe = recipe
         # A paired run reads its LR from files; a recipe's own targets still come from the HR.
         self.prepares = type(recipe).prepare_batch is not Recipe.prepare_batch
@@ -64,6 +78,8 @@ class TrainBatches:
         main, extras = self._main_dataset(), recipe.extra_datasets()
         #: images per stream ("main", then each extra stream's name), for the start summary
         self.sizes = {name: len(cast(Sized, d)) for name, d in {"main": main, **extras}.items()}
+        #: lines for the start summary about how the data is read
+        self.notes = _slow_folder_notes(config.data, main)
         self._main = self._stream(main, 0, start_step)
         self._extras = {name: self._stream(dataset, zlib.crc32(name.encode()), start_step)
                         for name, dataset in extras.items()}
@@ -73,11 +89,13 @@ class TrainBatches:
     def _main_dataset(self) -> Dataset:
         config = self.config
         if self.paired:
-            assert config.data is not None and config.data_lr is not None  # checked with the config
-            return PairedCropDataset(resolve_dataset(config.data), resolve_dataset(config.data_lr),
-                                     config.patch_size, config.scale)
+            assert config.data is not None  # checked with the config
+            lr = resolve_dataset(config.data_lr) if config.data_lr is not None else None
+            return PairedCropDataset(resolve_dataset(config.data), lr, config.patch_size,
+                                     config.scale)
         folder = resolve_dataset(config.data if config.data is not None else DEMO_DATA)
-        return HRCropDataset(folder, config.patch_size, config.scale)
+        return HRCropDataset(folder, config.patch_size, config.scale,
+                             size_hint=lambda side: patch_size_hint(side, config.scale))
 
     def close(self) -> None:
         """Stop the data loader worker processes now, not whenever the iterators are collected.
@@ -123,8 +141,19 @@ class TrainBatches:
         with torch.cuda.stream(self._stream_for_copies):
             return self._make_batch(step)
 
+    def take_wait_seconds(self) -> float:
+        """Seconds spent waiting for the data loaders since the last call."""
+        waited, self._waited = self._waited, 0.0
+        return waited
+
+    def _next_items(self, iterator: Iterator[Any]) -> Any:
+        started = time.perf_counter()
+        items = next(iterator)
+        self._waited += time.perf_counter() - started
+        return items
+
     def _make_batch(self, step: int) -> Batch:
-        first = _to_device(next(self._main), self.device)
+        first = _to_device(self._next_items(self._main), self.device)
         if self.paired:
             lr, hr = first
         else:
@@ -132,7 +161,8 @@ class TrainBatches:
             assert self.degradation is not None  # built for every run that makes LR from HR
             lr = make_lr(hr, self.config.scale, self.degradation, quantize=self.config.quantize_lr,
                          generator=self._generator(step))
-        extra = {name: _to_device(next(it), self.device) for name, it in self._extras.items()}
+        extra = {name: _to_device(self._next_items(it), self.device)
+                 for name, it in self._extras.items()}
         batch = Batch(lr=lr, hr=hr, extra=extra)
         if self.prepares:
             assert self.degradation is not None
@@ -188,7 +218,8 @@ class StreamBatchSampler:
 
 class SeededItems(Dataset):
     """Wraps a dataset whose items draw from the global RNGs: item ``(index, seed)`` is drawn
-    under ``seed``, leaving the caller's RNG streams untouched."""
+    under ``seed``, leaving the caller's RNG streams untouched (in the main process; a loader
+    worker's streams are its own)."""
 
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset
@@ -198,5 +229,32 @@ class SeededItems(Dataset):
 
     def __getitem__(self, key: tuple[int, int]) -> Any:
         index, seed = key
+        if get_worker_info() is not None:
+            # a loader worker's RNG streams feed nothing else: reseeding is enough, and saving
+            # and restoring them would cost more than the crop
+            seed_cpu_rngs(seed)
+            return self.dataset[index]
         with isolated_rng(seed):
             return self.dataset[index]
+
+
+def _is_pair_store(data: str | None) -> bool:
+    """Whether ``--data`` is a store of HR/LR pairs (which makes the run a paired one)."""
+    if data is None or not is_store(data):
+        return False
+    return read_manifest(data)["kind"] == "pairs"
+
+
+def _slow_folder_notes(data: str | None, dataset: Dataset) -> list[str]:
+    """A pointer to ``srkit pack`` when every crop decodes a whole image (a folder too big to cache)."""
+    decoded = getattr(dataset, "uncached_bytes", None)
+    if data is None or not decoded:
+        return []
+    return [f"{data} decodes to {decoded / 1e9:.1f} GB, more than the in-memory cache holds, so "
+            f"every crop decodes a whole image; srkit pack {data} STORE once and --data STORE "
+            f"reads crops {PACKED_SPEEDUP} faster (docs/performance.md)"]
+
+
+#: store vs folder crops per second per core on DIV2K-size PNGs, measured by
+#: benchmarks/data_throughput.py (the table in docs/performance.md)
+PACKED_SPEEDUP = "about 770x"

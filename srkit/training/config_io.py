@@ -163,7 +163,7 @@ def write_config_toml(path: Path, record: dict[str, Any]) -> None:
     """``config.toml`` that ``--config`` reads back (TOML has no null: unset options are left out)."""
     import tomli_w
 
-    from srkit.weights.atomic import atomic_write_text
+    from srkit.atomic_files import atomic_write_text
 
     atomic_write_text(path, tomli_w.dumps({k: v for k, v in record.items() if v is not None}))
 

@@ -6,7 +6,7 @@ Layout of ``OUT/checkpoints/``::
     ckpt-0001000.safetensors   the newest one
     latest.json                JSON state; names the tensor file it belongs to
 
-The tensor file is written first, then ``latest.json`` (each by :mod:`srkit.weights.atomic`),
+The tensor file is written first, then ``latest.json`` (each by :mod:`srkit.atomic_files`),
 so a kill at any moment leaves ``latest.json`` naming a complete tensor file. The ``--keep`` newest
 tensor files are kept (2 by default: the newest and the one before); older ones are deleted.
 
@@ -51,6 +51,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
+from srkit.atomic_files import atomic_save_safetensors, atomic_write_text
 from srkit.errors import SrkitError, first_informative_line
 from srkit.interfaces import Recipe
 from srkit.nn.models import describe, unwrap
@@ -58,7 +59,6 @@ from srkit.training.context import TrainContext
 from srkit.training.distributed import ProcessInfo
 from srkit.training.ema import EMA
 from srkit.training.rng import capture_rng, restore_rng
-from srkit.weights.atomic import atomic_save_safetensors, atomic_write_text
 from srkit.weights.files import split_extras
 from srkit.weights.model_files import model_file_scale, read_model_file
 

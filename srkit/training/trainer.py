@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from srkit.atomic_files import remove_stale_temp_files
 from srkit.config import TrainConfig
 from srkit.errors import SrkitError, StoppedBySignal
 from srkit.interfaces import Recipe
@@ -50,7 +51,6 @@ from srkit.training.state import (
     write_checkpoint,
 )
 from srkit.training.validation import Validator
-from srkit.weights.atomic import remove_stale_temp_files
 from srkit.weights.files import save_weights
 from srkit.writable import check_output_folder
 
@@ -173,7 +173,9 @@ class Trainer:
                             "to train (pass a larger --iters with --resume to train further)")
             else:
                 for line in start_summary(self.name, self.recipe, config, self.device,
-                                          info.world_size, self.batches.sizes, self.start, plan):
+                                          info.world_size, self.batches.sizes, self.start, plan,
+                                          paired=self.batches.paired,
+                                          data_notes=self.batches.notes):
                     log.message(line)
             if self.start == 0:
                 last_metrics = self._validate(0, log)
@@ -262,16 +264,19 @@ class Trainer:
                   steps: int, elapsed: float) -> None:
         means = {name: float(total) / steps for name, total in sums.items()}
         rate = steps / elapsed if elapsed > 0 else 0.0
+        # time blocked on the data loaders, as a share of the window's step time
+        data_wait = min(1.0, self.batches.take_wait_seconds() / elapsed) if elapsed > 0 else 0.0
         hr_pixels = self.config.batch_size * self.info.world_size * self.config.patch_size**2
         entry: dict[str, Any] = {"iteration": done, "phase": self.recipe.phase(step),
                                  **{f"loss.{k}": v for k, v in means.items()},
                                  **{f"learning_rate.{name}": opt.param_groups[0]["lr"]
                                     for name, opt in self.recipe.optimizers.items()},
-                                 "it_per_s": rate, "hr_mpix_per_s": rate * hr_pixels / 1e6}
+                                 "it_per_s": rate, "hr_mpix_per_s": rate * hr_pixels / 1e6,
+                                 "data_wait": data_wait}
         log.record(entry)
         for line in self.progress.on_record(entry):
             log.message(line)
-        log.advance(means)
+        log.advance({**means, "data": f"{100 * data_wait:.0f}%"})
 
     # ---- validation and saving ---------------------------------------------------------
 

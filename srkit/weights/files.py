@@ -15,10 +15,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
+from srkit.atomic_files import atomic_save_safetensors
 from srkit.errors import SrkitError
 from srkit.nn.models import build_discriminator, build_generator, describe, unwrap
 from srkit.plugins import lookup
-from srkit.weights.atomic import atomic_save_safetensors
 from srkit.weights.check import build_checked, check_skeleton, load_strict
 from srkit.weights.metadata import check_scales_agree, decode_metadata, encode_metadata, is_srkit_metadata
 

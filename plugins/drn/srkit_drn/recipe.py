@@ -25,6 +25,7 @@ keep the weights they started with, so the LR-only loss can only move the primal
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, cast
 
 import torch
@@ -44,6 +45,7 @@ from srkit.api import (
     build_generator,
     make_scheduler,
     option,
+    patch_size_hint,
 )
 from srkit_drn.arch import DualModels, n_levels, preset
 from srkit_drn.levels import level_key, make_levels
@@ -138,8 +140,11 @@ class DRNRecipe(Recipe):
     def extra_datasets(self) -> dict[str, torch.utils.data.Dataset]:
         if not self.config.unpaired:
             return {}
-        lr_patch = self.config.patch_size // self.config.scale
-        return {UNPAIRED_STREAM: LRCropDataset(self.config.unpaired, lr_patch)}
+        scale, lr_patch = self.config.scale, self.config.patch_size // self.config.scale
+        def size_hint(side: int) -> str:
+            return f"LR crops are --patch-size / --scale: {patch_size_hint(side * scale, scale)}"
+
+        return {UNPAIRED_STREAM: LRCropDataset(self.config.unpaired, lr_patch, size_hint=size_hint)}
 
     def level_factors(self) -> tuple[int, ...]:
         """Downscaling factors of the intermediate targets: 4 and 2 at x8, 2 at x4, none at x2."""
@@ -158,14 +163,28 @@ class DRNRecipe(Recipe):
     def phase(self, iteration: int) -> str:
         return "semi-supervised" if self.config.unpaired else "paired"
 
+    def describe_stream(self, name: str, count: int) -> str:
+        if name != UNPAIRED_STREAM:
+            return super().describe_stream(name, count)
+        return f"{count} LR-only image{'s' * (count != 1)} ({self.config.unpaired_ratio:.0%} of each batch)"
+
     def start_notes(self) -> list[str]:
         if not self.config.unpaired or self.config.init:
             return []
+        return ["--unpaired without --init: joint paired + LR-only training of a new DRN from "
+                f"scratch; {self._fine_tune_hint()}"]
+
+    def _fine_tune_hint(self) -> str:
+        """How to fine-tune a trained model instead: a finished model, never this run's folder."""
         scale = self.config.scale
-        return [f"--unpaired without --init: joint paired + LR-only training of a new DRN from "
-                f"scratch; to fine-tune a trained model on the LR-only images instead, add "
-                f"--init {RunFolder.default('drn', scale).model} (from 'srkit train drn --scale "
-                f"{scale}')"]
+        paired = RunFolder.default("drn", scale).root
+        if self.config.out is not None and Path(self.config.out).resolve() == paired.resolve():
+            paired = paired.with_name(f"{paired.name}_paired")
+        model = RunFolder(paired).model
+        if model.is_file():
+            return f"to fine-tune the trained model {model} on the LR-only images instead, add --init {model}"
+        return (f"to fine-tune a trained model on the LR-only images instead, first train one on "
+                f"paired data ('srkit train drn --scale {scale} --out {paired}'), then add --init {model}")
 
     def export_extras(self) -> dict[str, torch.nn.Module]:
         return {"dual": self.nets["dual"]} if self.config.save_dual else {}

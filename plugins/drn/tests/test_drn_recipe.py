@@ -286,6 +286,36 @@ def test_chained_mixed_batch_weights_paired_and_lr_only_samples_by_count() -> No
     torch.testing.assert_close(losses["dual"], expected)
 
 
+def test_lr_only_images_are_named_in_the_users_words() -> None:
+    recipe = make_recipe(unpaired="lr_only", unpaired_ratio=0.3)
+    assert recipe.describe_stream("unpaired_lr", 20) == "20 LR-only images (30% of each batch)"
+
+
+def test_fine_tune_hint_never_points_at_the_run_being_written(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    from srkit.api import RunFolder
+
+    default_out = str(RunFolder.default("drn", 4).root)
+    notes = make_recipe(unpaired="lr_only", out=default_out).start_notes()
+    assert f"--init {default_out}/model.safetensors" not in notes[0]
+    assert "first train one on paired data" in notes[0] and "drn_x4_paired" in notes[0]
+    finished = tmp_path / "runs" / "drn_x4" / "model.safetensors"
+    finished.parent.mkdir(parents=True)
+    finished.write_bytes(b"")
+    notes = make_recipe(unpaired="lr_only", out=str(tmp_path / "elsewhere")).start_notes()
+    assert f"add --init {RunFolder.default('drn', 4).model}" in notes[0]
+
+
+def test_lr_only_images_too_small_for_the_crop_name_the_patch_size(tmp_path) -> None:
+    folder = tmp_path / "lr_only"
+    folder.mkdir()
+    for index in range(2):
+        Image.new("RGB", (6 + index, 9)).save(folder / f"{index}.png")
+    with pytest.raises(SrkitError, match=r"every image is smaller than the 8x8 crop .*LR crops are "
+                       r"--patch-size / --scale: pass --patch-size 24 or smaller"):
+        make_recipe(unpaired=str(folder)).extra_datasets()
+
+
 def mixed_step(dual_update: str, reading: str = "levels") -> tuple[DRNRecipe, RecordingContext,
                                                                    dict[str, torch.Tensor]]:
     """One step on 2 paired + 2 LR-only samples, from the same weights and batch every call."""

@@ -69,3 +69,20 @@ def test_srresnet_fine_tunes_from_a_lornatang_checkpoint(tmp_path):
     srkit_main(["train", "srresnet", "--init", str(checkpoint), "--scale", "2", *flags])
     tuned = load_model(tmp_path / "run" / "model.safetensors")
     assert tuned.state_dict().keys() == start.state_dict().keys()
+
+
+def _effective(*argv: str):
+    from srkit.testing import effective_config
+
+    return effective_config("srgan", *argv)
+
+
+def test_quick_preset_phases_follow_the_users_iters(tmp_path):
+    config = _effective("--preset", "quick", "--content-loss", "mse", "--iters", "12",
+                        "--out", str(tmp_path / "run"))
+    assert (config.iters, config.pretrain_iters, config.val_every, config.save_every) == (12, 6, 6, 6)
+    config = _effective("--preset", "quick", "--content-loss", "mse", "--out", str(tmp_path / "run"))
+    assert (config.iters, config.pretrain_iters) == (60, 30)
+    config = _effective("--preset", "quick", "--content-loss", "mse", "--iters", "12",
+                        "--pretrain-iters", "2", "--out", str(tmp_path / "run"))
+    assert config.pretrain_iters == 2
