@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from srkit.errors import SrkitError
+from srkit.writable import check_output_folder
 
 if TYPE_CHECKING:  # torch and the image code load when the command runs, not for `srkit --help`
     import torch
@@ -47,6 +48,7 @@ def _degrade_file(hr_path: Path, scale: int, degradation: Degradation,
     from srkit.degradations.lr import make_lr
     from srkit.evaluation.protocol import modcrop
     from srkit.imageio import load_image
+    from srkit.memory import allocation_error, is_allocation_failure
 
     image = load_image(hr_path)
     height, width = image.shape[-2:]
@@ -57,6 +59,10 @@ def _degrade_file(hr_path: Path, scale: int, degradation: Degradation,
         return make_lr(hr, scale, degradation, generator=generator)
     except SrkitError as exc:
         raise SrkitError(f"{hr_path}: {exc}") from None
+    except (RuntimeError, MemoryError) as exc:
+        if not is_allocation_failure(exc):
+            raise
+        raise allocation_error(hr_path, width, height, "degrade") from None
 
 
 @click.command("degrade", short_help="Make an LR folder from an HR folder.")
@@ -87,11 +93,11 @@ def command(hr_dir: str, out_dir: Path, scale: int, degradation: str, sigma: flo
 
     from srkit.data.bundled import resolve_dataset
     from srkit.imageio import list_images, save_image
+    from srkit.memory import OutOfMemory
 
     hr_folder = resolve_dataset(hr_dir)
     hr_paths = list_images(hr_folder)
-    if out_dir.resolve() == hr_folder.resolve():
-        raise SrkitError(f"{out_dir}: output folder is the HR folder; choose another")
+    check_output_folder(out_dir, "OUT_DIR", inputs=[hr_folder])
     out_names = _output_names(hr_paths, scale, div2k_names)
     degrade = build_degradation(degradation, sigma)
     generator = torch.Generator().manual_seed(seed)
@@ -99,6 +105,8 @@ def command(hr_dir: str, out_dir: Path, scale: int, degradation: str, sigma: flo
     for hr_path in tqdm(hr_paths, desc="degrade", unit="img", disable=None):
         try:
             lr = _degrade_file(hr_path, scale, degrade, generator)
+        except OutOfMemory:
+            raise  # the next image would fail too: say so once
         except SrkitError as exc:
             warnings.warn(f"{exc}; skipped", stacklevel=1)
             continue

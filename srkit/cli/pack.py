@@ -34,8 +34,7 @@ def command(src_dir: str, store: str, lr_dir: str | None, scale: int | None, wor
     records its source files and is refused once they change; run the same command again to
     update it, or to resume an interrupted pack (finished shards are kept).
     """
-    # here, not at the top: srkit.data loads torch, which `srkit --help` must not
-    from srkit.data.bundled import resolve_dataset
+    from srkit.data.bundled import resolve_dataset  # imports torch: only when the command runs
     from srkit.data.packing import pack
 
     lr_folder = resolve_dataset(lr_dir) if lr_dir is not None else None

@@ -37,8 +37,9 @@ from srkit.data.store import is_store, read_manifest
 from srkit.degradations.lr import make_lr
 from srkit.degradations.spec import build_degradation
 from srkit.interfaces import Batch, Recipe
+from srkit.memory import training_memory_plan
 from srkit.training.distributed import ProcessInfo
-from srkit.training.guards import leave_stops_to_the_main_process
+from srkit.training.guards import leave_stops_to_the_main_process, stop_signals_blocked
 from srkit.training.rng import derive_seed, isolated_rng, seed_cpu_rngs
 
 #: default training data: a small bundled set of real photos
@@ -76,6 +77,7 @@ class TrainBatches:
         self.degradation = (build_degradation(config.degradation)
                             if not self.paired or self.prepares else None)
         main, extras = self._main_dataset(), recipe.extra_datasets()
+        training_memory_plan(config.batch_size, config.patch_size, config.workers, 1 + len(extras))
         #: images per stream ("main", then each extra stream's name), for the start summary
         self.sizes = {name: len(cast(Sized, d)) for name, d in {"main": main, **extras}.items()}
         #: lines for the start summary about how the data is read
@@ -107,6 +109,10 @@ class TrainBatches:
             shutdown = getattr(iterator, "_shutdown_workers", None)
             if shutdown is not None:
                 shutdown()
+            for worker in getattr(iterator, "_workers", ()):
+                if worker.is_alive():  # workers ignore SIGTERM, so the loader cannot end them
+                    worker.kill()
+                    worker.join(timeout=5)
 
     def _stream(self, dataset: Dataset, stream: int, start_step: int) -> Iterator[Any]:
         config, info = self.config, self.info
@@ -120,7 +126,8 @@ class TrainBatches:
             # the loader's own generator: creating it must not draw from the training RNG
             generator=torch.Generator().manual_seed(derive_seed(config.seed, stream, 2)),
         )
-        return iter(loader)
+        with stop_signals_blocked():  # persistent workers are forked here
+            return iter(loader)
 
     def next_batch(self, step: int) -> Batch:
         """The batch of ``step``; on CUDA, also starts preparing the batch of ``step + 1``."""

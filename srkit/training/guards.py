@@ -20,17 +20,22 @@ Exit statuses follow the shell's 128 + signal number: 130, 143, 129.
 An exclusive lock on a run folder, so two trainings never write into one ``--out``.
 
 The lock is ``fcntl.flock`` on ``OUT/.lock``, held for the life of the run (``--resume``
-included). The kernel drops it when the process ends, however it ends, so a crashed run
-never leaves a stale lock. The file holds the holder's PID, for the refusal message.
+included). The kernel drops it when the last descriptor of it closes, so the lock dies with the
+process that took it: a forked child (a data-loader worker) closes its copy at once, so a run
+killed with ``kill -9`` can be resumed immediately, even while its orphaned workers linger. The
+file holds the holder's PID, for the refusal message.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import sys
 import threading
-from collections.abc import Mapping
+import weakref
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType, TracebackType
 
@@ -113,13 +118,55 @@ STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SI
                      if hasattr(signal, name))
 
 
+#: prctl option: the signal a process gets when its parent dies (linux/prctl.h)
+_PR_SET_PDEATHSIG = 1
+
+
 def leave_stops_to_the_main_process(worker_id: int = 0) -> None:
-    """DataLoader ``worker_init_fn``: a terminal's Ctrl-C (or hang-up) reaches the whole process
-    group; workers ignore it so the main process can finish its step and save. They still end
-    with the main process."""
-    for name in ("SIGINT", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), signal.SIG_IGN)
+    """DataLoader ``worker_init_fn``: the main process alone decides when a run stops.
+
+    A terminal's Ctrl-C, ``timeout``, Slurm preemption and Kubernetes signal the whole process
+    group; a worker that died of it would make the main process fail instead of saving. Workers
+    therefore ignore the stop signals (they are started with them blocked, see
+    :func:`stop_signals_blocked`, so none is lost in between) and die with the main process
+    instead: at once on Linux, where the kernel kills them when their parent dies.
+    """
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)  # discards a stop signal pending since the fork
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent ends (a no-op elsewhere)."""
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()
+    if not sys.platform.startswith("linux") or parent is None:
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent.pid:  # the parent died before the request was made
+        os._exit(0)
+
+
+@contextmanager
+def stop_signals_blocked() -> Iterator[None]:
+    """Hold the stop signals back while worker processes are forked: children inherit the
+    mask, so a signal to the group reaches them only once they ignore it. Signals sent to this
+    process meanwhile are delivered when the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def signal_name(signum: int) -> str:
@@ -214,6 +261,7 @@ class RunFolderLock:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
+        _close_in_forked_children(self)
 
     def release(self) -> None:
         if self._fd is None:
@@ -236,3 +284,22 @@ def _read_pid(fd: int) -> str:
     except OSError:
         return ""
     return text if text.isdigit() else ""
+
+
+def _close_in_forked_children(lock: RunFolderLock) -> None:
+    """A forked child closes its inherited copy of ``lock``'s descriptor first thing, so only the
+    process that took the lock holds it (flock locks belong to the open file, which forks share)."""
+    if not hasattr(os, "register_at_fork"):
+        return
+    held = weakref.ref(lock)
+
+    def close_copy() -> None:
+        owner = held()
+        if owner is not None and owner._fd is not None:
+            try:
+                os.close(owner._fd)
+            except OSError:
+                pass
+            owner._fd = None  # this child holds no lock to release
+
+    os.register_at_fork(after_in_child=close_copy)

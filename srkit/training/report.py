@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from srkit.atomic_files import atomic_output, atomic_write_text
 from srkit.config import TrainConfig
 from srkit.errors import SrkitError
 from srkit.interfaces import Recipe
@@ -33,6 +35,7 @@ from srkit.run_folder import RunFolder
 LONG_CPU_RUN_S = 30 * 60
 #: share of the step time spent waiting for data above which a run warns (once)
 DATA_WAIT_WARNING = 0.2
+
 
 
 def format_duration(seconds: float) -> str:
@@ -48,12 +51,22 @@ def format_duration(seconds: float) -> str:
 
 
 def phase_plan(recipe: Recipe, iters: int) -> list[tuple[int, str]]:
-    """``[(first iteration, phase), ...]`` over iterations 1..iters (1-based, as logged)."""
-    plan: list[tuple[int, str]] = []
-    for step in range(iters):
-        name = recipe.phase(step)
-        if not plan or plan[-1][1] != name:
-            plan.append((step + 1, name))
+    """``[(first iteration, phase), ...]`` over iterations 1..iters (1-based, as logged).
+
+    Found by bisecting for each phase boundary, never by walking every iteration, so a billion
+    iterations plan at once. Phases follow one another: a phase never comes back later.
+    """
+    plan = [(1, recipe.phase(0))]
+    last = iters - 1
+    while len(plan) < iters and recipe.phase(last) != plan[-1][1]:
+        same, other = plan[-1][0] - 1, last  # phase(same) is the current phase, phase(other) not
+        while other - same > 1:
+            middle = (same + other) // 2
+            if recipe.phase(middle) == plan[-1][1]:
+                same = middle
+            else:
+                other = middle
+        plan.append((other + 1, recipe.phase(other)))
     return plan
 
 
@@ -223,7 +236,7 @@ class RunLog:
                     kept.append(line)
             except (ValueError, AttributeError):  # a line torn by a kill
                 continue
-        self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        atomic_write_text(self.path, "".join(line + "\n" for line in kept))
 
     @property
     def interactive(self) -> bool:
@@ -289,10 +302,11 @@ def read_curves(run: Path) -> tuple[Series, Series]:
         try:
             entry = json.loads(line)
             iteration = int(entry["iteration"])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, OverflowError):  # a torn line; 1e400 is inf
             continue
         for key, value in entry.items():
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) \
+                    or not math.isfinite(value):
                 continue
             if key.startswith("loss."):
                 losses.setdefault(key[5:], []).append((iteration, float(value)))
@@ -328,9 +342,9 @@ def plot_curves(run: Path, out: Path) -> Path:
     bottom.grid(alpha=0.3)
     figure.suptitle(f"{run}")
     figure.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        figure.savefig(out, dpi=100)
+        with atomic_output(out) as tmp:
+            figure.savefig(tmp, dpi=100, format=out.suffix.lstrip(".").lower())
     except OSError as exc:
         raise SrkitError(f"{out}: cannot write the plot ({exc.strerror or exc})") from None
     finally:

@@ -36,11 +36,20 @@ the data stream position and the best validation PSNR.
 This is the one place that reads ``--init``: the scale of a run comes from the file when
 ``--scale`` is not given, and every module the file holds (the generator, and extras such as
 DRN's ``dual`` models) is loaded here by name, after the architecture and scale are checked.
+
+``latest.json`` is untrusted input: a hand edit, a damaged disk or a copied folder can put
+anything in it. :func:`checked_record` is the one gate every reader passes through: it checks the
+types and ranges of the fields the trainer acts on and keeps the tensor file it names inside the
+checkpoint folder, so a bad record is a one-line error, never a traceback, a resume from a negative
+iteration or a file read from elsewhere.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +61,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from srkit.atomic_files import atomic_save_safetensors, atomic_write_text
+from srkit.config import MAX_ITERS, TrainConfig
 from srkit.errors import SrkitError, first_informative_line
 from srkit.interfaces import Recipe
 from srkit.nn.models import describe, unwrap
@@ -106,13 +116,11 @@ def read_checkpoint(folder: Path) -> Checkpoint:
     latest = folder / LATEST
     if not latest.is_file():
         raise SrkitError(f"{folder}: no checkpoint to resume from (no {LATEST})")
-    try:
-        state = json.loads(latest.read_text(encoding="utf-8"))
-        tensor_path = folder / state["tensors"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise SrkitError(f"{latest}: unreadable checkpoint state ({exc})") from None
+    state = _load_record(latest)
     if state.get("format") != FORMAT:
         raise SrkitError(f"{latest}: checkpoint format {state.get('format')!r}, expected {FORMAT}")
+    checked_record(state, latest)
+    tensor_path = checked_tensor_path(folder, state)
     try:
         tensors = load_file(str(tensor_path))
     except (SafetensorError, OSError, ValueError) as exc:
@@ -131,9 +139,13 @@ def read_checkpoint_state(folder: Path) -> dict[str, Any]:
     latest = folder / LATEST
     if not latest.is_file():
         raise SrkitError(f"{folder}: no checkpoint to resume from (no {LATEST})")
+    return checked_record(_load_record(latest), latest, full=False)
+
+
+def _load_record(latest: Path) -> Any:
     try:
         return json.loads(latest.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise SrkitError(f"{latest}: unreadable checkpoint state ({exc})") from None
 
 
@@ -169,10 +181,10 @@ def describe_checkpoint_file(path: Path) -> dict[str, Any] | None:
 def _state_naming(folder: Path, tensor_name: str) -> dict[str, Any]:
     """``latest.json`` if it belongs to ``tensor_name``, else just the iteration in the name."""
     try:
-        state = json.loads((folder / LATEST).read_text(encoding="utf-8"))
+        state = checked_record(_load_record(folder / LATEST), folder / LATEST, full=False)
         if state.get("tensors") == tensor_name:
             return state
-    except (OSError, ValueError, AttributeError):
+    except SrkitError:
         pass
     digits = tensor_name.removeprefix("ckpt-").removesuffix(".safetensors")
     return {"iteration": int(digits) if digits.isdigit() else None}
@@ -270,6 +282,31 @@ def gather_state(recipe: Recipe, ctx: TrainContext, ema: EMA | None) -> tuple[
     return tensors, state
 
 
+def check_nets_fit(checkpoint: Checkpoint, recipe: Recipe, current: dict[str, Any],
+                   source: str) -> None:
+    """The checkpoint's nets have the shapes of this run's nets; otherwise a one-line error naming
+    the options that differ from the run that wrote it (``--channels 8, not 16``).
+
+    ``current`` is this run's config record; the checkpoint's own is ``state["config"]``.
+    """
+    saved = checkpoint.state.get("config") or {}
+    for name, net in recipe.nets.items():
+        expected = {k: tuple(v.shape) for k, v in unwrap(net).state_dict().items()}
+        found = {k: tuple(v.shape) for k, v in sub_tensors(checkpoint.tensors, f"net.{name}").items()}
+        if expected == found:
+            continue
+        run_options = {f.name for f in dataclasses.fields(TrainConfig)} - {"scale"}
+        differing = [f"--{key.replace('_', '-')} {saved[key]} (this run: {current[key]})"
+                     for key in sorted(saved) if key in current and key not in run_options
+                     and saved[key] != current[key]]
+        if differing:
+            why = f"it was trained with {'; '.join(differing)}"
+        else:
+            key = next((k for k in expected if expected[k] != found.get(k)), next(iter(found), "?"))
+            why = f"tensor {key!r} is {found.get(key)} in the checkpoint, {expected.get(key)} here"
+        raise SrkitError(f"{source}: the checkpoint's {name} does not fit this run: {why}")
+
+
 def restore_state(checkpoint: Checkpoint, recipe: Recipe, ctx: TrainContext,
                   ema: EMA | None) -> None:
     """Load nets, EMA, optimizers, schedulers and scalers (RNG is restored separately, last)."""
@@ -338,3 +375,63 @@ def _load(module: nn.Module, state: dict[str, Any], path: Path, what: str) -> No
     except RuntimeError as exc:
         raise SrkitError(f"{path}: weights do not fit {what} ({first_informative_line(exc)})"
                          ) from None
+
+
+#: a tensor file name as :func:`tensor_file_name` writes it
+TENSOR_FILE = re.compile(r"ckpt-\d{7,}\.safetensors")
+#: object-valued fields and what they hold, for the error message
+_OBJECTS = {"config": "the run's options", "sampler": "the data position",
+            "optimizers": "optimizer state", "schedulers": "scheduler state",
+            "scalers": "gradient scaler state", "rng": "random generator state",
+            "rng_by_rank": "random generator states", "validation": "the last validation"}
+MAX_ITERATION = MAX_ITERS
+
+
+def checked_record(state: Any, latest: Path, *, full: bool = True) -> dict[str, Any]:
+    """``state`` (parsed ``latest.json``) if it is a sound checkpoint record, else a one-line
+    :class:`SrkitError` naming ``latest`` and the field. ``full=False`` checks only what a
+    reader of the summary needs (``srkit info``), not the fields a resume restores."""
+    if not isinstance(state, dict):
+        raise SrkitError(f"{latest}: not a checkpoint record (a JSON object expected, "
+                         f"found {type(state).__name__})")
+    iteration = state.get("iteration")
+    if not isinstance(iteration, int) or isinstance(iteration, bool) \
+            or not 0 <= iteration <= MAX_ITERATION:
+        raise SrkitError(f"{latest}: 'iteration' must be a whole number in [0, {MAX_ITERATION}], "
+                         f"found {iteration!r}")
+    for name, what in _OBJECTS.items():
+        value = state.get(name)
+        if value is not None and not isinstance(value, dict):
+            raise SrkitError(f"{latest}: {name!r} must be an object ({what}), found {value!r}"[:300])
+    if full:
+        _check_full(state, latest)
+    return state
+
+
+def _check_full(state: dict[str, Any], latest: Path) -> None:
+    tensors = state.get("tensors")
+    if not isinstance(tensors, str) or not TENSOR_FILE.fullmatch(tensors):
+        raise SrkitError(f"{latest}: 'tensors' must name a ckpt-NNNNNNN.safetensors file of this "
+                         f"folder, found {tensors!r}")
+    sampler = state.get("sampler") or {}
+    for key in ("next_step", "world_size"):
+        value = sampler.get(key)
+        if value is not None and (not _is_int(value) or value < (1 if key == "world_size" else 0)):
+            raise SrkitError(f"{latest}: 'sampler.{key}' must be a whole number, found {value!r}")
+    best = state.get("best_psnr")
+    if best is not None and (not isinstance(best, (int, float)) or isinstance(best, bool)
+                             or not math.isfinite(best)):
+        raise SrkitError(f"{latest}: 'best_psnr' must be a finite number or null, found {best!r}")
+
+
+def checked_tensor_path(folder: Path, state: dict[str, Any]) -> Path:
+    """The tensor file a checked record names; refuses one that leads out of ``folder``
+    (a symbolic link planted in the checkpoint folder)."""
+    path = folder / state["tensors"]
+    if path.is_symlink() and not path.resolve().is_relative_to(folder.resolve()):
+        raise SrkitError(f"{path}: the checkpoint's tensor file links outside {folder}")
+    return path
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

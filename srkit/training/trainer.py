@@ -14,6 +14,7 @@ import shlex
 import signal
 import time
 import warnings
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from torch import Tensor, nn
 
 from srkit.atomic_files import remove_stale_temp_files
 from srkit.config import TrainConfig
-from srkit.errors import SrkitError, StoppedBySignal
+from srkit.errors import SrkitError, StoppedBySignal, first_informative_line
 from srkit.interfaces import Recipe
 from srkit.nn.models import unwrap
 from srkit.run_folder import RunFolder
@@ -41,6 +42,7 @@ from srkit.training.state import (
     Checkpoint,
     add_rank_rng,
     capture_rank_rng,
+    check_nets_fit,
     gather_state,
     has_checkpoint,
     load_init_weights,
@@ -114,14 +116,15 @@ class Trainer:
         self.start, self.best_psnr = 0, None
         self.last_validation: dict[str, Any] | None = None
         if checkpoint is not None:
-            restore_state(checkpoint, self.recipe, self.ctx, self.ema)
+            check_nets_fit(checkpoint, self.recipe, self.record, str(self.checkpoints))
+            self._restore(lambda: restore_state(checkpoint, self.recipe, self.ctx, self.ema))
             self.start, self.best_psnr = checkpoint.iteration, checkpoint.state.get("best_psnr")
             self.last_validation = checkpoint.state.get("validation")
         self.batches = TrainBatches(config, self.recipe, device, info, self.start)
         self.guard = FiniteGuard(device)
         self.validator = Validator(config.val, config.scale, device) if info.is_main else None
         if checkpoint is not None:  # last: everything above may draw random numbers
-            restore_rank_rng(checkpoint, info)
+            self._restore(lambda: restore_rank_rng(checkpoint, info))
 
     # ---- setup -------------------------------------------------------------------------
 
@@ -143,6 +146,14 @@ class Trainer:
             raise SrkitError(f"{self.checkpoints}: checkpoint is at iteration {checkpoint.iteration}, "
                              f"past --iters {self.config.iters}")
         return checkpoint
+
+    def _restore(self, restore: Callable[[], None]) -> None:
+        """Run ``restore``; a checkpoint whose state does not load is a one-line error."""
+        try:
+            restore()
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+            raise SrkitError(f"{self.checkpoints}: the checkpoint's state does not fit this run "
+                             f"({first_informative_line(exc)})") from None
 
     def _check_recipe(self) -> None:
         recipe = self.recipe

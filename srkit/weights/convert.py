@@ -19,7 +19,7 @@ import torch
 from safetensors import SafetensorError
 from torch import Tensor
 
-from srkit.errors import SrkitError
+from srkit.errors import SrkitError, first_informative_line
 from srkit.interfaces import Converted, Converter, as_converter
 
 NESTING_KEYS = ("params_ema", "params", "state_dict", "model", "generator", "net")
@@ -58,6 +58,9 @@ def load_foreign(path: str | os.PathLike[str]) -> Any:
         raise SrkitError(f"{path}: cannot read checkpoint safely ({_reason(exc)}); srkit never runs "
                          "code stored in a checkpoint: save the weights as a plain state dict of "
                          "tensors (or as .safetensors) and convert that") from None
+    except Exception as exc:  # the restricted unpickler trips on text files (IndexError, ...)
+        raise SrkitError(f"{path}: not a checkpoint srkit can read ({type(exc).__name__}: "
+                         f"{first_informative_line(exc, 120)})") from None
 
 
 #: lines of torch.load's error that are advice, not the reason (one suggests weights_only=False)
@@ -242,8 +245,16 @@ def convert_checkpoint(src: str | os.PathLike[str], dst: str | os.PathLike[str],
                        scale: int | None = None,
                        extra_files: Mapping[str, str | os.PathLike[str]] | None = None) -> Converted:
     """Convert ``src`` (with the converter ``arch``, or the detected one) and write srkit safetensors."""
+    from srkit.writable import check_output_file
+
+    extra_files = dict(extra_files or {})
+    check_output_file(dst, "DST", inputs=[src, *extra_files.values()], suffixes=(".safetensors",))
     state = load_foreign_state_dict(src)
-    extra = {name: load_foreign(path) for name, path in (extra_files or {}).items()}
+    extra = {name: load_foreign(path) for name, path in extra_files.items()}
     converted = convert_state_dict(state, arch=arch, scale=scale, extra=extra, source=str(src))
-    save_converted(converted, dst, source=str(src))
+    try:
+        save_converted(converted, dst, source=str(src))
+    except OSError as exc:
+        raise SrkitError(f"{dst}: cannot write ({exc.strerror or exc}); a previous file of that "
+                         "name is left as it was") from None
     return converted
