@@ -15,8 +15,8 @@ from PIL import Image
 
 from srkit.evaluation.protocol import evaluate, make_lr
 from srkit.imageio import load_image
-from srkit.models import build_generator
-from srkit.weights import save_weights
+from srkit.nn.models import build_generator
+from srkit.weights.files import save_weights
 from tests.cli_helpers import run_cli
 
 SET5 = Path(__file__).resolve().parents[1] / "srkit" / "data" / "bundled" / "Set5"
@@ -370,22 +370,15 @@ def test_every_model_without_weights_is_named_with_its_training_command(
 def test_suggested_srgan_command_starts_without_the_vgg_file(
         capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_dataset: Path) -> None:
     """The hint's command builds its recipe on a fresh install: no VGG19 file in the hub cache."""
-    import click
-
-    from srkit.cli import build_cli
-    from srkit.cli.train import effective_config
-    from srkit.plugins import get_registry
+    from srkit.plugins import lookup
+    from srkit.testing import effective_config
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
     message = expect_error(capsys, "--models", "srgan", "--runs", str(tmp_path),
                            "--datasets", str(tiny_dataset))
     argv = re.search(r"'srkit train (srgan [^']*)'", message).group(1).split()
-    train = build_cli().get_command(click.Context(click.Group()), "train")
-    command = train.get_command(click.Context(train), argv[0])
-    ctx = command.make_context(argv[0], [*argv[1:], "--out", str(tmp_path / "run")])
-    recipe_class = get_registry().get("recipe", "srgan")
-    config = effective_config("srgan", recipe_class.config_class, ctx, None, ctx.params["preset"])
-    recipe_class(config, torch.device("cpu"))  # the VGG loss would raise here without its file
+    config = effective_config(argv[0], *argv[1:], "--out", str(tmp_path / "run"))
+    lookup("recipe", "srgan")(config, torch.device("cpu"))  # the VGG loss would raise here without its file
 
 
 def test_table_names_weights_files_marks_best_values_and_explains_lpips(
@@ -409,9 +402,10 @@ def test_table_names_weights_files_marks_best_values_and_explains_lpips(
 
 def test_markdown_bolds_the_best_value(capsys, tmp_path: Path, tiny_dataset: Path) -> None:
     from srkit.evaluation.formats import format_markdown
+    from srkit.evaluation.row import BenchRow
 
-    rows = [{"model": "a", "dataset": "d", "scale": 2, "psnr": 30.0, "ssim": 0.9},
-            {"model": "b", "dataset": "d", "scale": 2, "psnr": 31.0, "ssim": 0.8}]
+    rows = [BenchRow(model="a", dataset="d", scale=2, psnr=30.0, ssim=0.9),
+            BenchRow(model="b", dataset="d", scale=2, psnr=31.0, ssim=0.8)]
     table = format_markdown(rows)
     assert "| **31.00** |" in table and "| **0.9000** |" in table and "| 30.00 |" in table
 

@@ -15,9 +15,8 @@ import torch
 from safetensors.torch import load_file
 
 from srkit.cli import main
-from srkit.training import checkpoint
-from srkit.training.run_lock import RunFolderLock
-from srkit.training.weight_health import MAX_ABS_WEIGHT, weight_problem
+from srkit.training import state as checkpoint
+from srkit.training.guards import MAX_ABS_WEIGHT, RunFolderLock, weight_problem
 from tests import fake_recipe
 from tests.cli_helpers import expect_one_line_error, run_cli
 from tests.fake_recipe import make_image_folder, tiny_args, use_tiny_plugin
@@ -94,8 +93,8 @@ def _stopped_weights_say_where_they_stand(capsys: pytest.CaptureFixture[str], ou
                                           stopped_at: int, signal_name: str) -> None:
     """The stopped run validated once at its last iteration; its weights, ``srkit info`` and
     ``srkit plot`` say so."""
-    from srkit.training.curves import read_stops
-    from srkit.weights import weights_info
+    from srkit.training.report import read_stops
+    from srkit.weights.files import weights_info
 
     info = weights_info(out / "model.safetensors")
     assert info["training"] == {"iteration": stopped_at, "iters": 2000, "stopped_by": signal_name}

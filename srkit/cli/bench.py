@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from srkit.errors import SrkitError
-from srkit.training import RUNS_DIR
+from srkit.run_folder import RUNS_DIR
 
 #: the reference row every benchmark table carries for each scale
 BASELINE_MODEL = "bicubic"
@@ -136,7 +136,7 @@ def command(models: str | None, weights_text: str | None, datasets: str, scales:
         collector = ReportCollector(report_dir)
     result = run_bench(options, on_image=collector)
     click.echo(format_rows(result.rows, fmt))
-    for weights_file in dict.fromkeys(row["weights"] for row in result.rows if row["weights"]):
+    for weights_file in dict.fromkeys(row.weights for row in result.rows if row.weights):
         warning = below_bicubic_warning(weights_file, read_carried_validation(weights_file))
         if warning:
             click.echo(warning, err=True)

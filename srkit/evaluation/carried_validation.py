@@ -18,8 +18,8 @@ from srkit.errors import SrkitError
 def read_carried_validation(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The ``validation`` entry of an srkit weights file; None for files without one (foreign
     checkpoints, weights saved outside training)."""
-    from srkit.model_files import is_srkit_weights
-    from srkit.weights import decode_metadata, read_header
+    from srkit.weights.files import decode_metadata, read_header
+    from srkit.weights.model_files import is_srkit_weights
 
     if not Path(path).is_file() or not is_srkit_weights(path):
         return None

@@ -12,12 +12,21 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from srkit.errors import SrkitError
-from srkit.interfaces import Batch, Recipe, StepContext
-from srkit.models import build_discriminator, build_generator
-from srkit.training.config import Derived, TrainConfig, option
-from srkit.training.pixel_recipe import PixelConfig, PixelRecipe, pixel_step
-from srkit.training.schedules import make_scheduler
+from srkit.api import (
+    Batch,
+    Derived,
+    PixelConfig,
+    PixelRecipe,
+    Recipe,
+    SrkitError,
+    StepContext,
+    TrainConfig,
+    build_discriminator,
+    build_generator,
+    make_scheduler,
+    option,
+    pixel_step,
+)
 from srkit_srgan.losses import GAN_TYPES, AdversarialLoss, VGGLoss
 
 CONTENT_LOSSES = ("vgg", "mse")
