@@ -25,8 +25,11 @@ from srkit.interfaces import (
     ConverterInput,
     Degradation,
     Generator,
+    GeneratorFacts,
     Recipe,
+    SizeRequirements,
     StepContext,
+    generator_facts,
 )
 from srkit.nn.losses import build_loss
 from srkit.nn.models import build_discriminator, build_generator, count_parameters
@@ -53,6 +56,8 @@ __all__ = [
     "API_VERSION",
     # the contract: hooks and the interfaces registered objects implement
     "Register", "hookimpl", "Batch", "Degradation", "Generator", "Recipe", "StepContext", "SrkitError",
+    # what a generator declares about itself: the input sides it accepts, the precisions it is safe in
+    "GeneratorFacts", "SizeRequirements", "generator_facts",
     # recipes: typed options, the pixel-loss base, schedules, registered networks and losses
     "Derived", "TrainConfig", "by_scale", "option", "PixelConfig", "PixelRecipe", "pixel_step",
     "make_scheduler", "patch_size_hint", "build_loss", "build_discriminator", "build_generator",

@@ -20,6 +20,8 @@ from torch import Tensor, nn
 from srkit.data.augment import dihedral, dihedral_inverse
 from srkit.errors import SrkitError
 from srkit.imageio import pil_to_tensor, tensor_to_pil
+from srkit.interfaces import generator_facts
+from srkit.nn.sizes import fitted_model
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 #: LR pixels of context added on each side of a tile; larger than the receptive field of the
@@ -50,6 +52,20 @@ def autocast_context(precision: str, device: torch.device) -> AbstractContextMan
         raise SrkitError(f"precision fp16: only supported on CUDA, not on {device.type} (use bf16)")
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def check_precision(model: nn.Module, precision: str) -> None:
+    """Refuse an autocast ``precision`` the model's facts declare unsafe, before any work."""
+    if not generator_facts(model).supports(precision):
+        raise SrkitError(f"precision {precision}: {model_name(model)} declares it unsafe "
+                         "(its outputs overflow or lose accuracy); use --precision fp32")
+
+
+def model_name(model: nn.Module) -> str:
+    """The registered architecture of a built generator, else its class name (for messages)."""
+    from srkit.nn.models import unwrap
+
+    return str(getattr(unwrap(model), "srkit_arch", type(model).__name__))
 
 
 def self_ensemble(forward: Forward, lr: Tensor) -> Tensor:
@@ -109,12 +125,14 @@ def upscale_streamed(model: nn.Module, lr: Tensor, *, tile: int | None = None,
     from srkit.imageio import to_uint8
 
     scale = _model_scale(model)
+    check_precision(model, precision)
     _, _, h, w = lr.shape
     canvas = Image.new("RGB", (w * scale, h * scale))
+    network = fitted_model(model)
 
     def forward(x: Tensor) -> Tensor:
         with torch.no_grad(), autocast_context(precision, lr.device):
-            return model(x)
+            return network(x)
 
     def tile_forward(x: Tensor) -> Tensor:
         return _self_ensemble(forward, x) if self_ensemble else forward(x).float()
@@ -137,10 +155,11 @@ def _is_out_of_memory(exc: BaseException) -> bool:
 def _run(model: nn.Module, lr: Tensor, *, tile: int | None, overlap: int, precision: str,
          ensemble: bool, scale: int) -> Tensor:
     device = lr.device
+    network = fitted_model(model)  # per tile too: edge tiles have any size
 
     def forward(x: Tensor) -> Tensor:
         with autocast_context(precision, device):
-            return model(x)
+            return network(x)
 
     def whole_or_tiled(x: Tensor) -> Tensor:
         if tile is None:
@@ -158,9 +177,10 @@ def run_model(model: nn.Module, lr: Tensor, *, tile: int | None = None,
               self_ensemble: bool = False) -> Tensor:
     """SR of an LR batch: (N,3,h,w) in [0, 1] on the model's device -> (N,3,h*s,w*s) float32.
 
-    Not clamped. When memory runs out (CUDA out-of-memory, or a failed CPU allocation) the
-    batch is retried in tiles, halving the tile size until it fits (with a warning), down to
-    :data:`MIN_TILE` LR pixels.
+    Not clamped. Inputs (and tiles) are padded to the sides the model's facts require and the
+    output cropped back; a precision its facts declare unsafe is refused. When memory runs out
+    (CUDA out-of-memory, or a failed CPU allocation) the batch is retried in tiles, halving the
+    tile size until it fits (with a warning), down to :data:`MIN_TILE` LR pixels.
     """
     scale = _model_scale(model)
     if tile is not None and tile < 1:
@@ -168,6 +188,7 @@ def run_model(model: nn.Module, lr: Tensor, *, tile: int | None = None,
     options: dict[str, Any] = dict(overlap=overlap, precision=precision, ensemble=self_ensemble,
                                    scale=scale)
     autocast_context(precision, lr.device)  # reject fp16 on CPU before any work
+    check_precision(model, precision)
     try:
         return _run(model, lr, tile=tile, **options)
     except RuntimeError as exc:

@@ -21,6 +21,56 @@ if TYPE_CHECKING:
     from srkit.config import TrainConfig
 
 
+@dataclass(frozen=True)
+class SizeRequirements:
+    """Which LR sides a generator accepts: at least ``minimum`` pixels and a multiple of ``multiple_of``.
+
+    Callers (upscale, tiles, bench, validation) pad any other input up to the next accepted side
+    and crop the output back, so the network itself never has to.
+    """
+
+    minimum: int = 0
+    multiple_of: int = 1
+
+    def __post_init__(self) -> None:
+        if self.minimum < 0 or self.multiple_of < 1:
+            raise ValueError(f"size requirements need minimum >= 0 and multiple_of >= 1, got {self}")
+
+    def padding(self, side: int) -> int:
+        """Pixels to add to an LR side of ``side`` pixels so the generator accepts it."""
+        target = max(side, self.minimum)
+        return -(-target // self.multiple_of) * self.multiple_of - side
+
+
+@dataclass(frozen=True)
+class GeneratorFacts:
+    """What callers must know about a generator to run it (spandrel's descriptor, in srkit's words).
+
+    ``size``: the LR sides it accepts. ``fp16_safe`` / ``bf16_safe``: whether its outputs stay
+    right under that autocast precision (a network whose activations overflow fp16 says False,
+    and inference refuses or falls back to fp32 rather than return garbage).
+    """
+
+    size: SizeRequirements = SizeRequirements()
+    fp16_safe: bool = True
+    bf16_safe: bool = True
+
+    def supports(self, precision: str) -> bool:
+        """Whether autocast ``precision`` (``fp32``, ``bf16``, ``fp16``) is safe for this generator."""
+        return {"fp16": self.fp16_safe, "bf16": self.bf16_safe}.get(precision, True)
+
+
+def generator_facts(module: Any) -> GeneratorFacts:
+    """The facts ``module`` declares as ``facts`` (inside DDP/compile wrappers); defaults otherwise."""
+    while not isinstance(getattr(module, "facts", None), GeneratorFacts):
+        inner = getattr(module, "module", None) or getattr(module, "_orig_mod", None)
+        if not isinstance(inner, nn.Module):
+            return GeneratorFacts()
+        module = inner
+    facts: GeneratorFacts = module.facts
+    return facts
+
+
 @runtime_checkable
 class Generator(Protocol):
     """A super-resolution network: ``nn.Module`` mapping LR (N,3,h,w) to SR (N,3,h*scale,w*scale).
@@ -28,6 +78,9 @@ class Generator(Protocol):
     Built by a factory registered with ``register_generators`` as ``factory(scale=..., **kwargs)``.
     The module exposes its integer ``scale``. Build one with :func:`srkit.nn.models.build_generator`,
     which also records the architecture name and arguments so weights can be saved self-describing.
+    A module may also carry ``facts``, a :class:`GeneratorFacts` (a class or instance attribute):
+    the input sides it needs and the precisions it is safe in. Callers read it with
+    :func:`generator_facts`, so a network that needs padding or fp32 says so once, here.
     """
 
     scale: int

@@ -44,6 +44,22 @@ SURFACE = {
         "read_pretrained_state", "RunFolder", "save_image", "save_weights", "strip_prefixes",
         "weights_info",
     },
+    3: {
+        "API_VERSION", "Batch", "Converted", "Converter", "ConverterInput", "Degradation", "Derived",
+        "Generator", "GeneratorFacts", "LRCropDataset", "PixelConfig", "PixelRecipe", "Recipe", "Register",
+        "SizeRequirements", "SrkitError",
+        "StepContext", "TrainConfig", "build_degradation", "build_discriminator", "build_generator",
+        "build_loss",
+        "by_scale", "check_hr_batch", "check_layout", "convert_checkpoint", "convert_state_dict",
+        "count_parameters", "describe_model_file", "detect_layout", "export_official", "export_onnx",
+        "gaussian_blur", "hookimpl", "hub_cache_path", "imresize", "load_features",
+        "load_foreign_state_dict", "load_image",
+        "load_model", "load_model_file", "load_module", "lookup", "make_lr",
+        "make_scheduler", "option", "patch_size_hint", "pixel_step", "read_extras", "read_model_file",
+        "read_pretrained_state", "RunFolder", "save_image", "generator_facts", "save_weights",
+        "strip_prefixes",
+        "weights_info",
+    },
 }
 
 

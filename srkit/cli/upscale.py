@@ -98,7 +98,7 @@ def command(inputs: tuple[Path, ...], out: Path, weights: Path | None, model_nam
 
     from srkit.devices import resolve_device
     from srkit.imageio import load_image, save_image, save_pil_image
-    from srkit.inference import autocast_context, run_model, upscale_streamed
+    from srkit.inference import autocast_context, check_precision, run_model, upscale_streamed
     from srkit.memory import allocation_error, is_allocation_failure, output_plan
     from srkit.writable import check_output_folder
 
@@ -108,6 +108,7 @@ def command(inputs: tuple[Path, ...], out: Path, weights: Path | None, model_nam
     torch_device = resolve_device(device)
     autocast_context(precision, torch_device)
     model = _model(weights, model_name, scale, torch_device)
+    check_precision(model, precision)
     if weights is not None:
         from srkit.evaluation.carried_validation import below_bicubic_warning, read_carried_validation
 

@@ -5,7 +5,9 @@ PSNR/SSIM follow :mod:`srkit.evaluation.protocol`; speed is measured after a war
 
 from __future__ import annotations
 
+import dataclasses
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +21,7 @@ from srkit.evaluation.datasets import Dataset, skip_warning
 from srkit.evaluation.row import BenchRow
 from srkit.evaluation.speed import SpeedMeter, device_name
 from srkit.inference import run_model
+from srkit.interfaces import generator_facts
 from srkit.memory import OutOfMemory, allocation_error, is_allocation_failure
 
 if TYPE_CHECKING:
@@ -47,7 +50,13 @@ def bench_one(name: str, model: nn.Module, dataset: Dataset, scale: int, options
     """Score and time one model on one dataset at one scale: (row, per-image results).
 
     An image that does not fit in memory stops the benchmark (a mean without it would mislead).
+    A model whose facts declare the requested precision unsafe runs in fp32, and its row says so.
     """
+    if not generator_facts(model).supports(options.precision):
+        warnings.warn(f"{name} declares {options.precision} unsafe; benchmarking it in fp32",
+                      stacklevel=2)
+        options = dataclasses.replace(options, precision="fp32")
+
     def infer(lr: Tensor) -> Tensor:
         return run_model(model, lr, tile=options.tile, precision=options.precision,
                          self_ensemble=options.self_ensemble)

@@ -6,6 +6,7 @@ from torch import Tensor, nn
 
 from srkit.degradations.imresize import imresize
 from srkit.errors import SrkitError
+from srkit.interfaces import GeneratorFacts
 
 
 class BicubicUpsampler(nn.Module):
@@ -16,6 +17,8 @@ class BicubicUpsampler(nn.Module):
 
     #: built from the scale alone: ``srkit bench`` and ``srkit upscale`` need no weights file
     parameter_free = True
+    #: interpolation accepts any size, at any precision
+    facts = GeneratorFacts()
 
     def __init__(self, scale: int) -> None:
         super().__init__()

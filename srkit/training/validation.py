@@ -21,6 +21,7 @@ from srkit.errors import SrkitError
 from srkit.evaluation.protocol import evaluate, is_grey_file, make_lr, modcrop
 from srkit.imageio import list_images, load_image, save_image, to_uint8
 from srkit.metrics.ssim import WINDOW_SIZE
+from srkit.nn.sizes import fitted_model
 from srkit.training.rng import isolated_rng
 
 #: side of the HR crop shown in samples (bicubic | SR | HR side by side, labelled)
@@ -72,11 +73,12 @@ class Validator:
         """Mean PSNR/SSIM over the set; writes one sample PNG per image into ``samples_dir``."""
         was_training = generator.training
         generator.eval()
+        network = fitted_model(generator)  # validation images have any size
         psnrs, ssims = [], []
         try:
             with isolated_rng():
                 for name, hr, lr, grey in self.images:
-                    sr = generator(lr.to(self.device)).float().clamp(0.0, 1.0).cpu()
+                    sr = network(lr.to(self.device)).float().clamp(0.0, 1.0).cpu()
                     scores = evaluate(sr, hr, self.scale, grey=grey)
                     psnrs.append(float(scores["psnr"][0]))
                     ssims.append(float(scores["ssim"][0]))

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from srkit.atomic_files import atomic_output, atomic_save_safetensors
 from srkit.errors import SrkitError
+from srkit.nn.sizes import fitted_model
 from srkit.writable import check_output_file
 
 #: suffixes of the files each format writes (official: torch files, or flat safetensors)
@@ -145,7 +146,7 @@ class _LrToSr(nn.Module):
         self.generator = generator
 
     def forward(self, lr: Tensor) -> Tensor:
-        return self.generator(lr)
+        return fitted_model(self.generator)(lr)  # the graph pads to the sizes the model needs
 
 
 def check_onnx(model: nn.Module, path: Path, onnxruntime: Any,

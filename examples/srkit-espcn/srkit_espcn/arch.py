@@ -11,7 +11,7 @@ Y-channel checkpoints can be converted and compared.
 from __future__ import annotations
 
 import torch
-from srkit.api import SrkitError
+from srkit.api import GeneratorFacts, SrkitError
 from torch import Tensor, nn
 from torch.nn import functional as F
 
@@ -34,6 +34,11 @@ class ESPCN(nn.Module):
             chroma by bicubic interpolation, as in the paper).
         features: widths of the two hidden layers; the paper's are (64, 32).
     """
+
+    #: what callers may assume (the defaults, said out loud for a template to copy): three
+    #: stride-1 convolutions and a PixelShuffle take any LR size, and fp16/bf16 are safe.
+    #: A network with stride-2 steps would declare ``SizeRequirements(multiple_of=2**steps)``.
+    facts = GeneratorFacts()
 
     def __init__(self, scale: int = 3, color: str = "rgb", features: tuple[int, int] = (64, 32)
                  ) -> None:

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from srkit.api import SrkitError
+from srkit.api import GeneratorFacts, SrkitError
 
 #: (n_feats, n_blocks) of the published models, by variant and scale.
 PRESETS: dict[str, dict[int, tuple[int, int]]] = {
@@ -122,6 +122,10 @@ class DRN(nn.Module):
     The official computation runs on 0..255 values; this module scales in and out so srkit's [0,1]
     convention holds, and keeps the mean shifts as trainable 1x1 convs (``sub_mean``/``add_mean``).
     """
+
+    #: any LR size: the stride-2 steps run on the x``scale`` bicubic image, whose sides are
+    #: multiples of 2**levels by construction (tests/test_drn_arch.py sweeps odd sizes)
+    facts = GeneratorFacts()
 
     def __init__(self, scale: int = 4, n_feats: int = 16, n_blocks: int = 30) -> None:
         super().__init__()

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from srkit.api import SrkitError, build_generator, count_parameters
+from srkit.api import GeneratorFacts, SrkitError, build_generator, count_parameters, generator_facts
 from srkit_drn.arch import DRN, PIXEL_RANGE, RGB_MEAN, DualModels, drn_l, drn_s
 
 #: parameters of the primal networks as published (millions, one decimal)
@@ -34,6 +34,15 @@ def test_published_networks_run_at_every_level(factory, scale: int, lr_size: int
     with torch.no_grad():
         levels = model.forward_levels(torch.rand(1, 3, lr_size, lr_size))
     assert [x.shape[-1] for x in levels] == [lr_size * 2**k for k in range(len(levels))]
+
+
+@pytest.mark.parametrize("scale", [2, 4, 8])
+def test_any_lr_size_works_so_the_facts_declare_no_size_requirement(scale: int) -> None:
+    model = DRN(scale=scale, n_feats=4, n_blocks=1).eval()
+    assert generator_facts(model) == GeneratorFacts()
+    with torch.no_grad():
+        for height, width in ((1, 1), (7, 9), (5, 2), (13, 11)):
+            assert model(torch.rand(1, 3, height, width)).shape == (1, 3, height * scale, width * scale)
 
 
 @pytest.mark.parametrize(("variant", "scale"), list(PUBLISHED_MILLIONS))

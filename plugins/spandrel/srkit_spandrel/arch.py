@@ -15,9 +15,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from torch import Tensor, nn
-from torch.nn import functional as F
 
-from srkit.api import SrkitError
+from srkit.api import GeneratorFacts, SizeRequirements, SrkitError
 
 INSTALL_HINT = "pip install 'srkit[spandrel]'"
 _ARCHITECTURES = "spandrel.architectures."
@@ -55,33 +54,23 @@ def network_class(module: str, name: str) -> type[nn.Module]:
 
 
 class SpandrelGenerator(nn.Module):
-    """RGB (N,3,h,w) in [0,1] -> (N,3,h*scale,w*scale): a spandrel network, padded to its size needs.
+    """RGB (N,3,h,w) in [0,1] -> (N,3,h*scale,w*scale): a spandrel network and the facts spandrel
+    knows about it (size requirements, half-precision safety), as :class:`GeneratorFacts`.
 
     ``net`` holds the spandrel module itself, so its state dict is the layout spandrel (and
-    chaiNNer) read, under ``net.``.
+    chaiNNer) read, under ``net.``. Callers pad inputs to ``facts.size``; the module does not.
     """
 
     def __init__(self, architecture: str, module: str, cls: str, scale: int,
-                 hyperparameters: dict[str, Any], multiple_of: int = 1, minimum: int = 0) -> None:
+                 hyperparameters: dict[str, Any], multiple_of: int = 1, minimum: int = 0,
+                 fp16_safe: bool = True, bf16_safe: bool = True) -> None:
         super().__init__()
         self.architecture, self.scale = architecture, scale
-        self.multiple_of, self.minimum = max(1, multiple_of), minimum
+        self.facts = GeneratorFacts(SizeRequirements(minimum=max(0, minimum),
+                                                     multiple_of=max(1, multiple_of)),
+                                    fp16_safe=fp16_safe, bf16_safe=bf16_safe)
         with quiet_construction():
             self.net = network_class(module, cls)(**hyperparameters)
 
     def forward(self, lr: Tensor) -> Tensor:
-        height, width = lr.shape[-2:]
-        pad_h = _padding(height, self.minimum, self.multiple_of)
-        pad_w = _padding(width, self.minimum, self.multiple_of)
-        if pad_h or pad_w:
-            mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-            lr = F.pad(lr, (0, pad_w, 0, pad_h), mode=mode)
-        sr = self.net(lr)
-        if pad_h or pad_w:
-            sr = sr[..., : height * self.scale, : width * self.scale]
-        return sr
-
-
-def _padding(size: int, minimum: int, multiple_of: int) -> int:
-    target = max(size, minimum)
-    return -(-target // multiple_of) * multiple_of - size
+        return self.net(lr)

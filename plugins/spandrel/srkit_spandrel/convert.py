@@ -78,7 +78,9 @@ def convert_spandrel(state_dict: dict[str, Tensor], *, scale: int | None, extra:
     kwargs = {"architecture": str(name), "module": type(network).__module__,
               "cls": type(network).__qualname__, "scale": int(descriptor.scale),
               "hyperparameters": json_hyperparameters(network),
-              "multiple_of": int(needs.multiple_of), "minimum": int(needs.minimum)}
+              "multiple_of": int(needs.multiple_of), "minimum": int(needs.minimum),
+              "fp16_safe": bool(descriptor.supports_half),
+              "bf16_safe": bool(descriptor.supports_bfloat16)}
     tensors = {f"net.{key}": value for key, value in network.state_dict().items()}
     return Converted("spandrel", kwargs, tensors)
 

@@ -9,7 +9,16 @@ import pytest
 import torch
 from spandrel_nets import NETWORKS, one_line_error, random_network, run_cli, save_checkpoint
 
-from srkit.api import SrkitError, describe_model_file, load_model, load_model_file, read_model_file
+from srkit.api import (
+    GeneratorFacts,
+    SizeRequirements,
+    SrkitError,
+    describe_model_file,
+    generator_facts,
+    load_model,
+    load_model_file,
+    read_model_file,
+)
 
 
 @pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
@@ -31,6 +40,19 @@ def test_spandrel_file_is_recognised_and_computes_like_spandrel(tmp_path, name, 
     expected = descriptor(lr)
     assert ours.shape == (1, 3, 17 * model.scale, 19 * model.scale)
     torch.testing.assert_close(ours, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_the_generator_carries_the_facts_spandrel_knows(tmp_path, name):
+    import spandrel
+
+    network = random_network(name)
+    model = load_model_file(save_checkpoint(network, tmp_path / "model.pth"))
+    descriptor = spandrel.ModelLoader().load_from_state_dict(network.state_dict())
+    needs = descriptor.size_requirements
+    assert generator_facts(model) == GeneratorFacts(
+        SizeRequirements(minimum=needs.minimum, multiple_of=needs.multiple_of),
+        fp16_safe=descriptor.supports_half, bf16_safe=descriptor.supports_bfloat16)
 
 
 @pytest.mark.parametrize("name", sorted(NETWORKS))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from srkit.api import SrkitError
+from srkit.api import GeneratorFacts, SrkitError
 
 #: scales the SRResNet upsampler supports: one x2 PixelShuffle stage per factor of two.
 SUPPORTED_SCALES = {2: 1, 4: 2, 8: 3}
@@ -77,6 +77,9 @@ class SRResNet(nn.Module):
     The output is clamped to [0, 1], as in the Lornatang/SRGAN-PyTorch implementation whose
     checkpoints :mod:`srkit_srgan.convert` reads; pixels outside the range get no gradient.
     """
+
+    #: stride-1 convolutions and PixelShuffle only: any LR size; batch norm keeps fp16 in range
+    facts = GeneratorFacts()
 
     def __init__(self, scale: int = 4, channels: int = 64, blocks: int = 16) -> None:
         super().__init__()
