@@ -159,7 +159,7 @@ def test_srkit_plugins_env_loads_only_the_named_plugins_and_core(site, monkeypat
 
 def test_disabled_plugins_are_skipped(site, monkeypatch):
     make_distribution(site, "srkit-broken", "1.0", {"broken": f"{FIXTURES}.broken_import"})
-    monkeypatch.setenv("SRKIT_DISABLE_PLUGINS", "broken,srgan,drn,spandrel,realistic")
+    monkeypatch.setenv("SRKIT_DISABLE_PLUGINS", "broken,srgan,drn,spandrel,realistic,realesrgan")
     registry = get_registry()
     assert [o.plugin for o in registry.loaded] == ["core"] and not registry.failed
 

@@ -1,0 +1,61 @@
+"""``--generator ARCH``: GAN recipes train any registered generator, not only their paper's.
+
+A user who already runs a model (an RRDBNet release, any architecture spandrel reads) fine-tunes
+it with perceptual and adversarial losses by passing its file with ``--init``: the file then
+decides the architecture and its arguments, and ``--generator`` defaults to what the file holds.
+Without ``--init`` the recipe's own generator is built from its options, any other from the scale.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from srkit.errors import SrkitError
+from srkit.training.config import Derived
+
+
+def init_file_generator(path: str) -> tuple[str, dict[str, Any]]:
+    """``(arch, kwargs)`` of the generator in a model file: srkit weights, or a foreign checkpoint
+    an installed converter reads (converted in memory)."""
+    from srkit.model_files import is_srkit_weights, read_model_file
+
+    if is_srkit_weights(path):
+        from srkit.weights import weights_info
+
+        info = weights_info(path)
+    else:
+        info = read_model_file(path)[1]
+    if info["kind"] != "generator":
+        raise SrkitError(f"{path}: holds a {info['kind']} ({info['arch']}), not a generator")
+    return info["arch"], dict(info["kwargs"])
+
+
+def generator_option_default(own_arch: str) -> Derived:
+    """The default of a recipe's ``generator`` option: the ``--init`` file's architecture, else
+    ``own_arch``."""
+    def compute(config: Any) -> str:
+        return init_file_generator(config.init)[0] if config.init else own_arch
+
+    return Derived(compute, f"the --init file's architecture, else {own_arch}")
+
+
+def build_chosen_generator(config: Any, own_arch: str, own_kwargs: dict[str, Any]) -> nn.Module:
+    """The generator a GAN recipe trains: built as the ``--init`` file describes it, else
+    ``own_kwargs`` for the recipe's own ``own_arch``, else ``--generator`` at ``--scale``.
+
+    ``config`` has ``generator``, ``init`` and ``scale``; the weights themselves are loaded by the
+    trainer afterwards. A ``--generator`` that is not the file's architecture is a one-line error.
+    """
+    from srkit.models import build_generator
+
+    if config.init:
+        arch, kwargs = init_file_generator(config.init)
+        if arch != config.generator:
+            raise SrkitError(f"{config.init}: holds a {arch!r} generator, not --generator "
+                             f"{config.generator}; leave out --generator to train the file's")
+        return build_generator(arch, **kwargs)
+    if config.generator == own_arch:
+        return build_generator(own_arch, **own_kwargs)
+    return build_generator(config.generator, scale=config.scale)
