@@ -3,7 +3,8 @@
 A user who already runs a model (an RRDBNet release, any architecture spandrel reads) fine-tunes
 it with perceptual and adversarial losses by passing its file with ``--init``: the file then
 decides the architecture and its arguments, and ``--generator`` defaults to what the file holds.
-Without ``--init`` the recipe's own generator is built from its options, any other from the scale.
+Without ``--init`` the recipe's own generator is built from its options, any other from the scale
+and the arguments given as ``--generator NAME:key=value,...`` (typed like the factory's defaults).
 """
 
 from __future__ import annotations
@@ -32,6 +33,30 @@ def init_file_generator(path: str) -> tuple[str, dict[str, Any]]:
     return info["arch"], dict(info["kwargs"])
 
 
+def parse_generator(text: str) -> tuple[str, dict[str, Any]]:
+    """``"rrdbnet:channels=32,blocks=4"`` -> ``("rrdbnet", {"channels": 32, "blocks": 4})``, each value
+    converted to the type of the factory argument's default; a one-line error otherwise."""
+    from srkit.degradations.spec import factory_options
+    from srkit.plugins import lookup
+
+    name, _, rest = text.strip().partition(":")
+    options = factory_options(lookup("generator", name.strip()))
+    kwargs: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, equals, value = (part.strip() for part in item.partition("="))
+        if not equals or (options is not None and key not in options):
+            accepted = ", ".join(options or ()) or "none"
+            raise SrkitError(f"--generator {text}: {item!r} is not KEY=VALUE of its options ({accepted})")
+        kind = (options or {}).get(key)
+        try:
+            kwargs[key] = (value.lower() in ("true", "yes", "on", "1")) if kind is bool else \
+                kind(value) if kind in (int, float) else value
+        except ValueError:
+            raise SrkitError(f"--generator {text}: {key} must be {getattr(kind, '__name__', kind)}, "
+                             f"got {value!r}") from None
+    return name.strip(), kwargs
+
+
 def generator_option_default(own_arch: str) -> Derived:
     """The default of a recipe's ``generator`` option: the ``--init`` file's architecture, else
     ``own_arch``."""
@@ -45,17 +70,19 @@ def build_chosen_generator(config: Any, own_arch: str, own_kwargs: dict[str, Any
     """The generator a GAN recipe trains: built as the ``--init`` file describes it, else
     ``own_kwargs`` for the recipe's own ``own_arch``, else ``--generator`` at ``--scale``.
 
-    ``config`` has ``generator``, ``init`` and ``scale``; the weights themselves are loaded by the
-    trainer afterwards. A ``--generator`` that is not the file's architecture is a one-line error.
+    ``config`` has ``generator`` (``NAME`` or ``NAME:key=value,...``), ``init`` and ``scale``; the
+    weights themselves are loaded by the trainer afterwards. A ``--generator`` that is not the
+    file's architecture, or gives arguments the file already fixes, is a one-line error.
     """
     from srkit.models import build_generator
 
+    name, given = parse_generator(config.generator)
     if config.init:
         arch, kwargs = init_file_generator(config.init)
-        if arch != config.generator:
+        if arch != name or given:
             raise SrkitError(f"{config.init}: holds a {arch!r} generator, not --generator "
                              f"{config.generator}; leave out --generator to train the file's")
         return build_generator(arch, **kwargs)
-    if config.generator == own_arch:
-        return build_generator(own_arch, **own_kwargs)
-    return build_generator(config.generator, scale=config.scale)
+    if name == own_arch:
+        return build_generator(own_arch, **{**own_kwargs, **given})
+    return build_generator(name, **{"scale": config.scale, **given})

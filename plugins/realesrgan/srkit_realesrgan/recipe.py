@@ -45,7 +45,8 @@ _QUICK_NET = {"channels": 32, "blocks": 2, "growth": 16, "batch_size": 4, "patch
 class _RRDBOptions(TrainConfig):
     generator: str = option(
         generator_option_default("rrdbnet"),
-        "generator to train: any registered one (rrdbnet, srresnet, spandrel with --init FILE...)")
+        "generator to train: any registered one, NAME or NAME:key=value,... (rrdbnet, srresnet, "
+        "spandrel with --init FILE...)")
     channels: int = option(64, "RRDBNet feature width (num_feat)", min=1)
     blocks: int = option(23, "RRDBNet trunk blocks (num_block)", min=1)
     growth: int = option(32, "RRDBNet dense-block growth channels (num_grow_ch)", min=1)

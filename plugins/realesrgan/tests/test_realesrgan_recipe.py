@@ -154,15 +154,20 @@ def test_bad_perceptual_layers_are_one_line_errors(text: str) -> None:
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize(("recipe", "arch", "own"), [("srgan", "rrdbnet", "srresnet"),
-                                                     ("realesrgan", "srresnet", "rrdbnet")])
+@pytest.mark.parametrize(("recipe", "arch", "own"), [
+    ("srgan", "rrdbnet:channels=8,blocks=1,growth=4", "srresnet"),
+    ("realesrgan", "srresnet:channels=8,blocks=1", "rrdbnet"),
+])
 def test_gan_recipes_train_another_registered_generator(recipe: str, arch: str, own: str) -> None:
     options = {"content_loss": "mse" if recipe == "srgan" else "l1", "generator": arch}
     if recipe == "srgan":
         options["pretrain_iters"] = 0
     built = make_recipe(recipe, **options)
     generator = built.nets["generator"]
-    assert generator.srkit_arch == arch != own and generator.scale == 4
+    name, _, given = arch.partition(":")
+    assert generator.srkit_arch == name != own and generator.scale == 4
+    assert {k: str(v) for k, v in generator.srkit_kwargs.items() if f"{k}=" in given} == \
+        dict(item.split("=") for item in given.split(","))
     before = snapshot(generator)
     for step in range(2):
         logs = built.train_step(batch(step), PlainStepContext(built, iteration=step))
@@ -170,6 +175,12 @@ def test_gan_recipes_train_another_registered_generator(recipe: str, arch: str, 
     assert any(not torch.equal(before[k], v) for k, v in generator.state_dict().items())
 
 
-def test_an_unknown_generator_is_a_one_line_error() -> None:
-    with pytest.raises(SrkitError, match="unknown generator 'esrgan-xl'; installed: .*rrdbnet"):
-        make_recipe("realesrgan", content_loss="l1", generator="esrgan-xl")
+@pytest.mark.parametrize(("generator", "message"), [
+    ("esrgan-xl", "unknown generator 'esrgan-xl'; installed: .*rrdbnet"),
+    ("srresnet:width=8", "'width=8' is not KEY=VALUE of its options .*channels"),
+    ("srresnet:channels=many", "channels must be int, got 'many'"),
+])
+def test_a_bad_generator_is_a_one_line_error(generator: str, message: str) -> None:
+    with pytest.raises(SrkitError, match=message) as info:
+        make_recipe("realesrgan", content_loss="l1", generator=generator)
+    assert "\n" not in str(info.value)

@@ -97,7 +97,8 @@ class SRGANConfig(TrainConfig):
     )
     generator: str = option(
         generator_option_default("srresnet"),
-        "generator to train: any registered one (srresnet, rrdbnet, spandrel with --init FILE...)")
+        "generator to train: any registered one, NAME or NAME:key=value,... (srresnet, "
+        "rrdbnet:channels=32,blocks=4, spandrel with --init FILE...)")
     channels: int = option(64, "SRResNet feature width", min=1)
     blocks: int = option(16, "SRResNet residual blocks", min=1)
     d_channels: int = option(64, "discriminator width of its first conv", min=1)
