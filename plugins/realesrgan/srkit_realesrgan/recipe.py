@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from srkit.errors import SrkitError
 from srkit.interfaces import Batch, Recipe, StepContext
 from srkit.models import build_discriminator
 from srkit.training.config import TrainConfig, option
@@ -167,6 +168,9 @@ class RealESRGANRecipe(Recipe):
     @classmethod
     def validate(cls, config: TrainConfig) -> None:
         assert isinstance(config, RealESRGANConfig)
+        if config.patch_size % 8:
+            raise SrkitError(f"--patch-size {config.patch_size}: the U-Net discriminator needs a "
+                             "multiple of 8")
         parse_layer_weights(config.perceptual_layers)
 
     def start_notes(self) -> list[str]:

@@ -147,6 +147,14 @@ def test_missing_vgg_weights_stop_the_recipe_saying_how_to_go_without(tmp_path, 
     assert make_recipe("realesrgan", content_loss="l1").perceptual is None
 
 
+def test_a_patch_the_discriminator_cannot_judge_is_refused_before_training() -> None:
+    from srkit.training.checks import check_config
+
+    recipe_class = lookup("recipe", "realesrgan")
+    with pytest.raises(SrkitError, match="--patch-size 60: the U-Net discriminator needs a multiple of 8"):
+        check_config(recipe_class.config_class(patch_size=60), recipe_class)
+
+
 @pytest.mark.parametrize("text", ["conv5_4", "conv9_9=1", ""])
 def test_bad_perceptual_layers_are_one_line_errors(text: str) -> None:
     with pytest.raises(SrkitError) as info:
