@@ -5,10 +5,13 @@ it with perceptual and adversarial losses by passing its file with ``--init``: t
 decides the architecture and its arguments, and ``--generator`` defaults to what the file holds.
 Without ``--init`` the recipe's own generator is built from its options, any other from the scale
 and the arguments given as ``--generator NAME:key=value,...`` (typed like the factory's defaults).
+The file's arguments are kept in the config (``generator_kwargs``, JSON), so a resumed run, which
+takes no ``--init``, rebuilds the same network from its checkpoint's config.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from torch import nn
@@ -66,23 +69,42 @@ def generator_option_default(own_arch: str) -> Derived:
     return Derived(compute, f"the --init file's architecture, else {own_arch}")
 
 
-def build_chosen_generator(config: Any, own_arch: str, own_kwargs: dict[str, Any]) -> nn.Module:
-    """The generator a GAN recipe trains: built as the ``--init`` file describes it, else
-    ``own_kwargs`` for the recipe's own ``own_arch``, else ``--generator`` at ``--scale``.
+def generator_kwargs_option_default() -> Derived:
+    """The default of a recipe's ``generator_kwargs`` option: the ``--init`` file's arguments as
+    JSON, else empty (the recipe's options and ``--generator NAME:key=value`` decide)."""
+    def compute(config: Any) -> str:
+        return json.dumps(init_file_generator(config.init)[1], sort_keys=True) if config.init else ""
 
-    ``config`` has ``generator`` (``NAME`` or ``NAME:key=value,...``), ``init`` and ``scale``; the
-    weights themselves are loaded by the trainer afterwards. A ``--generator`` that is not the
-    file's architecture, or gives arguments the file already fixes, is a one-line error.
+    return Derived(compute, "the --init file's, else none")
+
+
+def build_chosen_generator(config: Any, own_arch: str, own_kwargs: dict[str, Any]) -> nn.Module:
+    """The generator a GAN recipe trains: built with ``generator_kwargs`` (the ``--init`` file's
+    arguments) when set, else ``own_kwargs`` for the recipe's own ``own_arch``, else
+    ``--generator`` at ``--scale``.
+
+    ``config`` has ``generator`` (``NAME`` or ``NAME:key=value,...``), ``generator_kwargs``,
+    ``init`` and ``scale``; the weights themselves are loaded by the trainer afterwards. A
+    ``--generator`` that is not the file's architecture, or gives arguments the file already
+    fixes, is a one-line error.
     """
     from srkit.models import build_generator
 
     name, given = parse_generator(config.generator)
     if config.init:
-        arch, kwargs = init_file_generator(config.init)
+        arch = init_file_generator(config.init)[0]
         if arch != name or given:
             raise SrkitError(f"{config.init}: holds a {arch!r} generator, not --generator "
                              f"{config.generator}; leave out --generator to train the file's")
-        return build_generator(arch, **kwargs)
+    if config.generator_kwargs:
+        try:
+            kwargs = json.loads(config.generator_kwargs)
+        except ValueError:
+            kwargs = None
+        if not isinstance(kwargs, dict) or given:
+            raise SrkitError(f"--generator-kwargs {config.generator_kwargs!r}: expected a JSON object "
+                             "(and no arguments in --generator)")
+        return build_generator(name, **kwargs)
     if name == own_arch:
         return build_generator(own_arch, **{**own_kwargs, **given})
     return build_generator(name, **{"scale": config.scale, **given})

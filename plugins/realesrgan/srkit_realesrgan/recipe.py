@@ -19,7 +19,11 @@ from srkit.errors import SrkitError
 from srkit.interfaces import Batch, Recipe, StepContext
 from srkit.models import build_discriminator
 from srkit.training.config import TrainConfig, option
-from srkit.training.generator_choice import build_chosen_generator, generator_option_default
+from srkit.training.generator_choice import (
+    build_chosen_generator,
+    generator_kwargs_option_default,
+    generator_option_default,
+)
 from srkit.training.pixel_recipe import pixel_step
 from srkit.training.schedules import make_scheduler
 from srkit_realesrgan.losses import PerceptualLoss, parse_layer_weights
@@ -48,6 +52,9 @@ class _RRDBOptions(TrainConfig):
         generator_option_default("rrdbnet"),
         "generator to train: any registered one, NAME or NAME:key=value,... (rrdbnet, srresnet, "
         "spandrel with --init FILE...)")
+    generator_kwargs: str = option(
+        generator_kwargs_option_default(),
+        "the generator's arguments as JSON; set from the --init file, so --resume rebuilds it")
     channels: int = option(64, "RRDBNet feature width (num_feat)", min=1)
     blocks: int = option(23, "RRDBNet trunk blocks (num_block)", min=1)
     growth: int = option(32, "RRDBNet dense-block growth channels (num_grow_ch)", min=1)
@@ -66,7 +73,7 @@ class RealESRNetConfig(_RRDBOptions):
                 "val_every": 5000, "save_every": 5000}
     presets = {
         "quick": ("minutes on a CPU: RRDBNet 32 channels x 2 blocks, growth 16, batch 4, 64x64 "
-                  "crops, 300 iterations at learning rate 5e-4 (not a trained model)",
+                  "crops, EMA 0.99, 300 iterations at learning rate 5e-4 (not a trained model)",
                   {**_QUICK_NET, "iters": 300, "learning_rate": 5e-4}),
     }
 
@@ -108,7 +115,7 @@ class RealESRGANConfig(_RRDBOptions):
                 "learning_rate_gamma": 0.5, "ema": 0.999, "degradation": REALESRGAN_DEGRADATION,
                 "val_every": 5000, "save_every": 5000}
     presets = {
-        "quick": ("minutes on a CPU: the realesrnet quick network, U-Net discriminator 16 "
+        "quick": ("minutes on a CPU: the realesrnet quick network and EMA, U-Net discriminator 16 "
                   "channels, batch 4, 64x64 crops, 200 iterations (not a trained model)",
                   {**_QUICK_NET, "iters": 200, "d_channels": 16}),
     }

@@ -51,7 +51,8 @@ def test_srgan_trains_rrdbnet_with_gan_losses(tmp_path: Path, photos: Path) -> N
 
 
 @pytest.mark.parametrize("recipe", ["srgan", "realesrgan"])
-def test_a_spandrel_model_is_fine_tuned_with_gan_losses(tmp_path: Path, photos: Path, recipe: str) -> None:
+def test_a_spandrel_model_is_fine_tuned_with_gan_losses_and_resumed(tmp_path: Path, photos: Path,
+                                                                    recipe: str) -> None:
     pytest.importorskip("spandrel")
     from spandrel.architectures.SPAN import SPAN
 
@@ -61,8 +62,10 @@ def test_a_spandrel_model_is_fine_tuned_with_gan_losses(tmp_path: Path, photos: 
     torch.save(span.state_dict(), start)
     out = tmp_path / "run"
     loss = ["--content-loss", "mse" if recipe == "srgan" else "l1"]
-    main(["train", recipe, "--init", str(start), *loss, "--iters", "2", *TINY_RUN, "--data", str(photos),
-          "--val", str(photos), "--out", str(out)])
+    data = ["--data", str(photos), "--val", str(photos), "--out", str(out)]
+    main(["train", recipe, "--init", str(start), *loss, "--iters", "1", "--save-every", "1", *TINY_RUN,
+          *data])
+    main(["train", recipe, "--resume", "--iters", "2", *data])  # rebuilt from the checkpoint's config
 
     tuned = load_model(out / "model.safetensors")
     assert tuned.srkit_arch == "spandrel" and tuned.scale == 4

@@ -26,7 +26,7 @@ def test_realesrnet_then_realesrgan_quick_resume_bench_and_upscale(tmp_path: Pat
            "--content-loss", "l1"]
     main(gan)
     main([*gan, "--iters", "100", "--out", "runs/gan_resumed"])
-    main([*gan, "--out", "runs/gan_resumed", "--resume"])
+    main(["train", "realesrgan", "--preset", "quick", "--out", "runs/gan_resumed", "--resume"])
 
     straight = load_file("runs/realesrgan_x4/model.safetensors")
     resumed = load_file("runs/gan_resumed/model.safetensors")

@@ -16,7 +16,11 @@ from srkit.errors import SrkitError
 from srkit.interfaces import Batch, Recipe, StepContext
 from srkit.models import build_discriminator
 from srkit.training.config import Derived, TrainConfig, option
-from srkit.training.generator_choice import build_chosen_generator, generator_option_default
+from srkit.training.generator_choice import (
+    build_chosen_generator,
+    generator_kwargs_option_default,
+    generator_option_default,
+)
 from srkit.training.pixel_recipe import PixelConfig, PixelRecipe, pixel_step
 from srkit.training.schedules import make_scheduler
 from srkit_srgan.losses import GAN_TYPES, AdversarialLoss, VGGLoss
@@ -99,6 +103,9 @@ class SRGANConfig(TrainConfig):
         generator_option_default("srresnet"),
         "generator to train: any registered one, NAME or NAME:key=value,... (srresnet, "
         "rrdbnet:channels=32,blocks=4, spandrel with --init FILE...)")
+    generator_kwargs: str = option(
+        generator_kwargs_option_default(),
+        "the generator's arguments as JSON; set from the --init file, so --resume rebuilds it")
     channels: int = option(64, "SRResNet feature width", min=1)
     blocks: int = option(16, "SRResNet residual blocks", min=1)
     d_channels: int = option(64, "discriminator width of its first conv", min=1)
