@@ -1,26 +1,29 @@
-"""DRN's adaptation experiment: does LR-only fine-tuning adapt a bicubic-trained model to unknown LR?
+"""DRN's adaptation experiment: can LR-only fine-tuning adapt a bicubic-trained model to new LR?
 
-1. ``srkit train drn`` trains DRN-S x4 on bicubic pairs made from one set of photos.
-2. ``srkit degrade`` makes LR-only images of OTHER photos (the first half of ``--target``) with one
-   fixed degradation the model never saw (``--degradation``, default blur + noise + JPEG), and the
-   LR of a held-out part (the second half) with the same degradation and another seed.
-3. ``srkit train drn --unpaired LR_ONLY --init PAIRED`` fine-tunes on them (dual loss only for the
-   LR-only ~30 % of each batch), once per reading of the LR-only loss (``--unpaired-targets
-   levels`` and ``chained``), against a control that continues paired bicubic training for the
-   same iterations.
-4. Every model is scored on the held-out degraded LR against its HR (PSNR/SSIM on Y, the srkit
-   protocol: modcrop, 8-bit SR, ``scale`` border), with bicubic upsampling as the floor.
+The paper's setting: paired bicubic data plus LR-only images made by a degradation the paired
+data never had, scored on that degradation. For each target degradation (``--degradation``,
+repeatable; default ``nearest``, ``bd`` and blur + noise + JPEG) this script runs, through the
+CLI as a user would:
 
-Fine-tuning (and, with ``--pretrain-per-seed``, the paired training) is repeated per seed; the
-table gives mean ± standard deviation over seeds and the gain of each fine-tune over the control
-and over the paired model it started from. Every stage whose weights exist under ``--out`` is
-reused, so an interrupted run continues.
+1. ``srkit train drn`` on bicubic pairs of the ``--paired`` photos (the "paired model"); it is
+   first scored on the bicubic LR of the held-out photos, against bicubic upsampling, to show it
+   is worth adapting;
+2. ``srkit degrade`` of the ``--target`` photos: the first half becomes LR-only images, the
+   second half the held-out LR (another noise seed), both by the target degradation;
+3. from the paired model's primal and dual weights, per seed and for the same iterations:
+   the **control** (paired bicubic training continued, no LR-only data), the **oracle** (paired
+   training on the HR of the LR-only photos degraded by the target degradation: what a user
+   with HR for the target would get) and each **variant** of LR-only fine-tuning
+   (``--unpaired`` with a ``--dual-update`` and an ``--unpaired-targets`` reading);
+4. every model scored on the held-out LR against its HR (PSNR/SSIM on Y, srkit protocol).
 
-    python benchmarks/drn_adaptation.py                     # CPU budget, 3 seeds
-    python benchmarks/drn_adaptation.py --scale-up --device cuda   # published DRN-S, longer runs
+One table per degradation: mean ± std over seeds, the gain over the control, and the share of
+the oracle's gain over the control that a variant reaches. The last line names the best variant.
+Every stage whose weights exist under ``--out`` is reused, so an interrupted run continues.
 
-The CPU budget keeps DRN-S x4's width (16 features) but 4 instead of 30 RCABs per up block
-(``--n-blocks 30`` is the published size); ``--scale-up`` trains the published DRN-S.
+    python benchmarks/drn_adaptation.py                  # CPU budget, 3 seeds, 3 degradations
+    python benchmarks/drn_adaptation.py --quick --degradation nearest   # pipeline check
+    python benchmarks/drn_adaptation.py --scale-up --device cuda   # published DRN-S
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -37,53 +41,88 @@ from pathlib import Path
 import torch
 
 SCALE = 4
-DATASETS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
-#: (option, CPU default, --scale-up value)
+DEFAULT_DEGRADATIONS = ("nearest", "bd", "blur-noise-jpeg:sigma=2,noise=5,q=75")
+#: the paper's joint update in both --unpaired-targets readings, and the other two --dual-update
+#: choices with the default reading (add frozen-chained, paired-chained with --variants)
+DEFAULT_VARIANTS = ("joint-levels", "joint-chained", "frozen-levels", "paired-levels")
+#: (option, CPU default, --quick, --scale-up)
 BUDGETS = {
-    "paired_iters": (600, 20000),
-    "adapt_iters": (150, 5000),
-    "batch_size": (4, 16),
-    "patch_size": (64, 192),
-    "test_count": (8, 34),
-    "n_blocks": (4, 30),  # RCABs per up block; 30 = DRN-S's published size
+    "paired_iters": (3000, 30, 20000),
+    "adapt_iters": (100, 10, 5000),
+    "batch_size": (8, 4, 16),
+    "patch_size": (64, 32, 192),
+    "test_count": (7, 2, 34),
+    "n_blocks": (4, 1, 30),  # RCABs per up block; 30 = DRN-S's published size
 }
+#: the paired model must beat bicubic upsampling on bicubic LR by this much to be worth adapting
+WORTH_ADAPTING_DB = 0.5
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale-up", action="store_true", help="GPU budget: " + ", ".join(
-        f"{name.replace('_', '-')} {values[1]}" for name, values in BUDGETS.items()))
-    for name, (cpu, _) in BUDGETS.items():
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--quick", action="store_true", help="pipeline check: " + ", ".join(
+        f"{name.replace('_', '-')} {values[1]}" for name, values in BUDGETS.items()) + ", seeds 0,1")
+    budget.add_argument("--scale-up", action="store_true", help="GPU budget: " + ", ".join(
+        f"{name.replace('_', '-')} {values[2]}" for name, values in BUDGETS.items()))
+    for name, (cpu, quick, gpu) in BUDGETS.items():
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=None,
-                            help=f"default {cpu} (CPU) / {BUDGETS[name][1]} (--scale-up)")
-    parser.add_argument("--seeds", default="0,1,2", help="fine-tuning seeds")
-    parser.add_argument("--pretrain-per-seed", action="store_true",
-                        help="train a paired model per seed (default: one, shared)")
-    parser.add_argument("--train-data", default="photos", help="HR photos of the paired training")
-    parser.add_argument("--target", default=str(DATASETS / "BSD68"),
-                        help="other photos: first half LR-only, second half held out for scoring")
-    parser.add_argument("--degradation", default="blur-noise-jpeg:sigma=2,noise=5,q=75",
-                        help="the fixed unknown degradation of the target photos")
+                            help=f"default {cpu} (CPU) / {quick} (--quick) / {gpu} (--scale-up)")
+    parser.add_argument("--seeds", default=None, help="fine-tuning seeds (default 0,1,2; --quick 0,1)")
+    parser.add_argument("--paired", default="photos",
+                        help="HR photos of the paired bicubic training (default: the bundled photos)")
+    parser.add_argument("--target", default="set14",
+                        help="HR photos of the target: first half LR-only, second half held out "
+                             "(default: the bundled Set14)")
+    parser.add_argument("--degradation", action="append", default=None, metavar="SPEC",
+                        help="target degradation, repeatable (default: "
+                             + "; ".join(DEFAULT_DEGRADATIONS) + ")")
+    parser.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
+                        help="LR-only fine-tunes, DUALUPDATE-READING (joint|paired|frozen - levels|chained)")
     parser.add_argument("--learning-rate", type=float, default=4e-4, help="paired training learning rate")
     parser.add_argument("--adapt-learning-rate", type=float, default=1e-4, help="fine-tuning learning rate")
     parser.add_argument("--unpaired-ratio", type=float, default=0.3)
-    parser.add_argument("--targets", default="levels,chained",
-                        help="readings of the LR-only loss to fine-tune with (--unpaired-targets)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default="runs/drn_adaptation")
     args = parser.parse_args()
-    for name, (cpu, gpu) in BUDGETS.items():
+    column = 1 if args.quick else 2 if args.scale_up else 0
+    for name, values in BUDGETS.items():
         if getattr(args, name) is None:
-            setattr(args, name, gpu if args.scale_up else cpu)
+            setattr(args, name, values[column])
+    args.seed_list = [int(s) for s in (args.seeds or ("0,1" if args.quick else "0,1,2")).split(",")]
+    args.degradations = args.degradation or list(DEFAULT_DEGRADATIONS)
+    args.variant_list = [v for v in args.variants.split(",") if v]
+    for variant in args.variant_list:
+        update, _, reading = variant.partition("-")
+        if update not in ("joint", "paired", "frozen") or reading not in ("levels", "chained"):
+            parser.error(f"--variants: {variant!r} is not DUALUPDATE-READING, e.g. frozen-levels")
     return args
 
 
-def srkit(command: list[str]) -> float:
-    """Run an srkit command the way a user does, echoing it; seconds it took."""
+class Stages:
+    """Prints how long each stage took, and the total at the end."""
+
+    def __init__(self) -> None:
+        self.started = self.last = time.perf_counter()
+
+    def done(self, name: str) -> None:
+        now = time.perf_counter()
+        print(f"[stage] {name}: {(now - self.last) / 60:.1f} min", flush=True)
+        self.last = now
+
+    def total(self) -> float:
+        return (time.perf_counter() - self.started) / 60
+
+
+def srkit(command: list[str]) -> None:
+    """Run an srkit command the way a user does, echoing it."""
     print("$ srkit", " ".join(command), flush=True)
-    started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "srkit", *command], check=True)
-    return time.perf_counter() - started
+
+
+def slug(spec: str) -> str:
+    """A folder name for a degradation spec."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", spec).strip("_")
 
 
 def link_images(paths: list[Path], folder: Path) -> Path:
@@ -95,20 +134,25 @@ def link_images(paths: list[Path], folder: Path) -> Path:
     return folder
 
 
-def make_target_sets(args: argparse.Namespace, out: Path) -> tuple[Path, Path, Path]:
-    """``(lr_only, test_hr, test_lr)``: degraded halves of the target photos, and a tiny val set."""
+def degrade(source: Path, target: Path, spec: str, seed: int) -> Path:
+    if not target.exists():
+        srkit(["degrade", str(source), str(target), "--scale", str(SCALE), "--degradation", spec,
+               "--seed", str(seed)])
+    return target
+
+
+def split_target(args: argparse.Namespace, out: Path) -> tuple[Path, Path]:
+    """``(lr_only_hr, test_hr)``: links to the first half of the target photos and to up to
+    ``test_count`` of the second half."""
+    from srkit.data.bundled import resolve_dataset
     from srkit.imageio import list_images
 
-    photos = list_images(args.target)
+    photos = list_images(resolve_dataset(args.target))
     half = len(photos) // 2
-    lr_source = link_images(photos[:half], out / "target_lr_only_hr")
-    test_hr = link_images(photos[half:][: args.test_count], out / "test_hr")
-    lr_only, test_lr = out / "lr_only", out / "test_lr"
-    for source, target, seed in ((lr_source, lr_only, 100), (test_hr, test_lr, 200)):
-        if not target.exists():
-            srkit(["degrade", str(source), str(target), "--scale", str(SCALE),
-                   "--degradation", args.degradation, "--seed", str(seed)])
-    return lr_only, test_hr, test_lr
+    if half < 1:
+        raise SystemExit(f"{args.target}: needs at least 2 images (LR-only and held-out halves)")
+    return (link_images(photos[:half], out / "target_lr_only_hr"),
+            link_images(photos[half:][: args.test_count], out / "test_hr"))
 
 
 def tiny_val(out: Path, test_hr: Path) -> Path:
@@ -122,9 +166,10 @@ def tiny_val(out: Path, test_hr: Path) -> Path:
 
 
 def train(args: argparse.Namespace, run: Path, extra: list[str], iters: int, seed: int,
-          learning_rate: float) -> dict:
-    """Train (unless ``run`` has weights); the run's seconds and iterations/s from its log."""
-    if not (run / "model.safetensors").exists():
+          learning_rate: float) -> Path:
+    """Train (unless ``run`` finished before); the run's weights."""
+    weights = run / "model.safetensors"
+    if not finished(run, iters):
         srkit(["train", "drn", "--scale", str(SCALE), "--variant", "s",
                "--n-blocks", str(args.n_blocks), "--batch-size", str(args.batch_size),
                "--patch-size", str(args.patch_size), "--iters", str(iters),
@@ -132,14 +177,21 @@ def train(args: argparse.Namespace, run: Path, extra: list[str], iters: int, see
                "--seed", str(seed), "--device", args.device, "--workers", "0",
                "--val", str(args.val), "--val-every", "0", "--save-every", str(iters),
                "--log-every", str(max(1, iters // 10)), "--out", str(run), *extra])
-    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
-    speeds = [r["it_per_s"] for r in records if "it_per_s" in r]
-    return {"it_per_s": statistics.median(speeds) if speeds else float("nan")}
+    return weights
+
+
+def finished(run: Path, iters: int) -> bool:
+    """Whether ``run`` reached ``iters`` (an interrupted run also leaves weights behind)."""
+    log = run / "log.jsonl"
+    if not (run / "model.safetensors").exists() or not log.exists():
+        return False
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return any(record.get("iteration") == iters for record in records)
 
 
 @torch.no_grad()
 def score(model: torch.nn.Module, test_hr: Path, test_lr: Path) -> dict[str, float]:
-    """Mean protocol PSNR/SSIM (Y) of ``model`` on the held-out degraded LR."""
+    """Mean protocol PSNR/SSIM (Y) of ``model`` on held-out LR against its HR."""
     from srkit.evaluation.protocol import evaluate, is_grey_file, modcrop
     from srkit.imageio import list_images, load_image
 
@@ -154,127 +206,117 @@ def score(model: torch.nn.Module, test_hr: Path, test_lr: Path) -> dict[str, flo
     return {"psnr": statistics.fmean(psnrs), "ssim": statistics.fmean(ssims)}
 
 
-def score_run(run: Path, test_hr: Path, test_lr: Path) -> dict[str, float]:
+def score_weights(weights: Path, test_hr: Path, test_lr: Path) -> dict[str, float]:
+    """``score`` of a weights file, cached next to it per test set."""
     from srkit.weights import load_model
 
-    cache = run / "adaptation_score.json"
+    cache = weights.parent / f"score_{test_lr.name}.json"
     if cache.exists():
         return json.loads(cache.read_text())
-    result = score(load_model(run / "model.safetensors"), test_hr, test_lr)
+    result = score(load_model(weights), test_hr, test_lr)
     cache.write_text(json.dumps(result))
     return result
-
-
-def lr_images(lr_dir: Path, hr_dir: Path, count: int = 8) -> dict[str, list[torch.Tensor]]:
-    """The first LR-only images, and (diagnostic only) the bicubic LR of the same photos."""
-    from srkit.evaluation.protocol import make_lr
-    from srkit.imageio import list_images, load_image
-
-    paths = list_images(hr_dir)[:count]
-    return {
-        "target LR": [load_image(lr_dir / f"{p.stem}.png")[None] for p in paths],
-        "bicubic LR": [make_lr(load_image(p)[None], SCALE) for p in paths],
-    }
-
-
-@torch.no_grad()
-def closed_loop_error(run: Path, images: list[torch.Tensor]) -> dict[str, float]:
-    """Mean L1 (8-bit levels) between LR images and their SR brought back down by the run's
-    dual models: ``chained`` (every dual in turn, the final SR to the input) and ``lowest``
-    (the lowest dual, the 2x output to the input): what the LR-only loss can still reduce."""
-    from srkit.weights import load_model, read_extras
-    from srkit_drn.arch import DualModels
-
-    model = load_model(run / "model.safetensors")
-    duals = DualModels(model.scale, model.n_feats)
-    duals.load_state_dict(read_extras(run / "model.safetensors")["dual"])
-    chained, lowest = [], []
-    for lr in images:
-        levels = model(lr, all_levels=True)
-        image = levels[-1]
-        for dual in reversed(duals):
-            image = dual(image * 255) / 255
-        chained.append(float((image - lr).abs().mean()) * 255)
-        lowest.append(float((duals[0](levels[1] * 255) / 255 - lr).abs().mean()) * 255)
-    return {"chained": statistics.fmean(chained), "lowest": statistics.fmean(lowest)}
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def print_table(rows: dict[str, list[dict[str, float]]], args: argparse.Namespace) -> None:
-    n = len(args.seed_list)
-    print(f"\nHeld-out target photos ({args.test_count} of {Path(args.target).name}, x{SCALE}, "
-          f"LR by {args.degradation}), PSNR/SSIM on Y, mean ± std over {n} seeds")
-    print("| model | PSNR (dB) | SSIM |\n|---|---|---|")
+def print_table(spec: str, rows: dict[str, list[dict[str, float]]], args: argparse.Namespace,
+                variants: list[str]) -> dict[str, tuple[float, float, float | None]]:
+    """The table of one degradation; ``{variant: (gain mean, gain std, share of oracle gap)}``."""
+    control = [s["psnr"] for s in rows["control"]]
+    gap = statistics.fmean(o["psnr"] - c for o, c in zip(rows["oracle"], control, strict=True))
+    print(f"\n### {spec}\n\nHeld-out {args.test_count} photos of {args.target}, x{SCALE} LR by "
+          f"{spec}; PSNR/SSIM on Y, mean ± std over {len(args.seed_list)} seeds; gain = PSNR minus "
+          f"the control's, per seed; share = mean gain / mean oracle gain "
+          f"({gap:+.3f} dB)\n")
+    print("| model | PSNR (dB) | SSIM | gain over control (dB) | share of oracle gap |")
+    print("|---|---|---|---|---|")
+    results: dict[str, tuple[float, float, float | None]] = {}
     for label, scores in rows.items():
         p, ps = mean_std([s["psnr"] for s in scores])
         q, qs = mean_std([s["ssim"] for s in scores])
-        print(f"| {label} | {p:.3f} ± {ps:.3f} | {q:.4f} ± {qs:.4f} |")
-    print("\nGain (dB PSNR, per seed then mean ± std):")
-    for label, scores in rows.items():
-        if not label.startswith("+ LR-only"):
-            continue
-        for reference in ("+ paired only (control)", "paired (before)"):
-            gains = [a["psnr"] - b["psnr"] for a, b in zip(scores, rows[reference], strict=True)]
-            m, s = mean_std(gains)
-            print(f"  {label} vs {reference}: {', '.join(f'{g:+.3f}' for g in gains)}"
-                  f" -> {m:+.3f} ± {s:.3f}")
+        g, gs = mean_std([s["psnr"] - c for s, c in zip(scores, control, strict=True)])
+        share = g / gap if gap > 0 else None
+        share_text = f"{100 * share:.0f} %" if share is not None else "n/a (no gap)"
+        gain_text = "–" if label == "control" else f"{g:+.3f} ± {gs:.3f}"
+        print(f"| {label} | {p:.3f} ± {ps:.3f} | {q:.4f} ± {qs:.4f} | {gain_text} | "
+              f"{'–' if label == 'control' else share_text} |")
+        if label in variants:
+            results[label] = (g, gs, share)
+    return results
 
 
 def main() -> None:
     args = parse_args()
-    args.seed_list = [int(s) for s in args.seeds.split(",")]
-    readings = [t for t in args.targets.split(",") if t]
     out = Path(args.out)
-    started = time.perf_counter()
-    lr_only, test_hr, test_lr = make_target_sets(args, out)
+    stages = Stages()
+    lr_only_hr, test_hr = split_target(args, out)
     args.val = tiny_val(out, test_hr)
+    bicubic_lr = degrade(test_hr, out / "test_lr_bicubic", "bicubic", 200)
+    target_sets = {spec: (degrade(lr_only_hr, out / f"lr_only_{slug(spec)}", spec, 100),
+                          degrade(test_hr, out / f"test_lr_{slug(spec)}", spec, 200))
+                   for spec in args.degradations}
+    stages.done("target sets (srkit degrade)")
 
     from srkit.baseline import BicubicUpsampler
 
-    bicubic = score(BicubicUpsampler(SCALE), test_hr, test_lr)
-    rows: dict[str, list[dict[str, float]]] = {"bicubic": [], "paired (before)": [],
-                                                "+ paired only (control)": []}
-    rows.update({f"+ LR-only, {reading}": [] for reading in readings})
-    speeds = []
-    for seed in args.seed_list:
-        paired = out / (f"paired_s{seed}" if args.pretrain_per_seed else "paired")
-        speeds.append(train(args, paired, ["--data", args.train_data], args.paired_iters,
-                            seed if args.pretrain_per_seed else args.seed_list[0], args.learning_rate))
-        init = ["--data", args.train_data, "--init", str(paired / "model.safetensors")]
-        control = out / f"control_s{seed}"
-        speeds.append(train(args, control, init, args.adapt_iters, seed, args.adapt_learning_rate))
-        rows["bicubic"].append(bicubic)
-        rows["paired (before)"].append(score_run(paired, test_hr, test_lr))
-        rows["+ paired only (control)"].append(score_run(control, test_hr, test_lr))
-        for reading in readings:
-            run = out / f"adapt_{reading}_s{seed}"
-            speeds.append(train(args, run, [*init, "--unpaired", str(lr_only), "--unpaired-ratio",
-                                            str(args.unpaired_ratio), "--unpaired-targets", reading],
-                                args.adapt_iters, seed, args.adapt_learning_rate))
-            rows[f"+ LR-only, {reading}"].append(score_run(run, test_hr, test_lr))
-    print_table(rows, args)
-    seed = args.seed_list[0]
-    print(f"\nClosed-loop error |D(P(x)) - x| (mean, 8-bit levels; seed {seed}) on 8 LR-only "
-          "images, and on the bicubic LR of the same photos (never trained on; for comparison):")
-    images = lr_images(lr_only, out / "target_lr_only_hr")
-    paired = out / (f"paired_s{seed}" if args.pretrain_per_seed else "paired")
-    for label, run in [("paired (before)", paired), ("+ paired only (control)", out / f"control_s{seed}"),
-                       *[(f"+ LR-only, {r}", out / f"adapt_{r}_s{seed}") for r in readings]]:
-        cells = []
-        for kind, lrs in images.items():
-            errors = closed_loop_error(run, lrs)
-            cells.append(f"{kind}: chained {errors['chained']:.2f}, lowest dual {errors['lowest']:.2f}")
-        print(f"  {label}: " + "; ".join(cells))
-    it_s = statistics.median(s["it_per_s"] for s in speeds)
+    paired = train(args, out / "paired", ["--data", args.paired], args.paired_iters,
+                   args.seed_list[0], args.learning_rate)
+    stages.done(f"paired model ({args.paired_iters} it)")
+    bicubic_clean = score(BicubicUpsampler(SCALE), test_hr, bicubic_lr)
+    paired_clean = score_weights(paired, test_hr, bicubic_lr)
+    margin = paired_clean["psnr"] - bicubic_clean["psnr"]
+    print(f"\nPaired model on the BICUBIC LR of the held-out photos: {paired_clean['psnr']:.3f} dB, "
+          f"bicubic upsampling {bicubic_clean['psnr']:.3f} dB: {margin:+.3f} dB "
+          f"({'worth adapting' if margin >= WORTH_ADAPTING_DB else 'BELOW the +0.5 dB wanted'})\n",
+          flush=True)
+
+    init = ["--init", str(paired)]
+    controls = {seed: train(args, out / f"control_s{seed}", ["--data", args.paired, *init],
+                            args.adapt_iters, seed, args.adapt_learning_rate)
+                for seed in args.seed_list}
+    stages.done(f"control ({len(args.seed_list)} x {args.adapt_iters} it)")
+
+    summary = []
+    for spec in args.degradations:
+        lr_only, test_lr = target_sets[spec]
+        name = slug(spec)
+        runs: dict[str, list[Path]] = {"control": [controls[s] for s in args.seed_list]}
+        runs["oracle"] = [train(args, out / name / f"oracle_s{seed}",
+                                ["--data", str(lr_only_hr), "--degradation", spec, *init],
+                                args.adapt_iters, seed, args.adapt_learning_rate)
+                          for seed in args.seed_list]
+        stages.done(f"{spec}: oracle")
+        for variant in args.variant_list:
+            update, _, reading = variant.partition("-")
+            runs[variant] = [train(args, out / name / f"{variant}_s{seed}",
+                                   ["--data", args.paired, *init, "--unpaired", str(lr_only),
+                                    "--unpaired-ratio", str(args.unpaired_ratio),
+                                    "--unpaired-targets", reading, "--dual-update", update],
+                                   args.adapt_iters, seed, args.adapt_learning_rate)
+                             for seed in args.seed_list]
+        stages.done(f"{spec}: {len(args.variant_list)} variants")
+        bicubic = score(BicubicUpsampler(SCALE), test_hr, test_lr)
+        paired_score = score_weights(paired, test_hr, test_lr)
+        rows = {"bicubic upsampling": [bicubic] * len(args.seed_list),
+                "paired model (before)": [paired_score] * len(args.seed_list)}
+        rows.update({label: [score_weights(w, test_hr, test_lr) for w in weights]
+                     for label, weights in runs.items()})
+        stages.done(f"{spec}: scoring")
+        results = print_table(spec, rows, args, args.variant_list)
+        summary += [(gain, std, share, variant, spec) for variant, (gain, std, share) in results.items()]
+
     print(f"\nDRN-S x{SCALE} (n_blocks {args.n_blocks}), batch {args.batch_size}, HR crop "
           f"{args.patch_size}; paired {args.paired_iters} it (learning rate {args.learning_rate}), "
           f"each fine-tune {args.adapt_iters} it (learning rate {args.adapt_learning_rate}, "
-          f"unpaired ratio {args.unpaired_ratio}); "
-          f"median {it_s:.2f} it/s; this invocation took {(time.perf_counter() - started) / 60:.1f} "
-          f"min on {os.cpu_count()} CPU(s) / device {args.device}")
+          f"unpaired ratio {args.unpaired_ratio}); {stages.total():.1f} min in all on "
+          f"{os.cpu_count()} CPU(s) / device {args.device}")
+    if summary:
+        gain, std, share, variant, spec = max(summary)
+        share_text = f"{100 * share:.0f}% of the oracle gap" if share is not None else "no oracle gap"
+        print(f"best: {variant} on {spec}: {gain:+.3f} +- {std:.3f} dB over control ({share_text})")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One prepared GPU check of srkit, about 7 minutes on one H100/H200; everything lands in $OUT.
+# One prepared GPU check of srkit, about 9 minutes on one H100/H200; everything lands in $OUT.
 #
 #   OUT=/tmp/gpu bash benchmarks/gpu_check.sh            # on the GPU machine
 #   OUT=/tmp/gpu bash benchmarks/gpu_check.sh --tiny     # toy sizes on the CPU: proves it runs
@@ -14,6 +14,9 @@
 #   5. fixed-budget training (TRAIN_MINUTES each, default 2.5) of SRResNet x4 and DRN-S x4 on
 #      the bundled photos plus EXTRA_DATA, benched on Set5/Set14 against bicubic
 #      (benchmarks/convergence.py); weights and results.json are copied to $OUT
+#   6. data throughput (benchmarks/data_throughput.py): crops/s/core of a folder of DIV2K-size
+#      PNGs, of 480x480 sub-images and of a srkit pack store, then SRResNet x4 (batch 16,
+#      --workers 2, bf16 + channels_last) trained from the store, with the data-wait share
 #
 # Environment: OUT (required), EXTRA_DATA (default ../shared/datasets/BSD68 relative to the
 # repository: extra HR training images, skipped if absent), TRAIN_MINUTES, PYTHON (python3).
@@ -53,6 +56,7 @@ if [ "$TINY" = 1 ]; then
     DRN=(--iters 4 --every 2 -- --n-feats 4 --n-blocks 1 --batch-size 2 --patch-size 32
          --workers 0 --log-every 2)
     MINUTES=()
+    DATA_TP=(--quick --train-from store --device cpu)
 else
     DEVICE=cuda
     TESTS=(tests/test_metrics.py tests/test_imresize.py -k cuda)
@@ -68,6 +72,8 @@ else
     DRN=(--every 500 -- --iters 1000000 --batch-size 16 --patch-size 192 --workers 6 --amp bf16
          --channels-last --log-every 100 --save-every 1000000)
     MINUTES=(--minutes "$TRAIN_MINUTES")
+    DATA_TP=(--images 24 --train-from store --device cuda --train-iters 300 --log-every 50
+             --train-option=--amp=bf16 --train-option=--channels-last)
 fi
 
 # training data: the bundled photos plus EXTRA_DATA, as links in one folder
@@ -110,6 +116,8 @@ section "Fixed-budget training: SRResNet x4" "$PYTHON" benchmarks/convergence.py
 section "Fixed-budget training: DRN-S x4" "$PYTHON" benchmarks/convergence.py drn \
     --device "$DEVICE" --out "$WORK/drn_s_x4" --json "$WORK/drn_s_x4.json" "${MINUTES[@]}" \
     "${DRN[@]}" --data "$TRAIN_DATA" --variant s
+section "Data throughput and data wait (DIV2K-size store)" "$PYTHON" benchmarks/data_throughput.py \
+    "${DATA_TP[@]}"
 
 "$PYTHON" - "$WORK" "$OUT" <<'EOF'
 """Collect the two runs' results into results.json and their weights (DRN in fp16) into OUT."""

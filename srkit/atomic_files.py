@@ -1,9 +1,12 @@
-"""Crash-safe writes of every file srkit produces: weights, checkpoints, ``config.toml``.
+"""Crash-safe writes of every file srkit produces: weights, checkpoints, images, exports, reports.
 
 A file is written to a temp file in its own folder, flushed and fsynced, renamed over the
-target, and the folder is fsynced, so a kill or power cut at any moment leaves the old file
-or the new one, never a torn one. Temp files have one name pattern, ``.NAME.RANDOM.tmp``,
-which :func:`remove_stale_temp_files` recognises. Files get mode 0666 minus the umask, as
+target, and the folder is fsynced, so a kill, a full disk or a power cut at any moment leaves
+the old file or the new one, never a torn one. Libraries that insist on writing a path
+themselves (Pillow, ``torch.save``, the ONNX exporter, matplotlib) write into
+:func:`atomic_output`'s temp file, which replaces the target only once it is complete and
+checked. Temp files have one name pattern, ``.NAME.RANDOM.tmp``, which
+:func:`remove_stale_temp_files` recognises. Files get mode 0666 minus the umask, as
 with any other tool's output (``tempfile.mkstemp`` would make them 0600).
 """
 
@@ -11,6 +14,8 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -33,6 +38,29 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         write_durably(fd, data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_folder(path.parent)
+
+
+@contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """``with atomic_output(target) as tmp:`` write ``tmp`` by any means (and check it); when the
+    block ends without an error, ``tmp`` replaces ``target`` durably, else it is deleted and
+    ``target`` keeps its previous content. ``tmp`` ends in ``.tmp``: name the file format
+    explicitly to libraries that guess it from the suffix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path_for(path)
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

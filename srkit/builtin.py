@@ -8,9 +8,12 @@ from srkit.hookspecs import Register, hookimpl
 @hookimpl
 def register_degradations(register: Register) -> None:
     from srkit.degradations.bicubic import BicubicDegradation, BlurBicubicDegradation
+    from srkit.degradations.nearest import BDDegradation, NearestDegradation
 
     register("bicubic", BicubicDegradation)
     register("blur-bicubic", BlurBicubicDegradation)
+    register("nearest", NearestDegradation)
+    register("bd", BDDegradation)
 
 
 @hookimpl

@@ -20,7 +20,7 @@ import torch
 from safetensors import SafetensorError
 from torch import Tensor
 
-from srkit.errors import SrkitError
+from srkit.errors import SrkitError, first_informative_line
 
 NESTING_KEYS = ("params_ema", "params", "state_dict", "model", "generator", "net")
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
@@ -67,6 +67,8 @@ class Converter:
     weights ``export`` writes back (default: the registered name). ``layout_keys`` lists the key
     names of a typical checkpoint, to name the closest layouts when nothing matches; ``missing``
     says what to install when the converter cannot work here (an optional dependency).
+    ``description``: one line for ``srkit plugins`` saying which release's files it reads
+    (default: the summary of ``convert``'s docstring).
     """
 
     convert: ConvertFn
@@ -77,6 +79,7 @@ class Converter:
     fallback: bool = False
     layout_keys: Callable[[], Iterable[str]] | None = None
     missing: Callable[[], str | None] | None = None
+    description: str = ""
 
     def __call__(self, state_dict: dict[str, Tensor], *, scale: int | None,
                  extra: dict[str, Any]) -> Converted:
@@ -139,6 +142,9 @@ def load_foreign(path: str | os.PathLike[str]) -> Any:
         raise SrkitError(f"{path}: cannot read checkpoint safely ({_reason(exc)}); srkit never runs "
                          "code stored in a checkpoint: save the weights as a plain state dict of "
                          "tensors (or as .safetensors) and convert that") from None
+    except Exception as exc:  # the restricted unpickler trips on text files (IndexError, ...)
+        raise SrkitError(f"{path}: not a checkpoint srkit can read ({type(exc).__name__}: "
+                         f"{first_informative_line(exc, 120)})") from None
 
 
 #: lines of torch.load's error that are advice, not the reason (one suggests weights_only=False)
@@ -323,8 +329,16 @@ def convert_checkpoint(src: str | os.PathLike[str], dst: str | os.PathLike[str],
                        scale: int | None = None,
                        extra_files: Mapping[str, str | os.PathLike[str]] | None = None) -> Converted:
     """Convert ``src`` (with the converter ``arch``, or the detected one) and write srkit safetensors."""
+    from srkit.writable import check_output_file
+
+    extra_files = dict(extra_files or {})
+    check_output_file(dst, "DST", inputs=[src, *extra_files.values()], suffixes=(".safetensors",))
     state = load_foreign_state_dict(src)
-    extra = {name: load_foreign(path) for name, path in (extra_files or {}).items()}
+    extra = {name: load_foreign(path) for name, path in extra_files.items()}
     converted = convert_state_dict(state, arch=arch, scale=scale, extra=extra, source=str(src))
-    save_converted(converted, dst, source=str(src))
+    try:
+        save_converted(converted, dst, source=str(src))
+    except OSError as exc:
+        raise SrkitError(f"{dst}: cannot write ({exc.strerror or exc}); a previous file of that "
+                         "name is left as it was") from None
     return converted

@@ -9,7 +9,6 @@ checked with onnxruntime against the PyTorch output on two input sizes before it
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +17,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from srkit.atomic_files import atomic_output, atomic_save_safetensors
 from srkit.errors import SrkitError
+from srkit.writable import check_output_file
+
+#: suffixes of the files each format writes (official: torch files, or flat safetensors)
+FORMAT_SUFFIXES = {"official": (".pth", ".pt", ".tar", ".safetensors"), "onnx": (".onnx",)}
 
 #: LR sizes (height, width) the ONNX graph is checked on; odd sizes catch padding/cropping bugs.
 ONNX_CHECK_SIZES = ((24, 32), (19, 27))
@@ -53,31 +57,32 @@ def export_official(weights: str | os.PathLike[str], out: str | os.PathLike[str]
     state, extras = split_extras(tensors, info["extras"])
     files = export(state, info["kwargs"], extras)
     out = Path(out)
-    written = []
-    for suffix, payload in files.items():
-        target = out if not suffix else out.with_name(out.name[: len(out.name) - len(out.suffix)]
-                                                      + suffix + out.suffix)
-        _save_payload(payload, target)
-        written.append(target)
-    return written
+    targets = {out if not suffix else out.with_name(out.name[: len(out.name) - len(out.suffix)]
+                                                    + suffix + out.suffix): payload
+               for suffix, payload in files.items()}
+    for target in targets:  # all of them before the first is written
+        check_output_file(target, "OUT", inputs=[weights],
+                          suffixes=FORMAT_SUFFIXES["official"])
+    for target, payload in targets.items():
+        try:
+            _save_payload(payload, target)
+        except OSError as exc:
+            raise _write_error(target, exc) from None
+    return list(targets)
+
+
+def _write_error(target: Path, exc: OSError) -> SrkitError:
+    return SrkitError(f"{target}: cannot write ({exc.strerror or exc}); a previous file of "
+                      "that name is left as it was")
 
 
 def _save_payload(payload: Any, target: Path) -> None:
     """torch files for .pth/.pt/.tar (loadable with weights_only=True), flat safetensors otherwise."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        if target.suffix == ".safetensors":
-            from safetensors.torch import save_file
-
-            save_file({k: v.contiguous() for k, v in _flatten(payload).items()}, tmp)
-        else:
-            torch.save(payload, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    if target.suffix == ".safetensors":
+        atomic_save_safetensors(_flatten(payload), target)
+        return
+    with atomic_output(target) as tmp:
+        torch.save(payload, tmp)
 
 
 def _flatten(payload: Any, prefix: str = "") -> dict[str, Tensor]:
@@ -103,21 +108,33 @@ def export_onnx(weights: str | os.PathLike[str], out: str | os.PathLike[str], *,
         raise SrkitError(f"--format onnx needs onnx and onnxruntime: {EXPORT_HINT}") from None
     from srkit.model_files import load_model_file
 
-    model = _LrToSr(load_model_file(weights).float()).eval()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    check_output_file(out, "OUT", inputs=[weights], suffixes=FORMAT_SUFFIXES["onnx"])
+    model = _LrToSr(load_model_file(weights).float()).eval()
     sample = torch.rand(1, 3, *ONNX_CHECK_SIZES[0], generator=torch.Generator().manual_seed(0))
-    with warnings.catch_warnings():
+    try:
+        return _export_checked(model, sample, out, weights, opset, onnxruntime)
+    except OSError as exc:
+        raise _write_error(out, exc) from None
+
+
+def _export_checked(model: nn.Module, sample: Tensor, out: Path, weights: str | os.PathLike[str],
+                    opset: int, onnxruntime: Any) -> dict[tuple[int, int], float]:
+    """Export and check under a temp name: a full disk, or a graph onnxruntime disagrees with,
+    leaves the previous file at ``out`` untouched."""
+    with atomic_output(out) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer notes on shape arithmetic, exporter deprecations
         try:
-            torch.onnx.export(model, (sample,), str(out), input_names=["lr"], output_names=["sr"],
+            torch.onnx.export(model, (sample,), str(tmp), input_names=["lr"], output_names=["sr"],
                               dynamic_axes={"lr": {0: "batch", 2: "height", 3: "width"},
                                             "sr": {0: "batch", 2: "out_height", 3: "out_width"}},
                               opset_version=opset, dynamo=False)
+        except OSError:
+            raise
         except Exception as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SrkitError(f"{weights}: the model cannot be exported to ONNX ({reason})") from None
-    return check_onnx(model, out, onnxruntime)
+        return check_onnx(model, tmp, onnxruntime, name=out)
 
 
 class _LrToSr(nn.Module):
@@ -131,8 +148,13 @@ class _LrToSr(nn.Module):
         return self.generator(lr)
 
 
-def check_onnx(model: nn.Module, path: Path, onnxruntime: Any) -> dict[tuple[int, int], float]:
-    """Largest |onnxruntime - PyTorch| per LR size in :data:`ONNX_CHECK_SIZES`; raises beyond 1e-3."""
+def check_onnx(model: nn.Module, path: Path, onnxruntime: Any,
+               name: Path | None = None) -> dict[tuple[int, int], float]:
+    """Largest |onnxruntime - PyTorch| per LR size in :data:`ONNX_CHECK_SIZES`; raises beyond 1e-3.
+
+    ``name`` is the path errors mention (``path`` may be the temp file it is checked under).
+    """
+    shown = name if name is not None else path
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     differences = {}
     for height, width in ONNX_CHECK_SIZES:
@@ -141,10 +163,10 @@ def check_onnx(model: nn.Module, path: Path, onnxruntime: Any) -> dict[tuple[int
             expected = model(lr)
         got = torch.from_numpy(session.run(None, {"lr": lr.numpy()})[0])
         if got.shape != expected.shape:
-            raise SrkitError(f"{path}: ONNX output for a {width}x{height} input is {tuple(got.shape)}, "
+            raise SrkitError(f"{shown}: ONNX output for a {width}x{height} input is {tuple(got.shape)}, "
                              f"PyTorch gives {tuple(expected.shape)}")
         differences[(height, width)] = float((got - expected).abs().max())
         if differences[(height, width)] > 1e-3:
-            raise SrkitError(f"{path}: ONNX output differs from PyTorch by "
+            raise SrkitError(f"{shown}: ONNX output differs from PyTorch by "
                              f"{differences[(height, width)]:.3g} on a {width}x{height} input")
     return differences

@@ -108,8 +108,10 @@ def load_image(path: str | Path) -> Tensor:
     file, or a float image with NaN or infinite pixels, raises a one-line :class:`SrkitError`.
     """
     path = Path(path)
+    size = (0, 0)
     try:
         with Image.open(path) as image:
+            size = image.size
             wide = _sixteen_bit_colour_rawmode(image)
             if wide is not None:
                 if _has_alpha(image):
@@ -123,6 +125,12 @@ def load_image(path: str | Path) -> Tensor:
             tensor = pil_to_tensor(upright)
     except _READ_ERRORS as exc:
         raise _unreadable(path, exc) from None
+    except (MemoryError, RuntimeError) as exc:
+        from srkit.memory import allocation_error, is_allocation_failure
+
+        if not is_allocation_failure(exc):
+            raise
+        raise allocation_error(path, *size, "load") from None
     return tensor
 
 
@@ -184,12 +192,18 @@ def save_image(image: Tensor, path: str | Path, *, jpeg_quality: int = 95) -> No
 
 
 def save_pil_image(image: Image.Image, path: str | Path, *, jpeg_quality: int = 95) -> None:
-    """Save a Pillow image; format from the suffix, missing parent folders created."""
+    """Save a Pillow image atomically (a kill mid-write leaves the previous file); format from the
+    suffix, missing parent folders created."""
+    from srkit.atomic_files import atomic_output
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     options: dict[str, Any] = {"quality": jpeg_quality} if path.suffix.lower() in {".jpg", ".jpeg"} else {}
+    image_format = Image.registered_extensions().get(path.suffix.lower())
+    if image_format is None:
+        raise SrkitError(f"{path}: cannot write image (unknown file extension {path.suffix!r})")
     try:
-        image.save(path, **options)
+        with atomic_output(path) as tmp:
+            image.save(tmp, format=image_format, **options)
     except (OSError, ValueError, KeyError) as exc:
         raise SrkitError(f"{path}: cannot write image ({exc})") from None
 

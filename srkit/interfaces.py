@@ -137,6 +137,11 @@ class Recipe(ABC):
         """Additional named data streams; the trainer batches each into ``batch.extra[name]``."""
         return {}
 
+    def describe_stream(self, name: str, count: int) -> str:
+        """How the start summary names extra stream ``name`` holding ``count`` images, in the
+        user's words (e.g. "20 LR-only images (30% of each batch)")."""
+        return f"{count} images in stream {name!r}"
+
     def lr_factors(self) -> tuple[int, ...]:
         """Downscaling factors besides the run's scale whose LR each batch must carry in
         :attr:`Batch.lr_levels` (e.g. DRN's intermediate targets: 2 and 4 at x8)."""

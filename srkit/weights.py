@@ -68,12 +68,28 @@ def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, str], dict[str,
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
             shapes = {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}  # noqa: SIM118
+            dtypes = {key: f.get_slice(key).get_dtype() for key in f.keys()}  # noqa: SIM118
     except (SafetensorError, OSError, ValueError) as exc:
         raise _not_safetensors(path, exc) from None
+    _check_floating(path, dtypes)
     if not is_srkit_metadata(metadata):
         raise SrkitError(f"{path}: safetensors file without srkit metadata; convert it with 'srkit convert'")
     check_scales_agree(path, metadata)
     return metadata, shapes
+
+
+#: names of the tensors every network holds in floating point (integer buffers such as
+#: BatchNorm's ``num_batches_tracked`` or SwinIR's ``relative_position_index`` are other names)
+_FLOATING_NAMES = ("weight", "bias")
+
+
+def _check_floating(path: Path, dtypes: Mapping[str, str]) -> None:
+    """Refuse weights and biases stored as integers or bools (a cast file): they would give black
+    or white images. Loading into a module checks every tensor against the module's own dtype."""
+    for key, dtype in dtypes.items():
+        if key.rsplit(".", 1)[-1] in _FLOATING_NAMES and not dtype.startswith(("F", "BF")):
+            raise SrkitError(f"{path}: tensor {key!r} is stored as {dtype}, not as floating point; "
+                             "these are not trained weights")
 
 
 def _not_safetensors(path: Path, exc: BaseException) -> SrkitError:

@@ -213,7 +213,16 @@ def build_on_meta(build: Callable[[], nn.Module]) -> nn.Module:
 
 
 def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], message: str) -> None:
-    """Load ``state`` into ``module`` with every key and shape matching, or a one-line error."""
+    """Load ``state`` into ``module`` with every key and shape matching, or a one-line error.
+
+    A tensor the module holds as floating point must be stored as floating point: integer or
+    bool values would be cast silently and give black or white images.
+    """
+    own = module.state_dict()
+    for key, tensor in state.items():
+        if key in own and own[key].is_floating_point() and not tensor.is_floating_point():
+            raise SrkitError(f"{message}: tensor {key!r} is stored as {tensor.dtype}, not as "
+                             "floating point")
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as exc:

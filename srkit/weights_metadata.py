@@ -79,13 +79,23 @@ def decode_metadata(metadata: dict[str, str], source: str = "weights file") -> d
         "kind": kind,
         "arch": arch,
         "kwargs": kwargs,
-        "scale": int(metadata["scale"]) if metadata.get("scale", "").isdigit() else None,
+        "scale": _scale_entry(metadata, source),
         "srkit_version": metadata.get("srkit_version"),
         "config": config,
         "extras": extras,
         "validation": (_json_entry(metadata, "validation", None, dict, source)
                        if "validation" in metadata else None),
     }
+
+
+def _scale_entry(metadata: dict[str, str], source: str) -> int | None:
+    """The ``scale`` entry: a whole number, or empty/absent for a model that records none."""
+    text = metadata.get("scale", "").strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise SrkitError(f"{source}: metadata 'scale' must be a whole number >= 1, got {text!r}")
+    return int(text)
 
 
 def _json_entry(metadata: dict[str, str], key: str, default: str | None, kind: type,

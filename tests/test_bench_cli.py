@@ -148,6 +148,20 @@ def test_default_models_include_runs_for_the_requested_scale(capsys, tmp_path: P
     assert [r["model"] for r in bench_json(capsys, *args, "--scales", "2")] == ["bicubic"]
 
 
+def test_unreadable_run_weights_are_skipped_naming_the_file_and_why(
+        capsys, tmp_path: Path, tiny_dataset: Path) -> None:
+    broken = tmp_path / "runs" / "srresnet_x4" / "model.safetensors"
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(b"torn by a full disk")
+    with pytest.warns(UserWarning) as warned:
+        code, out, _ = run_cli(capsys, "bench", "--no-lpips", "--device", "cpu", "--format", "json",
+                               "--runs", str(tmp_path / "runs"), "--datasets", str(tiny_dataset))
+    assert code == 0 and [r["model"] for r in json.loads(out)] == ["bicubic"]
+    said = [str(w.message) for w in warned]
+    assert any(m.startswith(f"{broken}: skipped, its weights are unreadable (not a safetensors file")
+               for m in said), said
+
+
 def expect_error(capsys, *argv: str) -> str:
     code, out, err = run_cli(capsys, "bench", "--no-lpips", "--device", "cpu", *argv)
     assert code == 2 and out == ""

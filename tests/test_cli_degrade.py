@@ -102,7 +102,7 @@ def test_empty_folder_is_a_one_line_error(tmp_path: Path, capsys: Capsys) -> Non
 def test_writing_into_the_hr_folder_is_refused(tmp_path: Path, capsys: Capsys) -> None:
     _write_image(tmp_path / "hr" / "a.png", 32, 32)
     err = _run_and_expect_error(_degrade_argv(tmp_path, out="hr"), capsys)
-    assert "output folder is the HR folder" in err
+    assert "OUT_DIR is the input" in err
 
 
 @pytest.mark.parametrize(("options", "expected"), [

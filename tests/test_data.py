@@ -87,11 +87,39 @@ def test_too_small_image_is_skipped_with_a_warning_naming_it(tmp_path: Path) -> 
     assert len(dataset) == 2
 
 
-def test_folder_with_only_too_small_images_is_an_error(tmp_path: Path) -> None:
-    _write_image(tmp_path / "hr" / "tiny.png", width=20, height=20)
-    with pytest.warns(UserWarning, match="tiny.png"):
-        with pytest.raises(SrkitError, match="no readable image is at least 32x32"):
-            HRCropDataset(tmp_path / "hr", 32, 4)
+def test_folder_with_only_too_small_images_is_one_error_with_the_crop_they_allow(
+        tmp_path: Path, recwarn: pytest.WarningsRecorder) -> None:
+    _write_image(tmp_path / "hr" / "tiny.png", width=20, height=24)
+    _write_image(tmp_path / "hr" / "small.png", width=30, height=28)
+    with pytest.raises(SrkitError, match=r"every image is smaller than the 32x32 crop \(the largest "
+                       r"crop they all allow is 20x20\); ask for 20"):
+        HRCropDataset(tmp_path / "hr", 32, 4, size_hint=lambda side: f"ask for {side}")
+    assert not recwarn.list
+
+
+def test_many_too_small_images_are_one_warning(tmp_path: Path) -> None:
+    folder = _hr_folder(tmp_path / "hr", count=1)
+    for index in range(3):
+        _write_image(folder / f"tiny{index}.png", width=20 + index, height=40)
+    with pytest.warns(UserWarning) as caught:
+        dataset = HRCropDataset(folder, 32, 4, size_hint=lambda side: f"ask for {side}")
+    assert len(caught) == 1
+    assert re.search(r"3 of 4 images are smaller than the 32x32 crop .*20x20 crop keeps them all\); "
+                     r"ask for 20", str(caught[0].message))
+    assert len(dataset) == 1
+
+
+def test_training_on_too_small_photos_names_the_patch_size_to_pass(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for index in range(2):
+        _write_image(tmp_path / "hr" / f"img{index}.png", width=50, height=45 + index)
+    with pytest.raises(SystemExit):
+        main(["train", "srresnet", "--data", str(tmp_path / "hr"), "--out", str(tmp_path / "run"),
+              "--iters", "1", "--workers", "0", "--device", "cpu", "--val", str(tmp_path / "hr")])
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert "every image is smaller than the 96x96 crop" in err
+    assert "pass --patch-size 44 or smaller (a multiple of --scale 4)" in err
 
 
 @pytest.mark.parametrize("cache", [True, False])

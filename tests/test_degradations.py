@@ -1,4 +1,4 @@
-"""The bicubic and blur-bicubic degradations: shapes, determinism and the blur they apply."""
+"""The core degradations (bicubic, blur-bicubic, nearest, bd): shapes, determinism, what they apply."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import srkit.builtin
 from srkit.degradations import BicubicDegradation, BlurBicubicDegradation
 from srkit.degradations.bicubic import gaussian_blur
 from srkit.degradations.imresize import imresize
+from srkit.degradations.nearest import BDDegradation, NearestDegradation
 from srkit.errors import SrkitError
 from srkit.plugins import build_registry
 from srkit.registry import Origin
@@ -99,3 +100,51 @@ def test_core_plugin_registers_both_degradations() -> None:
     registry, _ = build_registry([(srkit.builtin, Origin("core"))])
     assert registry.get("degradation", "bicubic") is BicubicDegradation
     assert registry.get("degradation", "blur-bicubic") is BlurBicubicDegradation
+
+
+def test_nearest_keeps_matlabs_centre_pixel_of_each_block() -> None:
+    # MATLAB imresize(x, 1/4, 'nearest') on a 1-based ramp keeps elements 3, 7, 11, ...
+    ramp = torch.arange(16.0).view(1, 1, 1, 16).expand(1, 1, 4, 16).contiguous()
+    lr = NearestDegradation()(ramp, 4)
+    assert lr.shape == (1, 1, 1, 4)
+    assert lr.flatten().tolist() == [2.0, 6.0, 10.0, 14.0]
+    # x3 keeps 0-based 1, 4, 7 (MATLAB 2, 5, 8); x2 keeps 1, 3, ...
+    ramp9 = torch.arange(9.0).view(1, 1, 1, 9).expand(1, 1, 3, 9).contiguous()
+    assert NearestDegradation()(ramp9, 3).flatten().tolist() == [1.0, 4.0, 7.0]
+    assert NearestDegradation()(ramp, 2)[0, 0, 0].tolist() == [1.0, 3.0, 5.0, 7.0, 9.0, 11.0, 13.0, 15.0]
+
+
+def test_nearest_levels_downscale_each_factor_directly() -> None:
+    hr = images(size=16)
+    low, middle = NearestDegradation().levels(hr, [4, 2])
+    torch.testing.assert_close(low, hr[..., 2::4, 2::4])
+    torch.testing.assert_close(middle, hr[..., 1::2, 1::2])
+
+
+def test_bd_is_a_7x7_replicate_padded_gaussian_then_nearest() -> None:
+    hr = images(size=24)
+    x = torch.arange(7.0) - 3
+    kernel_1d = torch.exp(-(x**2) / (2 * 1.6**2))
+    kernel = torch.outer(kernel_1d, kernel_1d)
+    kernel = (kernel / kernel.sum()).expand(3, 1, 7, 7)  # fspecial('gaussian', 7, 1.6)
+    padded = torch.nn.functional.pad(hr, (3, 3, 3, 3), mode="replicate")
+    blurred = torch.nn.functional.conv2d(padded, kernel, groups=3)
+    torch.testing.assert_close(BDDegradation()(hr, 4), blurred[..., 2::4, 2::4])
+    low, middle = BDDegradation().levels(hr, [4, 2])
+    torch.testing.assert_close(low, BDDegradation()(hr, 4))
+    torch.testing.assert_close(middle, blurred[..., 1::2, 1::2])
+
+
+def test_bd_refuses_an_even_kernel_in_one_line() -> None:
+    with pytest.raises(SrkitError, match="bd: kernel_size must be a positive odd number, got 6"):
+        BDDegradation(kernel_size=6)
+    with pytest.raises(SrkitError, match="multiple of scale 4"):
+        BDDegradation()(images(size=26), 4)
+
+
+def test_nearest_and_bd_are_registered_degradations() -> None:
+    from srkit.degradations.spec import build_degradation
+
+    assert isinstance(build_degradation("nearest"), NearestDegradation)
+    bd = build_degradation("bd:sigma=1.2,kernel_size=5")
+    assert isinstance(bd, BDDegradation) and (bd.sigma, bd.kernel_size) == (1.2, 5)

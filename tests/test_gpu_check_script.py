@@ -15,7 +15,8 @@ from srkit.weights import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("CUDA-only tests", "Training throughput", "Inference throughput", "Metrics",
-            "Fixed-budget training: SRResNet x4", "Fixed-budget training: DRN-S x4")
+            "Fixed-budget training: SRResNet x4", "Fixed-budget training: DRN-S x4",
+            "Data throughput and data wait")
 
 
 @pytest.mark.slow
@@ -31,6 +32,7 @@ def test_gpu_check_tiny_writes_report_results_and_weights(tmp_path: Path) -> Non
         section = report.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
         assert "exit status 0" in section, section
     assert "| srresnet | train | eager |" in report and "| drn-s x4 | 12x16 | bf16 |" in report
+    assert "| from the store |" in report and "\nstore: " in report and "; ratio " in report
     results = json.loads((out / "results.json").read_text())
     for name in ("srresnet_x4", "drn_s_x4"):
         rows = results[name]["rows"]

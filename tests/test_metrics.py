@@ -243,3 +243,27 @@ def test_float32_filtering_misses_the_1e_6_bound_on_flat_bright_planes() -> None
     exact = ssim_of_planes(x, y, dtype=torch.float64)
     assert (ssim_of_planes(x, y, dtype=torch.float32) - exact).abs().max() > 1e-6
     assert torch.equal(ssim_of_planes(x, y), exact)
+
+
+def test_cpu_metrics_choose_one_thread_and_restore_the_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    ssim_module = importlib.import_module("srkit.metrics.ssim")  # the module, not the function
+
+    seen = []
+    filter_chunk = ssim_module._mean_ssim
+
+    def recording(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        seen.append(torch.get_num_threads())
+        return filter_chunk(*args, **kwargs)
+
+    monkeypatch.setattr(ssim_module, "_mean_ssim", recording)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        images = torch.rand(2, 3, 40, 40, generator=torch.Generator().manual_seed(0))
+        psnr_ssim(images, images.flip(-1), crop=2)
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -40,6 +40,18 @@ def test_plot_writes_a_png_of_losses_and_validation(finished_run: Path, tmp_path
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 20
 
 
+def test_plot_skips_records_with_a_non_finite_iteration_or_value(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "log.jsonl").write_text('{"iteration": 1e400, "loss.pixel": 0.5}\n'
+                                   '{"iteration": 2, "loss.pixel": 1e400}\n'
+                                   '{"iteration": 3, "loss.pixel": 0.25}\n')
+    code, _, err = run_cli(capsys, "plot", str(run))
+    assert code == 0 and "Traceback" not in err, err
+    assert (run / "curves.png").is_file()
+
+
 def test_plot_of_a_folder_without_log_is_a_one_line_error(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     err = expect_one_line_error(["plot", str(tmp_path)], capsys)

@@ -33,3 +33,12 @@ def test_verbose_listing_has_no_markup_or_locals(capsys: pytest.CaptureFixture[s
     code, out, _ = run_cli(capsys, "plugins", "-v")
     assert code == 0 and "drn-s" in out
     assert "<locals>" not in out and "``" not in out and ":class:" not in out
+
+
+def test_each_converter_describes_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "plugins", "-v")
+    converters = out.split("converters:")[1].split("commands:")[0]
+    summaries = [line.strip() for line in converters.splitlines() if line.startswith(" " * 10)]
+    assert len(summaries) >= 5 and len(set(summaries)) == len(summaries), summaries
+    assert "A registered converter" not in converters
+    assert "Lornatang/SRGAN-PyTorch" in converters and "guoyongcs/DRN" in converters

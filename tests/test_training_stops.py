@@ -105,8 +105,9 @@ def test_ctrl_c_in_a_terminal_also_reaching_data_workers_still_saves(tmp_path: P
 def test_second_ctrl_c_stops_at_once_keeping_the_previous_checkpoint(tmp_path: Path) -> None:
     val = make_image_folder(tmp_path / "val")
     out = tmp_path / "run"
-    # every step saves and then sleeps for 3 s: the second Ctrl-C lands inside a step
-    process = _start_training(out, val, "--step-sleep", "3", "--save-every", "1")
+    # every step saves and then sleeps for 8 s: the second Ctrl-C lands inside a step even when a
+    # loaded machine delays the signals by seconds
+    process = _start_training(out, val, "--step-sleep", "8", "--save-every", "1")
     _wait_for_an_iteration(process, out)
     while not (out / "checkpoints" / "latest.json").is_file():  # saved right after the log
         time.sleep(0.05)
@@ -202,3 +203,46 @@ def test_weight_problem_names_non_finite_and_exploded_tensors() -> None:
         net.weight.zero_()
         net.bias[1] = float("nan")
     assert "NaN" in (weight_problem({"ema.generator": net}) or "")
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_whole_process_group_with_workers_still_saves(tmp_path: Path) -> None:
+    """``timeout``, Slurm and Kubernetes signal every process of the group, workers first."""
+    val = make_image_folder(tmp_path / "val")
+    out = tmp_path / "run"
+    process = _start_training(out, val, "--step-sleep", "0.02", "--workers", "2")
+    _wait_for_an_iteration(process, out)
+    os.killpg(process.pid, signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 143, err
+    assert f"stopped at iteration {_latest_iteration(out)}" in err
+    assert err.strip().splitlines()[-1].endswith(f"resume with: srkit train tiny --out {out} --resume")
+    assert "Traceback" not in err and "killed by signal" not in err
+
+
+@pytest.mark.slow
+def test_resume_right_after_kill_9_with_workers_is_not_blocked(tmp_path: Path) -> None:
+    """What the OOM killer does, then a retry loop: the dead run's lock must not block."""
+    val = make_image_folder(tmp_path / "val")
+    out = tmp_path / "run"
+    process = _start_training(out, val, "--step-sleep", "0.02", "--workers", "2",
+                              "--save-every", "1")
+    _wait_for_an_iteration(process, out)
+    while not (out / "checkpoints" / "latest.json").is_file():
+        time.sleep(0.05)
+    process.kill()  # SIGKILL to the main process only: its workers are orphaned
+    process.wait(timeout=60)  # not communicate(): orphaned workers may still hold the pipes
+    try:
+        with RunFolderLock(out):  # taken at once: no worker of the dead run holds it
+            pass
+        main(tiny_args(out, val, "--resume", "--workers", "2", iters=_latest_iteration(out) + 1))
+    finally:
+        _kill_group(process)
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.communicate(timeout=60)

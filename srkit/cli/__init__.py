@@ -10,14 +10,40 @@ import click
 from srkit.errors import SrkitError, StoppedBySignal
 from srkit.version import __version__
 
-BUILTIN_COMMANDS = ("plugins_cmd", "train", "bench", "upscale", "degrade", "convert", "export",
-                    "info", "plot")
+BUILTIN_COMMANDS = ("plugins_cmd", "train", "bench", "upscale", "degrade", "pack", "convert",
+                    "export", "info", "plot")
+
+
+class _PluginCommandsGroup(click.Group):
+    """A group that loads the plugins (and with them torch) only when a command is looked up or
+    listed, so ``srkit --version`` answers without them."""
+
+    def __init__(self, *args: object, with_plugin_commands: bool = True, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._plugins_pending = with_plugin_commands
+
+    def _add_plugin_commands(self) -> None:
+        if self._plugins_pending:
+            self._plugins_pending = False
+            from srkit.plugins import add_plugin_commands
+
+            add_plugin_commands(self)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            self._add_plugin_commands()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands()
+        return super().list_commands(ctx)
 
 
 def build_cli(with_plugin_commands: bool = True) -> click.Group:
     """A fresh ``srkit`` command group with the built-in commands and every plugin's commands."""
 
-    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.group(cls=_PluginCommandsGroup, with_plugin_commands=with_plugin_commands,
+                 context_settings={"help_option_names": ["-h", "--help"]})
     @click.version_option(__version__, prog_name="srkit")
     def cli() -> None:
         """srkit: single-image super-resolution. Train, benchmark and run SR models."""
@@ -26,10 +52,6 @@ def build_cli(with_plugin_commands: bool = True) -> click.Group:
 
     for name in BUILTIN_COMMANDS:
         cli.add_command(importlib.import_module(f"srkit.cli.{name}").command)
-    if with_plugin_commands:
-        from srkit.plugins import add_plugin_commands
-
-        add_plugin_commands(cli)
     return cli
 
 

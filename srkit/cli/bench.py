@@ -91,7 +91,10 @@ def command(models: str | None, weights_text: str | None, datasets: str, scales:
     from srkit.evaluation.formats import format_rows
     from srkit.evaluation.runs import default_models, parse_weights_option
     from srkit.inference import autocast_context
+    from srkit.writable import check_output_folder
 
+    if report_dir is not None:  # before any work: a long benchmark must not fail at its end
+        check_output_folder(report_dir, "--report")
     weights = parse_weights_option(weights_text)
     scale_list = _scales(scales)
     model_names = ([m.lower() for m in _split(models)] if models is not None

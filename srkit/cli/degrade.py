@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import torch
-from tqdm import tqdm
 
-from srkit.data.bundled import resolve_dataset
-from srkit.degradations.lr import make_lr
 from srkit.errors import SrkitError
-from srkit.evaluation.protocol import modcrop
-from srkit.imageio import list_images, load_image, save_image
-from srkit.interfaces import Degradation
+from srkit.writable import check_output_folder
+
+if TYPE_CHECKING:  # torch and the image code load when the command runs, not for `srkit --help`
+    import torch
+
+    from srkit.interfaces import Degradation
 
 
 def build_degradation(spec: str, sigma: float | None) -> Degradation:
@@ -45,6 +45,11 @@ def _output_names(hr_paths: list[Path], scale: int, div2k_names: bool) -> dict[P
 def _degrade_file(hr_path: Path, scale: int, degradation: Degradation,
                   generator: torch.Generator) -> torch.Tensor:
     """8-bit LR (1,3,H//scale,W//scale) of one HR file; SrkitError naming the file on any problem."""
+    from srkit.degradations.lr import make_lr
+    from srkit.evaluation.protocol import modcrop
+    from srkit.imageio import load_image
+    from srkit.memory import allocation_error, is_allocation_failure
+
     image = load_image(hr_path)
     height, width = image.shape[-2:]
     if height < scale or width < scale:
@@ -54,6 +59,10 @@ def _degrade_file(hr_path: Path, scale: int, degradation: Degradation,
         return make_lr(hr, scale, degradation, generator=generator)
     except SrkitError as exc:
         raise SrkitError(f"{hr_path}: {exc}") from None
+    except (RuntimeError, MemoryError) as exc:
+        if not is_allocation_failure(exc):
+            raise
+        raise allocation_error(hr_path, width, height, "degrade") from None
 
 
 @click.command("degrade", short_help="Make an LR folder from an HR folder.")
@@ -79,10 +88,16 @@ def command(hr_dir: str, out_dir: Path, scale: int, degradation: str, sigma: flo
     Unreadable files and images smaller than the scale are skipped with a warning.
     The result pairs with HR_DIR for paired training and benchmarks.
     """
+    import torch
+    from tqdm import tqdm
+
+    from srkit.data.bundled import resolve_dataset
+    from srkit.imageio import list_images, save_image
+    from srkit.memory import OutOfMemory
+
     hr_folder = resolve_dataset(hr_dir)
     hr_paths = list_images(hr_folder)
-    if out_dir.resolve() == hr_folder.resolve():
-        raise SrkitError(f"{out_dir}: output folder is the HR folder; choose another")
+    check_output_folder(out_dir, "OUT_DIR", inputs=[hr_folder])
     out_names = _output_names(hr_paths, scale, div2k_names)
     degrade = build_degradation(degradation, sigma)
     generator = torch.Generator().manual_seed(seed)
@@ -90,6 +105,8 @@ def command(hr_dir: str, out_dir: Path, scale: int, degradation: str, sigma: flo
     for hr_path in tqdm(hr_paths, desc="degrade", unit="img", disable=None):
         try:
             lr = _degrade_file(hr_path, scale, degrade, generator)
+        except OutOfMemory:
+            raise  # the next image would fail too: say so once
         except SrkitError as exc:
             warnings.warn(f"{exc}; skipped", stacklevel=1)
             continue

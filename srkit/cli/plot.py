@@ -10,7 +10,7 @@ import click
 @click.command("plot", short_help="Plot a run's losses and validation PSNR into a PNG.")
 @click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="PNG file to write.  [default: RUN/curves.png]")
+              help="Image file to write: .png, .svg or .pdf.  [default: RUN/curves.png]")
 def command(run: Path, out: Path | None) -> None:
     """Plot the loss terms and validation PSNR of training run RUN (its log.jsonl) into a PNG.
 
@@ -18,6 +18,9 @@ def command(run: Path, out: Path | None) -> None:
     and run tensorboard --logdir RUN.
     """
     from srkit.training.curves import plot_curves
+    from srkit.writable import check_output_file
 
-    written = plot_curves(run, out if out is not None else run / "curves.png")
+    out = out if out is not None else run / "curves.png"
+    check_output_file(out, "--out", inputs=[run / "log.jsonl"], suffixes=(".png", ".svg", ".pdf"))
+    written = plot_curves(run, out)
     click.echo(f"wrote {written}", err=True)

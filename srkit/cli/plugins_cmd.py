@@ -76,7 +76,11 @@ def _origin_fields(origin: Any) -> dict[str, str]:
 def _where(obj: Any) -> str:
     """``module.name`` of what was registered; a function made by a factory is named by the
     factory (``module.make_thing(...)``), not as ``make_thing.<locals>.inner``."""
+    from srkit.convert import Converter
+
     target = obj.callback if isinstance(obj, click.Command) and obj.callback else obj
+    if isinstance(target, Converter):  # the code that converts, not the shared wrapper class
+        target = target.convert
     module = getattr(target, "__module__", None) or type(target).__module__
     name = getattr(target, "__qualname__", None) or type(target).__qualname__
     if ".<locals>." in name:
@@ -101,10 +105,13 @@ def plain_summary(text: str) -> str:
 
 
 def _summary(entry: Entry) -> str:
-    """One line: a recipe's ``description``, a command's help, else the docstring's summary."""
+    """One line: a recipe's or converter's ``description``, a command's help, else the docstring's
+    summary (a converter's: its conversion function's)."""
     obj = entry.obj
     description = getattr(obj, "description", None)
-    if entry.kind == "recipe" and description:
+    if entry.kind in ("recipe", "converter") and description:
         return str(description)
+    if entry.kind == "converter" and callable(getattr(obj, "convert", None)):
+        obj = obj.convert
     text = (obj.help or "") if isinstance(obj, click.Command) else (getattr(obj, "__doc__", "") or "")
     return plain_summary(text)

@@ -12,7 +12,7 @@ from srkit.errors import SrkitError
 from srkit.plugins import get_registry
 from srkit.training import run_folder
 from srkit.training.checks import check_config
-from srkit.training.config import rename_warning
+from srkit.training.config import Derived, rename_warning
 from srkit.training.config_io import (
     FieldSpec,
     check_file_values,
@@ -83,7 +83,11 @@ def preset_values(recipe: str, config_class: type, preset: str | None) -> dict[s
     if preset not in presets:
         known = ", ".join(sorted(presets)) or "none"
         raise SrkitError(f"recipe {recipe!r} has no preset {preset!r} (presets: {known})")
-    return check_file_values(config_class, presets[preset][1], f"preset {preset!r}", recipe)
+    values = presets[preset][1]
+    # a Derived value (e.g. "half of --iters") is computed with the user's flags, not checked here
+    derived = {key: value for key, value in values.items() if isinstance(value, Derived)}
+    fixed = {key: value for key, value in values.items() if key not in derived}
+    return {**check_file_values(config_class, fixed, f"preset {preset!r}", recipe), **derived}
 
 
 def effective_config(recipe: str, config_class: type, ctx: click.Context,

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from srkit.errors import SrkitError, first_informative_line
+from srkit.writable import same_path
 
 EPILOG = """\b
 Examples:
@@ -42,7 +43,7 @@ def output_paths(files: list[Path], out: Path) -> list[Path]:
         target = out / f"{file.stem}.png"
         if target in targets:
             raise SrkitError(f"{file} and {targets[target]} would both be written to {target}")
-        if target.resolve() == file.resolve():
+        if same_path(target, file):
             raise SrkitError(f"{file}: output would overwrite the input; choose another --out")
         targets[target] = file
     return list(targets)
@@ -98,7 +99,7 @@ def command(inputs: tuple[Path, ...], out: Path, weights: Path | None, model_nam
     from srkit.devices import resolve_device
     from srkit.imageio import load_image, save_image, save_pil_image
     from srkit.inference import autocast_context, run_model, upscale_streamed
-    from srkit.memory import output_plan
+    from srkit.memory import allocation_error, is_allocation_failure, output_plan
     from srkit.writable import check_output_folder
 
     files = collect_inputs(inputs)
@@ -122,7 +123,10 @@ def command(inputs: tuple[Path, ...], out: Path, weights: Path | None, model_nam
                 save_pil_image(upscale_streamed(model, lr, **options), target)
             else:
                 save_image(run_model(model, lr, **options).clamp_(0, 1), target)
-        except RuntimeError as exc:
+        except (RuntimeError, MemoryError) as exc:
+            if is_allocation_failure(exc):
+                raise allocation_error(file, lr.shape[-1], lr.shape[-2],
+                                       f"upscale (x{scale_of_model}, try --tile 256)") from None
             reason = first_informative_line(exc)
             raise SrkitError(f"{file}: the model failed on this {lr.shape[-1]}x{lr.shape[-2]} "
                              f"image ({reason})") from None

@@ -6,7 +6,9 @@ torch's global RNG inside ``__getitem__``, so a seeded sampler plus DataLoader w
 a run reproducible.
 
 Image files are probed and cached by :mod:`srkit.data.probe`; HR/LR folders pair up by
-:mod:`srkit.data.pairing`.
+:mod:`srkit.data.pairing`. Wherever a folder is taken, a store made by ``srkit pack``
+(:mod:`srkit.data.store`) may be given instead: the same items are then read from memory-mapped
+pixels, through the same crop code, so a seeded run draws bit-identical batches from either.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from torch.utils.data import Dataset
 
 from srkit.data.augment import random_flip_rotate
 from srkit.data.pairing import paired_files
-from srkit.data.probe import PixelStore, usable_files
+from srkit.data.probe import PixelStore, SizeHint, usable_files
+from srkit.data.store import PackedPixels, is_store
 from srkit.errors import SrkitError
 
 if TYPE_CHECKING:
@@ -63,6 +66,31 @@ def _random_crop(image: Tensor, size: int, augment: bool) -> Tensor:
     return _to_float(crop)
 
 
+def _image_pixels(folder: str | Path, min_size: int, cache: bool | None,
+                  size_hint: SizeHint | None = None) -> PixelStore | PackedPixels:
+    """The usable images of a folder or of an image store, at least ``min_size`` on both sides."""
+    if is_store(folder):
+        return PackedPixels(folder, "images", min_size, "crop")
+    return PixelStore([(f,) for f in usable_files(folder, min_size, size_hint)], cache)
+
+
+def _pair_pixels(hr_folder: str | Path, lr_folder: str | Path | None, scale: int,
+                 min_lr_size: int, cache: bool | None) -> PixelStore | PackedPixels:
+    """The usable ``(lr, hr)`` pairs of two folders, or of one pair store (``lr_folder`` None)."""
+    if is_store(hr_folder):
+        if lr_folder is not None:
+            raise SrkitError(f"{hr_folder}: a store is given with an LR folder ({lr_folder}); "
+                             "pack the pairs into one store with srkit pack --lr-dir instead")
+        pixels = PackedPixels(hr_folder, "pairs", min_lr_size, "LR crop")
+        if pixels.scale != scale:
+            raise SrkitError(f"{hr_folder}: store of x{pixels.scale} pairs, but the run is "
+                             f"x{scale}")
+        return pixels
+    if lr_folder is None:
+        raise SrkitError(f"{hr_folder}: HR/LR pairs need an LR folder or a pair store")
+    return PixelStore(paired_files(hr_folder, lr_folder, scale, min_lr_size), cache)
+
+
 class CropOptions(TypedDict, total=False):
     """Keyword options every crop dataset takes.
 
@@ -70,12 +98,15 @@ class CropOptions(TypedDict, total=False):
         augment: random flips and 90° rotations (default ``True``).
         repeat: the dataset's length is the number of usable images times ``repeat``, so one
             epoch visits each image several times with different crops (default 1).
-        cache: keep decoded images in memory; ``None`` (default) decides by the folder's size.
+        cache: keep decoded images in memory; ``None`` (default) decides by the folder's size
+            (a packed store is always memory mapped instead).
+        size_hint: how the user asks for a smaller crop, named when images are too small.
     """
 
     augment: bool
     repeat: int
     cache: bool | None
+    size_hint: SizeHint | None
 
 
 class _RepeatedCrops(Dataset):
@@ -84,7 +115,7 @@ class _RepeatedCrops(Dataset):
     The one place the crop options are read, so the three datasets cannot disagree on a default.
     """
 
-    _store: PixelStore  # set by each dataset once its files are found
+    _store: PixelStore | PackedPixels  # set by each dataset once its files are found
 
     def __init__(self, patch_size: int, options: CropOptions) -> None:
         """Check the options before any folder is read, so a bad one fails at once."""
@@ -96,9 +127,18 @@ class _RepeatedCrops(Dataset):
         self.repeat = options.get("repeat", 1)
         _check_positive("repeat", self.repeat)
         self._cache = options.get("cache")
+        self._size_hint = options.get("size_hint")
 
     def __len__(self) -> int:
         return len(self._store) * self.repeat
+
+    @property
+    def uncached_bytes(self) -> int | None:
+        """Decoded bytes of a folder too big to cache (each crop decodes its image), else None."""
+        store = self._store
+        if isinstance(store, PixelStore) and not store.cached:
+            return store.decoded_bytes
+        return None
 
     def _group(self, index: int) -> tuple[Tensor, ...]:
         """The pixels of the group item ``index`` crops from."""
@@ -121,7 +161,7 @@ class HRCropDataset(_RepeatedCrops):
         self.folder = Path(folder)
         self.scale = scale
         super().__init__(patch_size, options)
-        self._store = PixelStore([(f,) for f in usable_files(folder, patch_size)], self._cache)
+        self._store = _image_pixels(folder, patch_size, self._cache, self._size_hint)
         if not len(self._store):
             raise _no_usable_image(folder, patch_size)
 
@@ -136,7 +176,8 @@ class HRCropDataset(_RepeatedCrops):
 
 
 class PairedCropDataset(_RepeatedCrops):
-    """Aligned random crops ``(lr (3,P/s,P/s), hr (3,P,P))`` from an HR folder and an LR folder.
+    """Aligned random crops ``(lr (3,P/s,P/s), hr (3,P,P))`` from an HR folder and an LR folder,
+    or from one pair store (``srkit pack --lr-dir``) given as ``hr_folder`` with ``lr_folder`` None.
 
     Files pair by name (``bird.png`` ↔ ``bird.png``) or DIV2K style (``0001.png`` ↔
     ``0001x4.png``). Each LR must be exactly ``HR size // scale`` (the HR cropped to a multiple of
@@ -145,13 +186,12 @@ class PairedCropDataset(_RepeatedCrops):
     ``options`` are the :class:`CropOptions`.
     """
 
-    def __init__(self, hr_folder: str | Path, lr_folder: str | Path, patch_size: int, scale: int,
-                 **options: Unpack[CropOptions]) -> None:
+    def __init__(self, hr_folder: str | Path, lr_folder: str | Path | None, patch_size: int,
+                 scale: int, **options: Unpack[CropOptions]) -> None:
         _check_crop_arguments(patch_size, scale)
         self.scale = scale
         super().__init__(patch_size, options)
-        pairs = paired_files(hr_folder, lr_folder, scale, patch_size // scale)
-        self._store = PixelStore(pairs, self._cache)
+        self._store = _pair_pixels(hr_folder, lr_folder, scale, patch_size // scale, self._cache)
         if not len(self._store):
             raise SrkitError(
                 f"{hr_folder}: no readable HR/LR pair with LR at least "
@@ -184,7 +224,7 @@ class LRCropDataset(_RepeatedCrops):
                  **options: Unpack[CropOptions]) -> None:
         _check_positive("LR patch size", lr_patch_size)
         super().__init__(lr_patch_size, options)
-        self._store = PixelStore([(f,) for f in usable_files(folder, lr_patch_size)], self._cache)
+        self._store = _image_pixels(folder, lr_patch_size, self._cache, self._size_hint)
         if not len(self._store):
             raise _no_usable_image(folder, lr_patch_size)
 

@@ -7,7 +7,7 @@ decoded pixels exceed :data:`CACHE_LIMIT_BYTES` are read from disk per item inst
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,9 +54,46 @@ def is_too_small(image: ImageFile, min_size: int, what: str) -> bool:
     return True
 
 
-def usable_files(folder: str | Path, min_size: int) -> list[ImageFile]:
-    """Readable images of ``folder`` at least ``min_size`` on both sides (others warned about)."""
-    return [f for f in probe(list_images(folder)) if not is_too_small(f, min_size, "crop")]
+#: how to ask for a crop of at most this side, for messages (e.g. "pass --patch-size 288")
+SizeHint = Callable[[int], str]
+
+
+class CropTooLarge(SrkitError):
+    """Every readable image of a folder is smaller than the crop: nothing is left to train on."""
+
+    def __init__(self, folder: str | Path, crop: int, fits_all: int, hint: str) -> None:
+        super().__init__(f"{folder}: every image is smaller than the {crop}x{crop} crop (the largest "
+                         f"crop they all allow is {fits_all}x{fits_all}){hint}")
+
+
+def usable_files(folder: str | Path, min_size: int, size_hint: SizeHint | None = None
+                 ) -> list[ImageFile]:
+    """Readable images of ``folder`` at least ``min_size`` on both sides.
+
+    The images too small are named in one warning (one line, not one per file) with the largest
+    crop they all allow, or a :class:`CropTooLarge` error when none is left; ``size_hint`` turns
+    that crop side into the option to pass.
+    """
+    files = probe(list_images(folder))
+    usable = [f for f in files if f.height >= min_size and f.width >= min_size]
+    small = [f for f in files if f not in usable]
+    if not small:
+        return usable
+    fits_all = min(min(f.height, f.width) for f in files)
+    hint = f"; {size_hint(fits_all)}" if size_hint is not None else ""
+    if not usable:
+        raise CropTooLarge(folder, min_size, fits_all, hint)
+    if len(small) == 1:
+        is_too_small(small[0], min_size, "crop")
+    else:
+        example = small[0]
+        warnings.warn(
+            f"{folder}: {len(small)} of {len(files)} images are smaller than the {min_size}x{min_size} "
+            f"crop and are skipped (e.g. {example.path.name}, {example.width}x{example.height}; "
+            f"a {fits_all}x{fits_all} crop keeps them all){hint}",
+            stacklevel=3,
+        )
+    return usable
 
 
 def load_checked(file: ImageFile) -> Tensor:
@@ -79,8 +116,9 @@ class PixelStore:
     """
 
     def __init__(self, groups: Sequence[tuple[ImageFile, ...]], cache: bool | None) -> None:
-        decoded_bytes = sum(3 * f.height * f.width for group in groups for f in group)
-        self.cached = decoded_bytes <= CACHE_LIMIT_BYTES if cache is None else cache
+        #: bytes of all the groups' pixels decoded (what caching them would take)
+        self.decoded_bytes = sum(3 * f.height * f.width for group in groups for f in group)
+        self.cached = self.decoded_bytes <= CACHE_LIMIT_BYTES if cache is None else cache
         self.groups = groups
         self._pixels: list[tuple[Tensor, ...]] | None = None
         if self.cached:

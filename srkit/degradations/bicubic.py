@@ -51,8 +51,12 @@ def gaussian_kernels(sigmas: Tensor, size: int) -> Tensor:
     return kernels / kernels.sum(dim=1, keepdim=True)
 
 
-def gaussian_blur(images: Tensor, sigmas: Tensor, size: int) -> Tensor:
-    """Blur each image of (N,C,H,W) with its own isotropic Gaussian (reflect padding)."""
+def gaussian_blur(images: Tensor, sigmas: Tensor, size: int, padding: str = "reflect") -> Tensor:
+    """Blur each image of (N,C,H,W) with its own isotropic Gaussian.
+
+    ``padding`` is ``F.pad``'s mode at the borders: ``reflect`` (default) or ``replicate``
+    (MATLAB ``imfilter(..., 'replicate')``, what the BD benchmarks use).
+    """
     n, c, h, w = images.shape
     radius = size // 2
     if radius >= min(h, w):
@@ -60,7 +64,7 @@ def gaussian_blur(images: Tensor, sigmas: Tensor, size: int) -> Tensor:
     kernels = gaussian_kernels(sigmas.to(images.device, torch.float32), size)
     kernels = kernels.to(images.dtype).repeat_interleave(c, dim=0)  # (N*C, size)
     planes = images.reshape(1, n * c, h, w)
-    planes = F.pad(planes, (radius, radius, radius, radius), mode="reflect")
+    planes = F.pad(planes, (radius, radius, radius, radius), mode=padding)
     planes = F.conv2d(planes, kernels.view(n * c, 1, size, 1), groups=n * c)
     planes = F.conv2d(planes, kernels.view(n * c, 1, 1, size), groups=n * c)
     return planes.reshape(n, c, h, w)

@@ -17,6 +17,7 @@ from typing import Any
 from torch import Tensor
 from torch.nn import functional as F
 
+from srkit.atomic_files import atomic_write_text
 from srkit.evaluation.formats import COLUMNS, best_cells, format_json, lpips_note
 from srkit.imageio import save_image
 
@@ -155,8 +156,8 @@ def write_report(folder: Path, rows: list[dict[str, Any]], images: list[dict[str
     """Write ``index.html`` and ``results.json`` (rows) and ``images.json`` (per image)."""
     collector.record_scores(images)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "results.json").write_text(format_json(rows) + "\n")
-    (folder / "images.json").write_text(json.dumps(images, indent=2) + "\n")
+    atomic_write_text(folder / "results.json", format_json(rows) + "\n")
+    atomic_write_text(folder / "images.json", json.dumps(images, indent=2) + "\n")
     device = html.escape(", ".join(dict.fromkeys(str(r.get("device")) for r in rows)))
     luma = html.escape(", ".join(dict.fromkeys(str(r.get("y_channel")) for r in rows)))
     strips = "".join(_strip(entry) for entry in collector.entries.values())
@@ -173,5 +174,5 @@ def write_report(folder: Path, rows: list[dict[str, Any]], images: list[dict[str
         '<a href="images.json">images.json</a>.</p></body></html>\n'
     )
     index = folder / "index.html"
-    index.write_text(page)
+    atomic_write_text(index, page)
     return index

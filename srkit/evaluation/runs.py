@@ -6,6 +6,7 @@ folders (``runs/<name>*``) that fits the scale; parameter-free models need none.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -63,10 +64,13 @@ def default_models(weights: dict[str, list[Path]], runs_dir: Path, scales: list[
 
 
 def _scale_of_run_weights(path: Path) -> int | None:
-    """The file's scale (None if unrecorded); -1 for an unreadable file, which is skipped."""
+    """The file's scale (None if unrecorded); -1 for an unreadable file, which is skipped with a
+    warning that names it and why."""
     try:
         return _weights_scale(path)
-    except SrkitError:
+    except SrkitError as exc:
+        reason = str(exc).removeprefix(f"{path}: ")
+        warnings.warn(f"{path}: skipped, its weights are unreadable ({reason})", stacklevel=2)
         return -1
 
 

@@ -6,6 +6,7 @@ PSNR/SSIM follow :mod:`srkit.evaluation.protocol`; speed is measured after a war
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from srkit.errors import SrkitError
 from srkit.evaluation.datasets import Dataset, skip_warning
 from srkit.evaluation.speed import SpeedMeter, device_name
 from srkit.inference import run_model
+from srkit.memory import OutOfMemory, allocation_error, is_allocation_failure
 
 if TYPE_CHECKING:
     from srkit.evaluation.bench import BenchOptions, ImageHook
@@ -41,11 +43,10 @@ def _mean(values: list[float]) -> float | None:
 
 def bench_one(name: str, model: nn.Module, dataset: Dataset, scale: int, options: BenchOptions,
               on_image: ImageHook | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Score and time one model on one dataset at one scale: (row, per-image results)."""
-    from srkit.evaluation.protocol import evaluate, is_grey_file
-    from srkit.metrics import quantize
-    from srkit.models import count_parameters
+    """Score and time one model on one dataset at one scale: (row, per-image results).
 
+    An image that does not fit in memory stops the benchmark (a mean without it would mislead).
+    """
     def infer(lr: Tensor) -> Tensor:
         return run_model(model, lr, tile=options.tile, precision=options.precision,
                          self_ensemble=options.self_ensemble)
@@ -58,25 +59,47 @@ def bench_one(name: str, model: nn.Module, dataset: Dataset, scale: int, options
     for path in progress:
         try:
             lr, hr = _load_pair(path, scale, options.device)
+        except OutOfMemory:
+            raise
         except SrkitError as exc:  # e.g. truncated after a readable header
             skip_warning(_naming(path, exc))
             continue
-        if not warmed_up:
-            for _ in range(options.warmup):
-                infer(lr)
-            warmed_up = True
-        sr = meter.timed(lambda lr=lr: infer(lr),  # type: ignore[misc]
-                         lambda out: out.shape[-2] * out.shape[-1])
-        sr = quantize(sr.clamp(0, 1))
-        scores = {key: float(value[0]) for key, value in
-                  evaluate(sr, hr, scale, grey=is_grey_file(path),
-                           y_channel=options.y_channel).items()}
-        if options.lpips is not None:
-            scores["lpips"] = float(options.lpips(sr, hr)[0])
+        try:
+            scores, sr, warmed_up = _score(path, lr, hr, scale, options, meter, infer, warmed_up)
+        except (RuntimeError, MemoryError) as exc:
+            if not is_allocation_failure(exc):
+                raise
+            raise allocation_error(path, hr.shape[-1], hr.shape[-2], f"score x{scale}") from None
         per_image.append({"model": name, "dataset": dataset.label, "scale": scale,
                           "image": path.name, **scores})
         if on_image is not None:
             on_image(dataset.label, scale, name, path, lr, sr, hr)
+    return _row(name, model, dataset, scale, options, meter, per_image), per_image
+
+
+def _score(path: Path, lr: Tensor, hr: Tensor, scale: int, options: BenchOptions,
+           meter: SpeedMeter, infer: Callable[[Tensor], Tensor],
+           warmed_up: bool) -> tuple[dict[str, float], Tensor, bool]:
+    """One image's scores and 8-bit SR (timed, after the warm-up runs on the first image)."""
+    from srkit.evaluation.protocol import evaluate, is_grey_file
+    from srkit.metrics import quantize
+
+    if not warmed_up:
+        for _ in range(options.warmup):
+            infer(lr)
+    sr = meter.timed(lambda: infer(lr), lambda out: out.shape[-2] * out.shape[-1])
+    sr = quantize(sr.clamp(0, 1))
+    scores = {key: float(value[0]) for key, value in
+              evaluate(sr, hr, scale, grey=is_grey_file(path), y_channel=options.y_channel).items()}
+    if options.lpips is not None:
+        scores["lpips"] = float(options.lpips(sr, hr)[0])
+    return scores, sr, True
+
+
+def _row(name: str, model: nn.Module, dataset: Dataset, scale: int, options: BenchOptions,
+         meter: SpeedMeter, per_image: list[dict[str, Any]]) -> dict[str, Any]:
+    from srkit.models import count_parameters
+
     if not per_image:
         raise SrkitError(f"{dataset.folder}: no image could be read for x{scale}")
     lpips_values = [r["lpips"] for r in per_image if "lpips" in r]
@@ -99,4 +122,4 @@ def bench_one(name: str, model: nn.Module, dataset: Dataset, scale: int, options
         "self_ensemble": options.self_ensemble,
         "tile": options.tile,
     }
-    return row, per_image
+    return row

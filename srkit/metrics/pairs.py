@@ -7,6 +7,7 @@ from torch import Tensor
 
 from srkit.errors import SrkitError
 from srkit.metrics.color import DEFAULT_Y_MODE, check_y_mode, luma_of_levels, to_levels
+from srkit.metrics.threads import one_cpu_thread
 
 #: what ``y_channel`` may be: a mode of :data:`srkit.metrics.color.Y_MODES`, True (the default
 #: mode) or False (compare every RGB channel).
@@ -58,7 +59,11 @@ def prepare_pair(sr: Tensor, hr: Tensor, *, crop: int, y_channel: YChannel,
         raise SrkitError(f"{name}: SR {tuple(sr.shape)} and HR {tuple(hr.shape)} differ in size")
     if crop < 0 or 2 * crop >= min(sr.shape[-2:]):
         raise SrkitError(f"{name}: cannot crop {crop} px from {sr.shape[-2]}x{sr.shape[-1]} images")
-    mode = y_mode_of(y_channel)
+    with one_cpu_thread(sr.device):
+        return _levels_and_luma(sr, hr, crop, y_mode_of(y_channel))
+
+
+def _levels_and_luma(sr: Tensor, hr: Tensor, crop: int, mode: str | None) -> tuple[Tensor, Tensor]:
     if crop:  # views: the conversions below then touch only the compared pixels
         sr, hr = sr[..., crop:-crop, crop:-crop], hr[..., crop:-crop, crop:-crop]
     dtype = metric_dtype(sr.device)

@@ -9,6 +9,7 @@ from torch import Tensor
 
 from srkit.errors import SrkitError
 from srkit.metrics.pairs import YChannel, prepare_pair
+from srkit.metrics.threads import one_cpu_thread
 
 WINDOW_SIZE = 11
 WINDOW_SIGMA = 1.5
@@ -82,8 +83,9 @@ def ssim_of_planes(x: Tensor, y: Tensor, *, dtype: torch.dtype = FILTER_DTYPE) -
     taps = gaussian_taps(WINDOW_SIZE, WINDOW_SIGMA)
     x, y = x.reshape(n * c, h, w), y.reshape(n * c, h, w)
     chunk = max(1, CPU_CHUNK_PIXELS // (h * w)) if x.device.type == "cpu" else n * c
-    means = torch.cat([_mean_ssim(x[i : i + chunk], y[i : i + chunk], taps, dtype)
-                       for i in range(0, n * c, chunk)])
+    with one_cpu_thread(x.device):
+        means = torch.cat([_mean_ssim(x[i : i + chunk], y[i : i + chunk], taps, dtype)
+                           for i in range(0, n * c, chunk)])
     return means.to(x.dtype).view(n, c).mean(dim=1)
 
 

@@ -6,10 +6,14 @@ by :func:`srkit.degradations.make_lr`, the function ``srkit degrade`` and ``srki
 so it is 8-bit like an LR PNG file unless ``--no-quantize-lr`` is given. On CUDA the batch of the
 next step is copied (from pinned memory, on a side stream) and degraded while the current step
 runs: one batch of lookahead, so the step never waits for its data.
+
+The time spent blocked on the data loaders is summed (:meth:`TrainBatches.take_wait_seconds`),
+so the trainer can show which share of the step time waits for crops.
 """
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections.abc import Iterator, Sized
 from typing import Any, cast
@@ -19,18 +23,28 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from srkit.data import HRCropDataset, PairedCropDataset, resolve_dataset
+from srkit.data.store import is_store, read_manifest
 from srkit.degradations.lr import make_lr, make_lr_levels
 from srkit.degradations.spec import build_degradation
 from srkit.interfaces import Batch, Recipe
+from srkit.memory import training_memory_plan
 from srkit.training.config import TrainConfig
 from srkit.training.distributed import ProcessInfo
-from srkit.training.interrupts import leave_stops_to_the_main_process
+from srkit.training.interrupts import leave_stops_to_the_main_process, stop_signals_blocked
 from srkit.training.rng import derive_seed
 from srkit.training.sampling import SeededItems, StreamBatchSampler
 
 #: default training data: a small bundled set of real photos
 DEMO_DATA = "photos"
 _DEGRADATION_STREAM = 7
+
+
+def patch_size_hint(hr_side: int, scale: int) -> str:
+    """The ``--patch-size`` to pass when the images allow HR crops of at most ``hr_side``."""
+    largest = hr_side // scale * scale
+    if largest == 0:
+        return f"the images are too small for x{scale}"
+    return f"pass --patch-size {largest} or smaller (a multiple of --scale {scale})"
 
 
 def _to_device(value: Any, device: torch.device) -> Any:
@@ -47,14 +61,18 @@ class TrainBatches:
     def __init__(self, config: TrainConfig, recipe: Recipe, device: torch.device,
                  info: ProcessInfo, start_step: int) -> None:
         self.config, self.device, self.info = config, device, info
-        self.paired = config.data_lr is not None
+        self.paired = config.data_lr is not None or _is_pair_store(config.data)
+        self._waited = 0.0
         self.level_factors = tuple(recipe.lr_factors())
         # A paired run reads its LR from files; intermediate levels still come from the HR.
         self.degradation = (build_degradation(config.degradation)
                             if not self.paired or self.level_factors else None)
         main, extras = self._main_dataset(), recipe.extra_datasets()
+        training_memory_plan(config.batch_size, config.patch_size, config.workers, 1 + len(extras))
         #: images per stream ("main", then each extra stream's name), for the start summary
         self.sizes = {name: len(cast(Sized, d)) for name, d in {"main": main, **extras}.items()}
+        #: lines for the start summary about how the data is read
+        self.notes = _slow_folder_notes(config.data, main)
         self._main = self._stream(main, 0, start_step)
         self._extras = {name: self._stream(dataset, zlib.crc32(name.encode()), start_step)
                         for name, dataset in extras.items()}
@@ -64,11 +82,13 @@ class TrainBatches:
     def _main_dataset(self) -> Dataset:
         config = self.config
         if self.paired:
-            assert config.data is not None and config.data_lr is not None  # checked with the config
-            return PairedCropDataset(resolve_dataset(config.data), resolve_dataset(config.data_lr),
-                                     config.patch_size, config.scale)
+            assert config.data is not None  # checked with the config
+            lr = resolve_dataset(config.data_lr) if config.data_lr is not None else None
+            return PairedCropDataset(resolve_dataset(config.data), lr, config.patch_size,
+                                     config.scale)
         folder = resolve_dataset(config.data if config.data is not None else DEMO_DATA)
-        return HRCropDataset(folder, config.patch_size, config.scale)
+        return HRCropDataset(folder, config.patch_size, config.scale,
+                             size_hint=lambda side: patch_size_hint(side, config.scale))
 
     def close(self) -> None:
         """Stop the data loader worker processes now, not whenever the iterators are collected.
@@ -80,6 +100,10 @@ class TrainBatches:
             shutdown = getattr(iterator, "_shutdown_workers", None)
             if shutdown is not None:
                 shutdown()
+            for worker in getattr(iterator, "_workers", ()):
+                if worker.is_alive():  # workers ignore SIGTERM, so the loader cannot end them
+                    worker.kill()
+                    worker.join(timeout=5)
 
     def _stream(self, dataset: Dataset, stream: int, start_step: int) -> Iterator[Any]:
         config, info = self.config, self.info
@@ -93,7 +117,8 @@ class TrainBatches:
             # the loader's own generator: creating it must not draw from the training RNG
             generator=torch.Generator().manual_seed(derive_seed(config.seed, stream, 2)),
         )
-        return iter(loader)
+        with stop_signals_blocked():  # persistent workers are forked here
+            return iter(loader)
 
     def next_batch(self, step: int) -> Batch:
         """The batch of ``step``; on CUDA, also starts preparing the batch of ``step + 1``."""
@@ -114,8 +139,19 @@ class TrainBatches:
         with torch.cuda.stream(self._stream_for_copies):
             return self._make_batch(step)
 
+    def take_wait_seconds(self) -> float:
+        """Seconds spent waiting for the data loaders since the last call."""
+        waited, self._waited = self._waited, 0.0
+        return waited
+
+    def _next_items(self, iterator: Iterator[Any]) -> Any:
+        started = time.perf_counter()
+        items = next(iterator)
+        self._waited += time.perf_counter() - started
+        return items
+
     def _make_batch(self, step: int) -> Batch:
-        first = _to_device(next(self._main), self.device)
+        first = _to_device(self._next_items(self._main), self.device)
         if self.paired:
             lr, hr = first
             levels = self._degrade(hr, step) if self.level_factors else {}
@@ -124,7 +160,8 @@ class TrainBatches:
             hr = first
             levels = self._degrade(hr, step)
             lr = levels.pop(self.config.scale)
-        extra = {name: _to_device(next(it), self.device) for name, it in self._extras.items()}
+        extra = {name: _to_device(self._next_items(it), self.device)
+                 for name, it in self._extras.items()}
         if self.config.channels_last:
             lr, hr = (x.contiguous(memory_format=torch.channels_last) for x in (lr, hr))
         return Batch(lr=lr, hr=hr, extra=extra, lr_levels=levels)
@@ -144,3 +181,25 @@ class TrainBatches:
         levels = make_lr_levels(hr, factors, self.degradation, quantize=quantize,
                                 generator=generator)
         return dict(zip(factors, levels, strict=True))
+
+
+def _is_pair_store(data: str | None) -> bool:
+    """Whether ``--data`` is a store of HR/LR pairs (which makes the run a paired one)."""
+    if data is None or not is_store(data):
+        return False
+    return read_manifest(data)["kind"] == "pairs"
+
+
+def _slow_folder_notes(data: str | None, dataset: Dataset) -> list[str]:
+    """A pointer to ``srkit pack`` when every crop decodes a whole image (a folder too big to cache)."""
+    decoded = getattr(dataset, "uncached_bytes", None)
+    if data is None or not decoded:
+        return []
+    return [f"{data} decodes to {decoded / 1e9:.1f} GB, more than the in-memory cache holds, so "
+            f"every crop decodes a whole image; srkit pack {data} STORE once and --data STORE "
+            f"reads crops {PACKED_SPEEDUP} faster (docs/performance.md)"]
+
+
+#: store vs folder crops per second per core on DIV2K-size PNGs, measured by
+#: benchmarks/data_throughput.py (the table in docs/performance.md)
+PACKED_SPEEDUP = "about 770x"

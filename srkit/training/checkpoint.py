@@ -24,6 +24,8 @@ from safetensors.torch import load_file
 
 from srkit.atomic_files import atomic_save_safetensors, atomic_write_text
 from srkit.errors import SrkitError
+from srkit.training.checkpoint_record import checked_record
+from srkit.training.checkpoint_record import tensor_path as checked_tensor_path
 
 LATEST = "latest.json"
 FORMAT = 1
@@ -69,13 +71,11 @@ def read_checkpoint(folder: Path) -> Checkpoint:
     latest = folder / LATEST
     if not latest.is_file():
         raise SrkitError(f"{folder}: no checkpoint to resume from (no {LATEST})")
-    try:
-        state = json.loads(latest.read_text(encoding="utf-8"))
-        tensor_path = folder / state["tensors"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise SrkitError(f"{latest}: unreadable checkpoint state ({exc})") from None
+    state = _load_record(latest)
     if state.get("format") != FORMAT:
         raise SrkitError(f"{latest}: checkpoint format {state.get('format')!r}, expected {FORMAT}")
+    checked_record(state, latest)
+    tensor_path = checked_tensor_path(folder, state)
     try:
         tensors = load_file(str(tensor_path))
     except (SafetensorError, OSError, ValueError) as exc:
@@ -94,9 +94,13 @@ def read_checkpoint_state(folder: Path) -> dict[str, Any]:
     latest = folder / LATEST
     if not latest.is_file():
         raise SrkitError(f"{folder}: no checkpoint to resume from (no {LATEST})")
+    return checked_record(_load_record(latest), latest, full=False)
+
+
+def _load_record(latest: Path) -> Any:
     try:
         return json.loads(latest.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise SrkitError(f"{latest}: unreadable checkpoint state ({exc})") from None
 
 
@@ -132,10 +136,10 @@ def describe_checkpoint_file(path: Path) -> dict[str, Any] | None:
 def _state_naming(folder: Path, tensor_name: str) -> dict[str, Any]:
     """``latest.json`` if it belongs to ``tensor_name``, else just the iteration in the name."""
     try:
-        state = json.loads((folder / LATEST).read_text(encoding="utf-8"))
+        state = checked_record(_load_record(folder / LATEST), folder / LATEST, full=False)
         if state.get("tensors") == tensor_name:
             return state
-    except (OSError, ValueError, AttributeError):
+    except SrkitError:
         pass
     digits = tensor_name.removeprefix("ckpt-").removesuffix(".safetensors")
     return {"iteration": int(digits) if digits.isdigit() else None}

@@ -12,7 +12,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from srkit.errors import SrkitError
-from srkit.training.config import TrainConfig
+from srkit.training.config import DEFAULT_MAX, TrainConfig
 
 if TYPE_CHECKING:
     from srkit.interfaces import Recipe
@@ -35,13 +35,14 @@ def _bounds(config_class: type, name: str) -> dict[str, Any]:
 
 def _interval(bounds: dict[str, Any]) -> str:
     low, high = bounds.get("min"), bounds.get("max")
+    assert low is not None or high is not None, "called for a bounded number only"
     if high is None:
-        return f"{'>' if bounds.get('min_exclusive') else '>='} {low:g}"
+        return f"{'>' if bounds.get('min_exclusive') else '>='} {_shown(low)}"
     if low is None:
-        return f"{'<' if bounds.get('max_exclusive') else '<='} {high:g}"
+        return f"{'<' if bounds.get('max_exclusive') else '<='} {_shown(high)}"
     left = "(" if bounds.get("min_exclusive") else "["
     right = ")" if bounds.get("max_exclusive") else "]"
-    return f"in {left}{low:g}, {high:g}{right}"
+    return f"in {left}{_shown(low)}, {_shown(high)}{right}"
 
 
 def check_fields(config: TrainConfig) -> None:
@@ -53,14 +54,23 @@ def check_fields(config: TrainConfig) -> None:
             raise SrkitError(f"{_flag(field.name)} must be one of {', '.join(choices)}, got {value!r}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise SrkitError(f"{_flag(field.name)} must be a finite number, got {value}")
-        bounds = _bounds(type(config), field.name)
+        declared = _bounds(type(config), field.name)
+        bounds = {"max": DEFAULT_MAX, **declared}
         low, high = bounds.get("min"), bounds.get("max")
         too_low = low is not None and (value <= low if bounds.get("min_exclusive") else value < low)
         too_high = high is not None and (value >= high if bounds.get("max_exclusive") else value > high)
         if too_low or too_high:
-            raise SrkitError(f"{_flag(field.name)} must be {_interval(bounds)}, got {value:g}")
+            shown = bounds if too_high or "max" in declared else declared
+            raise SrkitError(f"{_flag(field.name)} must be {_interval(shown)}, got {_shown(value)}")
+
+
+def _shown(value: Any) -> str:
+    """A number for an error line: ``1e+300``, ``99999999999999999999`` or ``a 400-digit number``."""
+    if isinstance(value, float) or len(str(abs(value))) <= 20:
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    return f"a {len(str(abs(value)))}-digit number"
 
 
 def check_shared_rules(config: TrainConfig) -> None:

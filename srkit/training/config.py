@@ -51,13 +51,20 @@ def by_scale(values: Mapping[int, Any], otherwise: Any = None) -> Derived:
     return Derived(compute, shown)
 
 
+#: more iterations than any run makes; also what the checkpoint record accepts
+MAX_ITERS = 10**9
+#: the bound of every number whose option declares no ``max``: sizes beyond it are typos
+DEFAULT_MAX = 10**9
+
+
 def option(default, help: str, **extra):  # noqa: A002 - mirrors click's keyword
     """A config field with the help text its ``srkit train`` flag shows.
 
     ``default`` may be a :class:`Derived`. ``extra`` metadata, checked for every recipe before a
     run starts (:func:`srkit.training.checks.check_config`): ``choices=(...)`` restricts the value;
     ``min=`` / ``max=`` bound a number (inclusive unless ``min_exclusive=True`` /
-    ``max_exclusive=True``). Numbers must also be finite. A subclass re-declaring a field without
+    ``max_exclusive=True``). Numbers must also be finite, and at most :data:`DEFAULT_MAX` when
+    no ``max`` is declared. A subclass re-declaring a field without
     bounds keeps the bounds of the field it overrides. Shown by the CLI: ``path="file"`` or
     ``path="dir"`` marks a path (shown as FILE or DIRECTORY), ``metavar="..."`` names the value in
     ``--help``. ``renamed_from=("old_name", ...)``: earlier names of the option, still read (with a
@@ -129,9 +136,9 @@ class TrainConfig:
     val: str = option("set5", "validation set: a bundled name (set5, set14) or an HR folder",
                       metavar="NAME|DIRECTORY")
     scale: int = option(4, "upscaling factor", min=1, max=64)
-    iters: int = option(1000, "training iterations", min=1)
-    batch_size: int = option(16, "batch size per process", min=1)
-    patch_size: int = option(96, "HR crop size in pixels", min=1)
+    iters: int = option(1000, "training iterations", min=1, max=MAX_ITERS)
+    batch_size: int = option(16, "batch size per process", min=1, max=65536)
+    patch_size: int = option(96, "HR crop size in pixels", min=1, max=8192)
     learning_rate: float = option(1e-4, "learning rate", min=0, min_exclusive=True, max=1,
                                   renamed_from=("lr",))
     learning_rate_schedule: str = option("constant", "constant, multistep or cosine",
@@ -149,7 +156,7 @@ class TrainConfig:
     quantize_lr: bool = option(
         True, "round the LR made from HR crops to 8 bits, as LR PNG files are (off: float LR)")
     out: str | None = option(None, "run folder (default: runs/<recipe>_x<scale>)", path="dir")
-    seed: int = option(0, "random seed", min=0)
+    seed: int = option(0, "random seed", min=0, max=2**63 - 1)
     device: str = option("auto", "auto, cpu, cuda, cuda:N or mps", metavar="DEVICE")
     resume: bool = option(False, "resume from the latest checkpoint in --out")
     init: str | None = option(
@@ -157,7 +164,8 @@ class TrainConfig:
         "not given)", path="file")
     save_every: int = option(500, "write a checkpoint every N iterations", min=1)
     keep: int = option(2, "keep only the newest K checkpoints in OUT/checkpoints (older ones "
-                       "are deleted; model.safetensors and best.safetensors are always kept)", min=1)
+                       "are deleted; model.safetensors and best.safetensors are always kept)", min=1,
+                       max=10000)
     val_every: int = option(500, "validate every N iterations (0 = only at the end)", min=0)
     log_every: int = option(10, "log losses every N iterations", min=1)
     amp: str = option("off", "mixed precision: off, bf16 or fp16", choices=("off", "bf16", "fp16"))
@@ -166,7 +174,7 @@ class TrainConfig:
     ema: float = option(0.0, "EMA decay of generator weights (0 = off)", min=0, max=1,
                         max_exclusive=True)
     grad_clip: float = option(0.0, "clip gradient norm (0 = off)", min=0)
-    workers: int = option(2, "data loader worker processes", min=0)
+    workers: int = option(2, "data loader worker processes", min=0, max=256)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Turn ``defaults`` into re-declared fields before ``@dataclass`` reads the class."""

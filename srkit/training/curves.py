@@ -7,8 +7,10 @@ extra), so a run can be looked at on any machine with no server.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
+from srkit.atomic_files import atomic_output
 from srkit.errors import SrkitError
 
 #: series name -> [(iteration, value), ...]
@@ -26,10 +28,11 @@ def read_curves(run: Path) -> tuple[Series, Series]:
         try:
             entry = json.loads(line)
             iteration = int(entry["iteration"])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, OverflowError):  # a torn line; 1e400 is inf
             continue
         for key, value in entry.items():
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) \
+                    or not math.isfinite(value):
                 continue
             if key.startswith("loss."):
                 losses.setdefault(key[5:], []).append((iteration, float(value)))
@@ -65,9 +68,9 @@ def plot_curves(run: Path, out: Path) -> Path:
     bottom.grid(alpha=0.3)
     figure.suptitle(f"{run}")
     figure.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        figure.savefig(out, dpi=100)
+        with atomic_output(out) as tmp:
+            figure.savefig(tmp, dpi=100, format=out.suffix.lstrip(".").lower())
     except OSError as exc:
         raise SrkitError(f"{out}: cannot write the plot ({exc.strerror or exc})") from None
     finally:

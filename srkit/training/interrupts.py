@@ -9,24 +9,68 @@ Exit statuses follow the shell's 128 + signal number: 130, 143, 129.
 
 from __future__ import annotations
 
+import ctypes
+import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 from srkit.errors import StoppedBySignal
 
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
                      if hasattr(signal, name))
+#: prctl option: the signal a process gets when its parent dies (linux/prctl.h)
+_PR_SET_PDEATHSIG = 1
 
 
 def leave_stops_to_the_main_process(worker_id: int = 0) -> None:
-    """DataLoader ``worker_init_fn``: a terminal's Ctrl-C (or hang-up) reaches the whole process
-    group; workers ignore it so the main process can finish its step and save. They still end
-    with the main process."""
-    for name in ("SIGINT", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), signal.SIG_IGN)
+    """DataLoader ``worker_init_fn``: the main process alone decides when a run stops.
+
+    A terminal's Ctrl-C, ``timeout``, Slurm preemption and Kubernetes signal the whole process
+    group; a worker that died of it would make the main process fail instead of saving. Workers
+    therefore ignore the stop signals (they are started with them blocked, see
+    :func:`stop_signals_blocked`, so none is lost in between) and die with the main process
+    instead: at once on Linux, where the kernel kills them when their parent dies.
+    """
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)  # discards a stop signal pending since the fork
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent ends (a no-op elsewhere)."""
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()
+    if not sys.platform.startswith("linux") or parent is None:
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent.pid:  # the parent died before the request was made
+        os._exit(0)
+
+
+@contextmanager
+def stop_signals_blocked() -> Iterator[None]:
+    """Hold the stop signals back while worker processes are forked: children inherit the
+    mask, so a signal to the group reaches them only once they ignore it. Signals sent to this
+    process meanwhile are delivered when the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def signal_name(signum: int) -> str:

@@ -18,6 +18,8 @@ from srkit.training.config import TrainConfig
 
 #: a CPU run whose schedule takes longer than this gets a pointer to the quick preset
 LONG_CPU_RUN_S = 30 * 60
+#: share of the step time spent waiting for data above which a run warns (once)
+DATA_WAIT_WARNING = 0.2
 
 
 def format_duration(seconds: float) -> str:
@@ -33,12 +35,22 @@ def format_duration(seconds: float) -> str:
 
 
 def phase_plan(recipe: Recipe, iters: int) -> list[tuple[int, str]]:
-    """``[(first iteration, phase), ...]`` over iterations 1..iters (1-based, as logged)."""
-    plan: list[tuple[int, str]] = []
-    for step in range(iters):
-        name = recipe.phase(step)
-        if not plan or plan[-1][1] != name:
-            plan.append((step + 1, name))
+    """``[(first iteration, phase), ...]`` over iterations 1..iters (1-based, as logged).
+
+    Found by bisecting for each phase boundary, never by walking every iteration, so a billion
+    iterations plan at once. Phases follow one another: a phase never comes back later.
+    """
+    plan = [(1, recipe.phase(0))]
+    last = iters - 1
+    while len(plan) < iters and recipe.phase(last) != plan[-1][1]:
+        same, other = plan[-1][0] - 1, last  # phase(same) is the current phase, phase(other) not
+        while other - same > 1:
+            middle = (same + other) // 2
+            if recipe.phase(middle) == plan[-1][1]:
+                same = middle
+            else:
+                other = middle
+        plan.append((other + 1, recipe.phase(other)))
     return plan
 
 
@@ -63,8 +75,13 @@ def _device_text(device: torch.device, config: TrainConfig, world_size: int) -> 
 
 def start_summary(recipe_name: str, recipe: Recipe, config: TrainConfig, device: torch.device,
                   world_size: int, data_sizes: dict[str, int], start: int,
-                  plan: list[tuple[int, str]]) -> list[str]:
-    """The lines printed once when a run starts (or resumes)."""
+                  plan: list[tuple[int, str]], *, paired: bool = False,
+                  data_notes: list[str] | None = None) -> list[str]:
+    """The lines printed once when a run starts (or resumes).
+
+    ``paired``: the data are HR/LR pairs (an LR folder or a pair store); ``data_notes``: lines
+    about how the data is read (e.g. a folder too big to cache).
+    """
     generator = unwrap(recipe.nets["generator"])
     arch, _ = describe(generator)
     others = sum(count_parameters(unwrap(n)) for k, n in recipe.nets.items() if k != "generator")
@@ -74,10 +91,10 @@ def start_summary(recipe_name: str, recipe: Recipe, config: TrainConfig, device:
     data = dict(data_sizes)
     main = data.pop("main", 0)
     source = config.data or "the bundled demo photos"
-    kind = ("HR/LR pairs" if config.data_lr
+    kind = ("HR/LR pairs" if config.data_lr or paired
             else f"HR images (LR made by the {config.degradation} degradation)")
     data_text = f"{main} {kind} from {source}" + "".join(
-        f", {_images(count)} in stream {name!r}" for name, count in data.items())
+        f", {recipe.describe_stream(name, count)}" for name, count in data.items())
     resumed = f", resuming at iteration {start}" if start else ""
     lines = [
         f"training {recipe_name}: {arch}, {params}, x{config.scale}",
@@ -87,7 +104,7 @@ def start_summary(recipe_name: str, recipe: Recipe, config: TrainConfig, device:
         f"(phases: {_phases_text(plan, config.iters)}){resumed}",
         f"  run folder: {config.out} (log.jsonl, samples/, checkpoints/, model.safetensors)",
     ]
-    lines += [f"  note: {note}" for note in recipe.start_notes()]
+    lines += [f"  note: {note}" for note in [*(data_notes or []), *recipe.start_notes()]]
     return lines
 
 
@@ -99,6 +116,7 @@ class RunProgress:
         self.config, self.device, self.start = config, device, start
         self.plan, self.plain_lines = plan, plain_lines
         self._records = 0
+        self._warned_data_wait = False
         # plan entries still ahead: a resumed run does not announce switches it has passed
         self._next = next((i for i, (first, _) in enumerate(plan) if first > start + 1), len(plan))
 
@@ -115,6 +133,7 @@ class RunProgress:
         remaining = (self.config.iters - done) / rate if rate > 0 else None
         if self._records == 2 and remaining is not None:  # the first window holds the warm-up
             lines.extend(self._estimate(rate))
+        lines.extend(self._data_wait_warning(entry))
         if self.plain_lines:
             lines.append(self._plain_line(entry, rate, remaining))
         return lines
@@ -129,12 +148,34 @@ class RunProgress:
                          "a GPU trains the full one")
         return lines
 
+    def _data_wait_warning(self, entry: dict[str, Any]) -> list[str]:
+        """One line, once per run, when the step waited for data too long over a log window.
+
+        The first window is not judged: it holds the loader workers' start-up.
+        """
+        wait = entry.get("data_wait")
+        if (self._warned_data_wait or wait is None or self._records < 2
+                or wait <= DATA_WAIT_WARNING):
+            return []
+        self._warned_data_wait = True
+        from srkit.data.store import is_store
+
+        data, workers = self.config.data, self.config.workers
+        remedy = f"raise --workers (now {workers})"
+        if data is not None and not is_store(data):
+            remedy = (f"pack the images once with srkit pack {data} STORE and train with --data "
+                      f"STORE, or {remedy}")
+        return [f"warning: the step waited for data {100 * wait:.0f}% of its time over the last "
+                f"{self.config.log_every} iterations: {remedy}"]
+
     def _plain_line(self, entry: dict[str, Any], rate: float, remaining: float | None) -> str:
         done, total = int(entry["iteration"]), self.config.iters
         losses = "  ".join(f"{key[5:]} {value:.4g}" for key, value in entry.items()
                            if key.startswith("loss."))
         eta = format_duration(remaining) if remaining is not None else "?"
-        return (f"iteration {done}/{total} ({100 * done / total:.0f}%)  {rate:.3g} it/s  "
+        wait = entry.get("data_wait")
+        data = f"  data {100 * wait:.0f}% of step time" if wait is not None else ""
+        return (f"iteration {done}/{total} ({100 * done / total:.0f}%)  {rate:.3g} it/s{data}  "
                 f"ETA {eta}  {entry.get('phase', '')}  {losses}").rstrip()
 
 

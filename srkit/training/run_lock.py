@@ -1,13 +1,16 @@
 """An exclusive lock on a run folder, so two trainings never write into one ``--out``.
 
 The lock is ``fcntl.flock`` on ``OUT/.lock``, held for the life of the run (``--resume``
-included). The kernel drops it when the process ends, however it ends, so a crashed run
-never leaves a stale lock. The file holds the holder's PID, for the refusal message.
+included). The kernel drops it when the last descriptor of it closes, so the lock dies with the
+process that took it: a forked child (a data-loader worker) closes its copy at once, so a run
+killed with ``kill -9`` can be resumed immediately, even while its orphaned workers linger. The
+file holds the holder's PID, for the refusal message.
 """
 
 from __future__ import annotations
 
 import os
+import weakref
 from pathlib import Path
 from types import TracebackType
 
@@ -59,6 +62,7 @@ class RunFolderLock:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
+        _close_in_forked_children(self)
 
     def release(self) -> None:
         if self._fd is None:
@@ -81,3 +85,22 @@ def _read_pid(fd: int) -> str:
     except OSError:
         return ""
     return text if text.isdigit() else ""
+
+
+def _close_in_forked_children(lock: RunFolderLock) -> None:
+    """A forked child closes its inherited copy of ``lock``'s descriptor first thing, so only the
+    process that took the lock holds it (flock locks belong to the open file, which forks share)."""
+    if not hasattr(os, "register_at_fork"):
+        return
+    held = weakref.ref(lock)
+
+    def close_copy() -> None:
+        owner = held()
+        if owner is not None and owner._fd is not None:
+            try:
+                os.close(owner._fd)
+            except OSError:
+                pass
+            owner._fd = None  # this child holds no lock to release
+
+    os.register_at_fork(after_in_child=close_copy)

@@ -9,6 +9,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from srkit.atomic_files import atomic_write_text
+
 
 def _tensorboard_writer(folder: Path) -> Any:
     try:
@@ -45,7 +47,7 @@ class RunLog:
                     kept.append(line)
             except (ValueError, AttributeError):  # a line torn by a kill
                 continue
-        self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        atomic_write_text(self.path, "".join(line + "\n" for line in kept))
 
     @property
     def interactive(self) -> bool:
@@ -61,10 +63,11 @@ class RunLog:
                 if isinstance(value, (int, float)) and key != "iteration":
                     self._tensorboard.add_scalar(key.replace(".", "/"), value, step)
 
-    def advance(self, postfix: dict[str, float] | None = None) -> None:
+    def advance(self, postfix: dict[str, float | str] | None = None) -> None:
         self._bar.update(1)
         if postfix:
-            self._bar.set_postfix({k: f"{v:.4g}" for k, v in postfix.items()}, refresh=False)
+            shown = {k: v if isinstance(v, str) else f"{v:.4g}" for k, v in postfix.items()}
+            self._bar.set_postfix(shown, refresh=False)
 
     def message(self, text: str) -> None:
         """A line for the user that does not break the progress bar."""
@@ -83,7 +86,7 @@ class SilentLog:
     def record(self, entry: dict[str, Any]) -> None:
         pass
 
-    def advance(self, postfix: dict[str, float] | None = None) -> None:
+    def advance(self, postfix: dict[str, float | str] | None = None) -> None:
         pass
 
     interactive = False

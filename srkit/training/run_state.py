@@ -7,13 +7,16 @@ the data stream position and the best validation PSNR.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
 
+from srkit.errors import SrkitError
 from srkit.interfaces import Recipe
 from srkit.models import unwrap
 from srkit.training.checkpoint import Checkpoint, sub_tensors
+from srkit.training.config import TrainConfig
 from srkit.training.context import TrainContext
 from srkit.training.ema import EMA
 from srkit.training.rng import capture_rng
@@ -37,6 +40,31 @@ def gather_state(recipe: Recipe, ctx: TrainContext, ema: EMA | None) -> tuple[
         "rng": capture_rng(tensors),
     }
     return tensors, state
+
+
+def check_nets_fit(checkpoint: Checkpoint, recipe: Recipe, current: dict[str, Any],
+                   source: str) -> None:
+    """The checkpoint's nets have the shapes of this run's nets; otherwise a one-line error naming
+    the options that differ from the run that wrote it (``--channels 8, not 16``).
+
+    ``current`` is this run's config record; the checkpoint's own is ``state["config"]``.
+    """
+    saved = checkpoint.state.get("config") or {}
+    for name, net in recipe.nets.items():
+        expected = {k: tuple(v.shape) for k, v in unwrap(net).state_dict().items()}
+        found = {k: tuple(v.shape) for k, v in sub_tensors(checkpoint.tensors, f"net.{name}").items()}
+        if expected == found:
+            continue
+        run_options = {f.name for f in dataclasses.fields(TrainConfig)} - {"scale"}
+        differing = [f"--{key.replace('_', '-')} {saved[key]} (this run: {current[key]})"
+                     for key in sorted(saved) if key in current and key not in run_options
+                     and saved[key] != current[key]]
+        if differing:
+            why = f"it was trained with {'; '.join(differing)}"
+        else:
+            key = next((k for k in expected if expected[k] != found.get(k)), next(iter(found), "?"))
+            why = f"tensor {key!r} is {found.get(key)} in the checkpoint, {expected.get(key)} here"
+        raise SrkitError(f"{source}: the checkpoint's {name} does not fit this run: {why}")
 
 
 def restore_state(checkpoint: Checkpoint, recipe: Recipe, ctx: TrainContext,

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, get_worker_info
 
-from srkit.training.rng import derive_seed, isolated_rng
+from srkit.training.rng import derive_seed, isolated_rng, seed_cpu_rngs
 
 
 class StreamBatchSampler:
@@ -55,7 +55,8 @@ class StreamBatchSampler:
 
 class SeededItems(Dataset):
     """Wraps a dataset whose items draw from the global RNGs: item ``(index, seed)`` is drawn
-    under ``seed``, leaving the caller's RNG streams untouched."""
+    under ``seed``, leaving the caller's RNG streams untouched (in the main process; a loader
+    worker's streams are its own)."""
 
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset
@@ -65,5 +66,10 @@ class SeededItems(Dataset):
 
     def __getitem__(self, key: tuple[int, int]) -> Any:
         index, seed = key
+        if get_worker_info() is not None:
+            # a loader worker's RNG streams feed nothing else: reseeding is enough, and saving
+            # and restoring them would cost more than the crop
+            seed_cpu_rngs(seed)
+            return self.dataset[index]
         with isolated_rng(seed):
             return self.dataset[index]

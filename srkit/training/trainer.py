@@ -14,6 +14,7 @@ import shlex
 import signal
 import time
 import warnings
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from srkit.atomic_files import remove_stale_temp_files
-from srkit.errors import SrkitError, StoppedBySignal
+from srkit.errors import SrkitError, StoppedBySignal, first_informative_line
 from srkit.interfaces import Recipe
 from srkit.models import unwrap
 from srkit.training import distributed
@@ -49,7 +50,7 @@ from srkit.training.rank_rng import add_rank_rng, capture_rank_rng, restore_rank
 from srkit.training.rng import seed_everything
 from srkit.training.run_lock import RunFolderLock
 from srkit.training.run_log import RunLog, SilentLog
-from srkit.training.run_state import gather_state, restore_state
+from srkit.training.run_state import check_nets_fit, gather_state, restore_state
 from srkit.training.validation import Validator
 from srkit.training.weight_health import weight_problem
 from srkit.weights import save_weights
@@ -114,14 +115,15 @@ class Trainer:
         self.start, self.best_psnr = 0, None
         self.last_validation: dict[str, Any] | None = None
         if checkpoint is not None:
-            restore_state(checkpoint, self.recipe, self.ctx, self.ema)
+            check_nets_fit(checkpoint, self.recipe, self.record, str(self.checkpoints))
+            self._restore(lambda: restore_state(checkpoint, self.recipe, self.ctx, self.ema))
             self.start, self.best_psnr = checkpoint.iteration, checkpoint.state.get("best_psnr")
             self.last_validation = checkpoint.state.get("validation")
         self.batches = TrainBatches(config, self.recipe, device, info, self.start)
         self.guard = FiniteGuard(device)
         self.validator = Validator(config.val, config.scale, device) if info.is_main else None
         if checkpoint is not None:  # last: everything above may draw random numbers
-            restore_rank_rng(checkpoint, info)
+            self._restore(lambda: restore_rank_rng(checkpoint, info))
 
     # ---- setup -------------------------------------------------------------------------
 
@@ -143,6 +145,14 @@ class Trainer:
             raise SrkitError(f"{self.checkpoints}: checkpoint is at iteration {checkpoint.iteration}, "
                              f"past --iters {self.config.iters}")
         return checkpoint
+
+    def _restore(self, restore: Callable[[], None]) -> None:
+        """Run ``restore``; a checkpoint whose state does not load is a one-line error."""
+        try:
+            restore()
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+            raise SrkitError(f"{self.checkpoints}: the checkpoint's state does not fit this run "
+                             f"({first_informative_line(exc)})") from None
 
     def _check_recipe(self) -> None:
         recipe = self.recipe
@@ -173,7 +183,9 @@ class Trainer:
                             "to train (pass a larger --iters with --resume to train further)")
             else:
                 for line in start_summary(self.name, self.recipe, config, self.device,
-                                          info.world_size, self.batches.sizes, self.start, plan):
+                                          info.world_size, self.batches.sizes, self.start, plan,
+                                          paired=self.batches.paired,
+                                          data_notes=self.batches.notes):
                     log.message(line)
             if self.start == 0:
                 last_metrics = self._validate(0, log)
@@ -262,16 +274,19 @@ class Trainer:
                   steps: int, elapsed: float) -> None:
         means = {name: float(total) / steps for name, total in sums.items()}
         rate = steps / elapsed if elapsed > 0 else 0.0
+        # time blocked on the data loaders, as a share of the window's step time
+        data_wait = min(1.0, self.batches.take_wait_seconds() / elapsed) if elapsed > 0 else 0.0
         hr_pixels = self.config.batch_size * self.info.world_size * self.config.patch_size**2
         entry: dict[str, Any] = {"iteration": done, "phase": self.recipe.phase(step),
                                  **{f"loss.{k}": v for k, v in means.items()},
                                  **{f"learning_rate.{name}": opt.param_groups[0]["lr"]
                                     for name, opt in self.recipe.optimizers.items()},
-                                 "it_per_s": rate, "hr_mpix_per_s": rate * hr_pixels / 1e6}
+                                 "it_per_s": rate, "hr_mpix_per_s": rate * hr_pixels / 1e6,
+                                 "data_wait": data_wait}
         log.record(entry)
         for line in self.progress.on_record(entry):
             log.message(line)
-        log.advance(means)
+        log.advance({**means, "data": f"{100 * data_wait:.0f}%"})
 
     # ---- validation and saving ---------------------------------------------------------
 

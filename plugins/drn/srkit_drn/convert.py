@@ -129,6 +129,10 @@ convert_drn_l = _converter("drn-l")
 
 DUAL_INPUT = ConverterInput("dual", "the official dual-model file (stored beside the generator in DST)")
 DRN_S_CONVERTER = Converter(convert=convert_drn_s, detect=_detector("s"), inputs=(DUAL_INPUT,),
-                            export=export_drn, layout_keys=drn_layout_keys)
+                            export=export_drn, layout_keys=drn_layout_keys,
+                            description=("official DRN-S release (guoyongcs/DRN DRNS4x.pt, DRNS8x.pt) "
+                                         "and its dual model"))
 DRN_L_CONVERTER = Converter(convert=convert_drn_l, detect=_detector("l"), inputs=(DUAL_INPUT,),
-                            export=export_drn, layout_keys=drn_layout_keys)
+                            export=export_drn, layout_keys=drn_layout_keys,
+                            description=("official DRN-L release (guoyongcs/DRN DRNL4x.pt, DRNL8x.pt) "
+                                         "and its dual model"))

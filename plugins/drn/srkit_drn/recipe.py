@@ -15,15 +15,22 @@ down. With ``chained`` (the paper's D(P(x)) = x read literally) every output lev
 to the input size through the chain of dual models above it and compared with the LR input.
 Per step ``round(B * (1 - ratio))`` paired and the rest LR-only crops go through the network
 together.
+
+``--dual-update`` says what trains the dual models: ``joint`` (the paper's algorithm: every dual
+loss term, paired and LR-only), ``paired`` (only the paired samples' terms; the LR-only terms
+still train the primal network, through the duals as they are) or ``frozen`` (nothing: the duals
+keep the weights they started with, so the LR-only loss can only move the primal network).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, cast
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+from torch.func import functional_call
 from torch.nn import functional as F
 
 from srkit.data import LRCropDataset
@@ -32,11 +39,14 @@ from srkit.errors import SrkitError
 from srkit.interfaces import Batch, Recipe, StepContext
 from srkit.models import build_generator
 from srkit.training import run_folder
+from srkit.training.batches import patch_size_hint
 from srkit.training.config import Derived, TrainConfig, option
 from srkit.training.schedules import make_scheduler
 from srkit_drn.arch import DualModels, n_levels, preset
 
 UNPAIRED_STREAM = "unpaired_lr"
+#: ``--dual-update`` choices: what trains the dual models
+DUAL_UPDATES = ("joint", "paired", "frozen")
 
 
 #: the official code's training length: 1000 epochs of 1000 iterations (guoyongcs/DRN option.py)
@@ -79,6 +89,10 @@ class DRNConfig(TrainConfig):
     unpaired_targets: str = option(
         "levels", "LR-only dual loss: levels (each dual vs the detached level below) or chained "
         "(duals chained down to the LR input)", choices=("levels", "chained"))
+    dual_update: str = option(
+        "joint", "what trains the dual models: joint (every dual loss term, the paper's "
+        "algorithm), paired (paired samples only) or frozen (nothing: kept as loaded by --init)",
+        choices=DUAL_UPDATES)
     save_dual: bool = option(True, "store the dual models in the exported weights (dual.* keys)")
 
 
@@ -105,10 +119,12 @@ class DRNRecipe(Recipe):
         generator = build_generator(f"drn-{config.variant}", **kwargs)
         duals = DualModels(config.scale, kwargs["n_feats"])
         self.nets = {"generator": generator.to(device), "dual": duals.to(device)}
-        optimizer = torch.optim.Adam(
-            [{"params": generator.parameters()}, {"params": duals.parameters()}],
-            lr=config.learning_rate, betas=(0.9, 0.999), eps=1e-8,
-        )
+        groups = [{"params": generator.parameters()}]
+        if config.dual_update == "frozen":
+            duals.requires_grad_(False)
+        else:
+            groups.append({"params": duals.parameters()})
+        optimizer = torch.optim.Adam(groups, lr=config.learning_rate, betas=(0.9, 0.999), eps=1e-8)
         self.optimizers = {"generator": optimizer}
         self.schedulers = {"generator": make_scheduler(optimizer, config)}
 
@@ -121,8 +137,11 @@ class DRNRecipe(Recipe):
     def extra_datasets(self) -> dict[str, torch.utils.data.Dataset]:
         if not self.config.unpaired:
             return {}
-        lr_patch = self.config.patch_size // self.config.scale
-        return {UNPAIRED_STREAM: LRCropDataset(self.config.unpaired, lr_patch)}
+        scale, lr_patch = self.config.scale, self.config.patch_size // self.config.scale
+        def size_hint(side: int) -> str:
+            return f"LR crops are --patch-size / --scale: {patch_size_hint(side * scale, scale)}"
+
+        return {UNPAIRED_STREAM: LRCropDataset(self.config.unpaired, lr_patch, size_hint=size_hint)}
 
     def lr_factors(self) -> tuple[int, ...]:
         """Downscaling factors of the intermediate targets: 4 and 2 at x8, 2 at x4, none at x2."""
@@ -131,14 +150,28 @@ class DRNRecipe(Recipe):
     def phase(self, iteration: int) -> str:
         return "semi-supervised" if self.config.unpaired else "paired"
 
+    def describe_stream(self, name: str, count: int) -> str:
+        if name != UNPAIRED_STREAM:
+            return super().describe_stream(name, count)
+        return f"{count} LR-only image{'s' * (count != 1)} ({self.config.unpaired_ratio:.0%} of each batch)"
+
     def start_notes(self) -> list[str]:
         if not self.config.unpaired or self.config.init:
             return []
+        return ["--unpaired without --init: joint paired + LR-only training of a new DRN from "
+                f"scratch; {self._fine_tune_hint()}"]
+
+    def _fine_tune_hint(self) -> str:
+        """How to fine-tune a trained model instead: a finished model, never this run's folder."""
         scale = self.config.scale
-        return [f"--unpaired without --init: joint paired + LR-only training of a new DRN from "
-                f"scratch; to fine-tune a trained model on the LR-only images instead, add "
-                f"--init {run_folder('drn', scale) / 'model.safetensors'} (from 'srkit train drn --scale "
-                f"{scale}')"]
+        paired = run_folder("drn", scale)
+        if self.config.out is not None and Path(self.config.out).resolve() == paired.resolve():
+            paired = paired.with_name(f"{paired.name}_paired")
+        model = paired / "model.safetensors"
+        if model.is_file():
+            return f"to fine-tune the trained model {model} on the LR-only images instead, add --init {model}"
+        return (f"to fine-tune a trained model on the LR-only images instead, first train one on "
+                f"paired data ('srkit train drn --scale {scale} --out {paired}'), then add --init {model}")
 
     def export_extras(self) -> dict[str, torch.nn.Module]:
         return {"dual": self.nets["dual"]} if self.config.save_dual else {}
@@ -154,16 +187,32 @@ class DRNRecipe(Recipe):
         n_paired = round(size * (1.0 - self.config.unpaired_ratio))
         return batch.lr[:n_paired], batch.hr[:n_paired], unpaired[: size - n_paired]
 
+    def lr_only_dual(self, ctx: StepContext) -> nn.Module:
+        """The dual models as the LR-only samples' loss sees them: the trained ones, or with
+        ``--dual-update paired`` the same weights detached, so that loss reaches only the
+        primal network."""
+        if self.config.dual_update != "paired":
+            return ctx.net("dual")
+        return DetachedParameters(self.nets["dual"])
+
+    def dual_outputs(self, levels: list[Tensor], n_paired: int, ctx: StepContext) -> list[Tensor]:
+        """``back``: the dual models on every level of ``[paired; LR-only]`` samples."""
+        if self.config.dual_update != "paired" or n_paired == levels[0].shape[0]:
+            return ctx.net("dual")(levels)
+        paired = ctx.net("dual")([level[:n_paired] for level in levels])
+        lr_only = self.lr_only_dual(ctx)([level[n_paired:] for level in levels])
+        return [torch.cat([p, u]) for p, u in zip(paired, lr_only, strict=True)]
+
     def train_step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
         paired_lr, paired_hr, unpaired_lr = self.split_batch(batch)
         n_paired = paired_lr.shape[0]
         lr_levels = {factor: level[:n_paired] for factor, level in batch.lr_levels.items()}
         with ctx.autocast():
             levels = ctx.net("generator")(torch.cat([paired_lr, unpaired_lr]), all_levels=True)
-            back = ctx.net("dual")(levels)
+            back = self.dual_outputs(levels, n_paired, ctx)
             chains = None
             if self.config.unpaired_targets == "chained" and unpaired_lr.shape[0]:
-                chains = self.chained_duals(levels, back, paired_lr.shape[0], ctx.net("dual"))
+                chains = self.chained_duals(levels, back, n_paired, self.lr_only_dual(ctx))
         losses = self.losses(levels, back, paired_lr, paired_hr, unpaired_lr, lr_levels,
                              chains=chains)
         total = losses["total"]
@@ -270,3 +319,17 @@ class DRNRecipe(Recipe):
         are the fields' derived defaults)."""
         config = self.config
         return {"scale": config.scale, "n_feats": config.n_feats, "n_blocks": config.n_blocks}
+
+
+class DetachedParameters(nn.Module):
+    """Calls ``module`` with its parameters detached: outputs keep their gradient path to the
+    inputs, but no gradient reaches the parameters (``--dual-update paired``)."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.inner = [module]  # a list, so the module is not registered (and not trained) twice
+
+    def forward(self, *args: Any) -> Any:
+        module = self.inner[0]
+        detached = {name: p.detach() for name, p in module.named_parameters()}
+        return functional_call(module, detached, args)

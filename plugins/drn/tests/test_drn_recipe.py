@@ -30,6 +30,8 @@ class RecordingContext(PlainStepContext):
         loss.backward(retain_graph=True)
         self.grads = {n: p.grad.clone() for n, p in self.recipe.nets["generator"].named_parameters()
                       if p.grad is not None}
+        self.dual_grads = {n: p.grad.clone() for n, p in self.recipe.nets["dual"].named_parameters()
+                           if p.grad is not None}
         super().backward_and_step(loss, optimizer)
 
 
@@ -287,3 +289,97 @@ def test_chained_mixed_batch_weights_paired_and_lr_only_samples_by_count() -> No
         expected = ((l1(back[0][:2], targets[0]) + l1(back[0][2:], lr_only)) / 2
                     + (l1(back[1][:2], targets[1]) + l1(chain, lr_only)) / 2)
     torch.testing.assert_close(losses["dual"], expected)
+
+
+def test_lr_only_images_are_named_in_the_users_words() -> None:
+    recipe = make_recipe(unpaired="lr_only", unpaired_ratio=0.3)
+    assert recipe.describe_stream("unpaired_lr", 20) == "20 LR-only images (30% of each batch)"
+
+
+def test_fine_tune_hint_never_points_at_the_run_being_written(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    from srkit.training import run_folder
+
+    default_out = str(run_folder("drn", 4))
+    notes = make_recipe(unpaired="lr_only", out=default_out).start_notes()
+    assert f"--init {default_out}/model.safetensors" not in notes[0]
+    assert "first train one on paired data" in notes[0] and "drn_x4_paired" in notes[0]
+    finished = tmp_path / "runs" / "drn_x4" / "model.safetensors"
+    finished.parent.mkdir(parents=True)
+    finished.write_bytes(b"")
+    notes = make_recipe(unpaired="lr_only", out=str(tmp_path / "elsewhere")).start_notes()
+    assert f"add --init {run_folder('drn', 4) / 'model.safetensors'}" in notes[0]
+
+
+def test_lr_only_images_too_small_for_the_crop_name_the_patch_size(tmp_path) -> None:
+    folder = tmp_path / "lr_only"
+    folder.mkdir()
+    for index in range(2):
+        Image.new("RGB", (6 + index, 9)).save(folder / f"{index}.png")
+    with pytest.raises(SrkitError, match=r"every image is smaller than the 8x8 crop .*LR crops are "
+                       r"--patch-size / --scale: pass --patch-size 24 or smaller"):
+        make_recipe(unpaired=str(folder)).extra_datasets()
+
+
+def mixed_step(dual_update: str, reading: str = "levels") -> tuple[DRNRecipe, RecordingContext,
+                                                                   dict[str, torch.Tensor]]:
+    """One step on 2 paired + 2 LR-only samples, from the same weights and batch every call."""
+    recipe = make_recipe(unpaired="lr_only", unpaired_ratio=0.5, unpaired_targets=reading,
+                         dual_update=dual_update)
+    torch.manual_seed(5)
+    batch = make_batch(size=4, unpaired=True)
+    ctx = RecordingContext(recipe)
+    return recipe, ctx, recipe.train_step(batch, ctx)
+
+
+@pytest.mark.parametrize("reading", ["levels", "chained"])
+def test_every_dual_update_gives_the_primal_network_the_same_gradient(reading: str) -> None:
+    _, joint, joint_losses = mixed_step("joint", reading)
+    for mode in ("paired", "frozen"):
+        _, ctx, losses = mixed_step(mode, reading)
+        for name in ("primal", "dual", "total"):
+            torch.testing.assert_close(losses[name], joint_losses[name])
+        assert ctx.grads.keys() == joint.grads.keys()
+        for name, grad in joint.grads.items():
+            torch.testing.assert_close(ctx.grads[name], grad, msg=f"{mode} {name}")
+
+
+def test_frozen_dual_models_are_neither_optimised_nor_changed() -> None:
+    recipe, ctx, _ = mixed_step("frozen")
+    before = {k: v.clone() for k, v in make_recipe().nets["dual"].state_dict().items()}
+    assert ctx.dual_grads == {}
+    assert all(not p.requires_grad for p in recipe.nets["dual"].parameters())
+    optimised = {id(p) for group in recipe.optimizers["generator"].param_groups for p in group["params"]}
+    assert not optimised & {id(p) for p in recipe.nets["dual"].parameters()}
+    for name, value in recipe.nets["dual"].state_dict().items():
+        torch.testing.assert_close(value, before[name], msg=name)
+
+
+@pytest.mark.parametrize("reading", ["levels", "chained"])
+def test_paired_dual_update_trains_the_duals_on_the_paired_terms_only(reading: str) -> None:
+    recipe = make_recipe(unpaired="lr_only", unpaired_ratio=0.5, unpaired_targets=reading,
+                         dual_update="paired")
+    generator, duals = copy.deepcopy(recipe.nets["generator"]), copy.deepcopy(recipe.nets["dual"])
+    _, ctx, _ = mixed_step("paired", reading)
+    torch.manual_seed(5)
+    batch = make_batch(size=4, unpaired=True)
+    # By hand: the paired samples' dual terms, each averaged over all 4 samples (2 of them paired).
+    levels = generator(torch.cat([batch.lr[:2], batch.extra["unpaired_lr"][:2]]), all_levels=True)
+    targets = recipe.paired_targets(batch.lr[:2], batch.hr[:2])
+    back = duals([level[:2] for level in levels])
+    pairs = zip(back, targets[:-1], strict=True)
+    paired_terms = sum(torch.nn.functional.l1_loss(b, t) * 2 / 4 for b, t in pairs)
+    (0.1 * paired_terms).backward()
+    for name, param in duals.named_parameters():
+        torch.testing.assert_close(ctx.dual_grads[name], param.grad, msg=name)
+    # ... whereas joint updates also see the LR-only terms
+    _, joint, _ = mixed_step("joint", reading)
+    assert not torch.allclose(joint.dual_grads["0.dual_module.0.0.weight"],
+                              ctx.dual_grads["0.dual_module.0.0.weight"])
+
+
+def test_unknown_dual_update_is_refused_in_one_line() -> None:
+    config = DRNConfig(scale=4, n_feats=4, n_blocks=1, patch_size=LR_SIZE * 4, dual_update="half")
+    with pytest.raises(SrkitError, match="--dual-update") as info:
+        check_config(config, DRNRecipe)
+    assert "\n" not in str(info.value)

@@ -91,4 +91,6 @@ def export_spandrel(state_dict: dict[str, Tensor], kwargs: dict[str, Any],
 
 
 SPANDREL_CONVERTER = Converter(convert=convert_spandrel, detect=detect_spandrel, export=export_spandrel,
-                               fallback=True, missing=missing_spandrel)
+                               fallback=True, missing=missing_spandrel,
+                               description=("any architecture spandrel recognises (ESRGAN, SwinIR, HAT, "
+                                            "...), asked last"))

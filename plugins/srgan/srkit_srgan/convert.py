@@ -203,7 +203,11 @@ def discriminator_layout_keys() -> list[str]:
 
 
 SRRESNET_CONVERTER = Converter(convert=convert_srresnet, detect=detect_srresnet, export=export_srresnet,
-                               layout_keys=srresnet_layout_keys)
+                               layout_keys=srresnet_layout_keys,
+                               description=("SRResNet generator of Lornatang/SRGAN-PyTorch "
+                                            "(SRResNet_x4-ImageNet.pth.tar, SRGAN_x4-ImageNet.pth.tar)"))
 DISCRIMINATOR_CONVERTER = Converter(convert=convert_srgan_discriminator,
                                     detect=detect_srgan_discriminator,
-                                    layout_keys=discriminator_layout_keys)
+                                    layout_keys=discriminator_layout_keys,
+                                    description=("SRGAN discriminator of Lornatang/SRGAN-PyTorch (the D "
+                                                 "checkpoint of its GAN training)"))

@@ -74,6 +74,10 @@ def _default_pretrain_iters(config: Any) -> int:
     return PAPER_SRRESNET_ITERS
 
 
+#: preset values that follow the user's --iters: a pretraining phase, validation and checkpoint at its end
+_HALF_OF_ITERS = Derived(lambda c: max(1, c.iters // 2), "half of --iters")
+
+
 @dataclass
 class SRGANConfig(TrainConfig):
     """The paper's SRGAN recipe (Ledig et al. 2017): SRResNet-MSE for 10^6 iterations (or
@@ -86,9 +90,10 @@ class SRGANConfig(TrainConfig):
         "batch_size": 16, "patch_size": 96, "learning_rate": 1e-4, "val_every": 5000, "save_every": 5000,
     }
     presets = {
-        "quick": ("a short run of both phases on a CPU (not a trained model)", {
-            "iters": 60, "pretrain_iters": 30, "batch_size": 4, "val_every": 30,
-            "save_every": 30, "log_every": 10}),
+        "quick": ("both phases once (not a trained model): 60 iterations, half of --iters "
+                  "pretraining, batch 4; tens of minutes on a 2-core CPU (docs/training.md)", {
+                      "iters": 60, "pretrain_iters": _HALF_OF_ITERS, "batch_size": 4,
+                      "val_every": _HALF_OF_ITERS, "save_every": _HALF_OF_ITERS, "log_every": 10}),
     }
 
     learning_rate_schedule: str = option(

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from torchvision.models import vgg19
 
 from srkit.errors import SrkitError
 from srkit.pretrained import hub_cache_path as _hub_cache_path
@@ -30,6 +29,8 @@ def vgg19_features(upto: int | None = None) -> nn.Sequential:
     Built on the meta device (the 100M-parameter classifier is never allocated), then given
     uninitialised CPU storage for :func:`load_vgg19_features` to fill.
     """
+    from torchvision.models import vgg19  # torchvision pulls in torch._dynamo: ~1-2 s, only when VGG is built
+
     with torch.device("meta"):
         features = vgg19(weights=None).features
     if upto is not None:
@@ -37,19 +38,23 @@ def vgg19_features(upto: int | None = None) -> nn.Sequential:
     return features.to_empty(device="cpu")
 
 
+#: Channels of each 3x3 conv of VGG19, "M" for a 2x2 max-pool (torchvision's configuration "E").
+_VGG19_PLAN = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+               512, 512, 512, 512, "M")
+
+
 def _layer_names() -> list[str]:
-    """Names of the modules of ``vgg19().features``: conv1_1, relu1_1, ..., relu5_4, pool5."""
-    with torch.device("meta"):
-        features = vgg19(weights=None).features
+    """Names of the modules of ``vgg19().features``: conv1_1, relu1_1, ..., relu5_4, pool5.
+
+    Read from the plan rather than a built network, so naming a layer never imports torchvision.
+    """
     names, block, index = [], 1, 1
-    for module in features:
-        if isinstance(module, nn.MaxPool2d):
+    for step in _VGG19_PLAN:
+        if step == "M":
             names.append(f"pool{block}")
             block, index = block + 1, 1
-        elif isinstance(module, nn.Conv2d):
-            names.append(f"conv{block}_{index}")
         else:
-            names.append(f"relu{block}_{index}")
+            names += [f"conv{block}_{index}", f"relu{block}_{index}"]
             index += 1
     return names
 

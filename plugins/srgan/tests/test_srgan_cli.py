@@ -2,6 +2,7 @@
 
 import json
 
+import click
 import pytest
 
 from srkit.cli import main
@@ -87,3 +88,25 @@ def test_init_from_a_foreign_checkpoint_converts_it_once(tmp_path, monkeypatch):
     main(["train", "srresnet", "--init", str(checkpoint), *flags])  # the scale comes from the file
     assert conversions == [str(checkpoint)]
     assert load_model(tmp_path / "run" / "model.safetensors").scale == 2
+
+
+def _effective(*argv: str):
+    from srkit.cli import build_cli
+    from srkit.cli.train import effective_config
+    from srkit_srgan.recipe import SRGANConfig
+
+    train = build_cli().get_command(click.Context(click.Group()), "train")
+    command = train.get_command(click.Context(train), "srgan")
+    ctx = command.make_context("srgan", list(argv))
+    return effective_config("srgan", SRGANConfig, ctx, None, ctx.params["preset"])
+
+
+def test_quick_preset_phases_follow_the_users_iters(tmp_path):
+    config = _effective("--preset", "quick", "--content-loss", "mse", "--iters", "12",
+                        "--out", str(tmp_path / "run"))
+    assert (config.iters, config.pretrain_iters, config.val_every, config.save_every) == (12, 6, 6, 6)
+    config = _effective("--preset", "quick", "--content-loss", "mse", "--out", str(tmp_path / "run"))
+    assert (config.iters, config.pretrain_iters) == (60, 30)
+    config = _effective("--preset", "quick", "--content-loss", "mse", "--iters", "12",
+                        "--pretrain-iters", "2", "--out", str(tmp_path / "run"))
+    assert config.pretrain_iters == 2
