@@ -60,11 +60,23 @@ def parse_generator(text: str) -> tuple[str, dict[str, Any]]:
     return name.strip(), kwargs
 
 
+def _readable_init(config: Any) -> tuple[str, dict[str, Any]] | None:
+    """The ``--init`` file's generator, or None without one or when it cannot be read: a config
+    is built before any file is opened for real, and the recipe then names the problem."""
+    if not config.init:
+        return None
+    try:
+        return init_file_generator(config.init)
+    except SrkitError:
+        return None
+
+
 def generator_option_default(own_arch: str) -> Derived:
     """The default of a recipe's ``generator`` option: the ``--init`` file's architecture, else
     ``own_arch``."""
     def compute(config: Any) -> str:
-        return init_file_generator(config.init)[0] if config.init else own_arch
+        found = _readable_init(config)
+        return found[0] if found else own_arch
 
     return Derived(compute, f"the --init file's architecture, else {own_arch}")
 
@@ -73,7 +85,8 @@ def generator_kwargs_option_default() -> Derived:
     """The default of a recipe's ``generator_kwargs`` option: the ``--init`` file's arguments as
     JSON, else empty (the recipe's options and ``--generator NAME:key=value`` decide)."""
     def compute(config: Any) -> str:
-        return json.dumps(init_file_generator(config.init)[1], sort_keys=True) if config.init else ""
+        found = _readable_init(config)
+        return json.dumps(found[1], sort_keys=True) if found else ""
 
     return Derived(compute, "the --init file's, else none")
 
