@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 import srkit.training.trainer as trainer_module
-from srkit.baseline import BicubicUpsampler
+from srkit.nn.baseline import BicubicUpsampler
 from srkit.training.validation import Validator
 
 
@@ -85,7 +85,7 @@ def format_row(row: dict[str, Any], sets: list[str]) -> str:
 def save_last(recorder: Recorder, out: Path) -> None:
     """The generator of the last evaluation as ``OUT/model.safetensors`` (a stopped run's)."""
     from srkit.training.config_io import read_config_file
-    from srkit.weights import save_weights
+    from srkit.weights.files import save_weights
 
     if recorder.last_generator is not None:
         save_weights(recorder.last_generator, out / "model.safetensors",

@@ -208,7 +208,7 @@ def score(model: torch.nn.Module, test_hr: Path, test_lr: Path) -> dict[str, flo
 
 def score_weights(weights: Path, test_hr: Path, test_lr: Path) -> dict[str, float]:
     """``score`` of a weights file, cached next to it per test set."""
-    from srkit.weights import load_model
+    from srkit.weights.files import load_model
 
     cache = weights.parent / f"score_{test_lr.name}.json"
     if cache.exists():
@@ -260,7 +260,7 @@ def main() -> None:
                    for spec in args.degradations}
     stages.done("target sets (srkit degrade)")
 
-    from srkit.baseline import BicubicUpsampler
+    from srkit.nn.baseline import BicubicUpsampler
 
     paired = train(args, out / "paired", ["--data", args.paired], args.paired_iters,
                    args.seed_list[0], args.learning_rate)

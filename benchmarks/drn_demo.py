@@ -31,7 +31,7 @@ SCALE = 8
 
 
 def bicubic_scores(val: str) -> dict[str, float]:
-    from srkit.baseline import BicubicUpsampler
+    from srkit.nn.baseline import BicubicUpsampler
     from srkit.training.validation import Validator
 
     return Validator(val, SCALE, torch.device("cpu")).run(BicubicUpsampler(SCALE))

@@ -38,7 +38,7 @@ from torch import Tensor, nn
 from srkit.errors import SrkitError
 from srkit.inference import autocast_context
 from srkit.metrics import psnr, ssim
-from srkit.models import build_generator
+from srkit.nn.models import build_generator
 
 MODELS = (("srresnet", 4), ("drn-s", 4), ("drn-s", 8))
 VARIANTS = ("eager", "bf16", "channels_last", "compile", "fast")

@@ -124,9 +124,9 @@ def float32_error_on_bundled_sets(y_channel: str) -> tuple[float, str]:
     from pathlib import Path
 
     import srkit
-    from srkit.baseline import BicubicUpsampler
     from srkit.evaluation.protocol import make_lr, modcrop
     from srkit.imageio import list_images, load_image
+    from srkit.nn.baseline import BicubicUpsampler
 
     worst, where = 0.0, ""
     for dataset in ("Set5", "Set14"):

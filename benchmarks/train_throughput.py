@@ -96,8 +96,7 @@ class VariantRun:
         self.device, self.phase_start = device, phase_start
         if config.channels_last:
             batches = [Batch(b.lr.contiguous(memory_format=torch.channels_last),
-                             b.hr.contiguous(memory_format=torch.channels_last), b.extra,
-                             b.lr_levels)
+                             b.hr.contiguous(memory_format=torch.channels_last), b.extra)
                        for b in batches]
         self.batches, self.step, self.seconds = batches, 0, []
 

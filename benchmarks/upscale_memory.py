@@ -21,7 +21,7 @@ CHILD = """
 import json, resource, sys, tempfile, torch
 from srkit.imageio import save_image, save_pil_image
 from srkit.inference import run_model, upscale_streamed
-from srkit.models import build_generator
+from srkit.nn.models import build_generator
 mode, width, height, scale = sys.argv[1], *map(int, sys.argv[2:5])
 model = build_generator("bicubic", scale=scale).eval()
 lr = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0))

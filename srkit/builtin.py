@@ -18,14 +18,14 @@ def register_degradations(register: Register) -> None:
 
 @hookimpl
 def register_generators(register: Register) -> None:
-    from srkit.baseline import BicubicUpsampler
+    from srkit.nn.baseline import BicubicUpsampler
 
     register("bicubic", BicubicUpsampler)
 
 
 @hookimpl
 def register_losses(register: Register) -> None:
-    from srkit.losses import l1_loss, mse_loss
+    from srkit.nn.losses import l1_loss, mse_loss
 
     register("l1", l1_loss)
     register("mse", mse_loss)

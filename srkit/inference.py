@@ -201,7 +201,7 @@ def _as_model(model: nn.Module | str | os.PathLike[str], device: str | torch.dev
               ) -> nn.Module:
     if isinstance(model, nn.Module):
         return model.to(device) if device is not None else model
-    from srkit.weights import load_model
+    from srkit.weights.files import load_model
 
     return load_model(model, device or ("cuda" if torch.cuda.is_available() else "cpu"))
 

@@ -119,7 +119,7 @@ def _problem_with(kind: str, obj: Any) -> str | None:
 
         return None if isinstance(obj, click.Command) else f"is {obj!r}, not a click command"
     if kind == "converter":
-        from srkit.convert import converter_problem
+        from srkit.interfaces import converter_problem
 
         return converter_problem(obj)
     what = "a factory (class or function)"
@@ -141,8 +141,8 @@ def _short_repr(obj: Any) -> str:
 
 
 def _recipe_problem(obj: Any) -> str | None:
+    from srkit.config import TrainConfig
     from srkit.interfaces import Recipe
-    from srkit.training.config import TrainConfig
 
     if not (isinstance(obj, type) and issubclass(obj, Recipe)):
         return f"is {obj!r}, not a subclass of srkit.interfaces.Recipe"
@@ -152,5 +152,5 @@ def _recipe_problem(obj: Any) -> str | None:
     config_class = getattr(obj, "config_class", None)
     if not (isinstance(config_class, type) and issubclass(config_class, TrainConfig)):
         return (f"({obj.__qualname__}) needs config_class, a dataclass subclassing "
-                "srkit.training.config.TrainConfig")
+                "srkit.config.TrainConfig")
     return None

@@ -11,6 +11,9 @@ fixtures without any set-up:
 
 The functions behind them (:func:`plugin_environment`, :func:`run_cli`) and the step context
 :class:`PlainStepContext` work without pytest; importing ``srkit`` never imports this module.
+With :mod:`srkit.api`, this is all a plugin's tests import srkit through: the few helpers below
+that reach inside srkit (:func:`srkit_main`, :func:`isolated_registry`, :func:`check_recipe_config`,
+:func:`load_init_weights`) keep those tests working when srkit's internals move.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
 
+    from srkit.config import TrainConfig
     from srkit.interfaces import Recipe
     from srkit.registry import Registry
 
@@ -58,6 +63,58 @@ def run_cli(*argv: object) -> CliResult:
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return CliResult(code, out.getvalue(), err.getvalue())
+
+
+def srkit_main(argv: Sequence[str]) -> None:
+    """Run ``srkit ARGV`` in this process exactly as the console script does: a one-line user
+    error is printed and raises ``SystemExit(2)``."""
+    from srkit.cli import main
+
+    main(list(argv))
+
+
+def effective_config(recipe: str, *argv: str) -> TrainConfig:
+    """The config ``srkit train RECIPE ARGV`` would run with (flags > config file > preset >
+    defaults), without training."""
+    import click
+
+    from srkit.cli import build_cli
+    from srkit.cli.train import effective_config as build
+    from srkit.plugins import lookup
+
+    train = build_cli().get_command(click.Context(click.Group()), "train")
+    assert isinstance(train, click.Group)
+    command = train.get_command(click.Context(train), recipe)
+    assert command is not None, f"no recipe {recipe!r}"
+    ctx = command.make_context(recipe, list(argv))
+    return build(recipe, lookup("recipe", recipe).config_class, ctx, ctx.params.get("config"),
+                 ctx.params.get("preset"))
+
+
+def isolated_registry(*modules: ModuleType) -> Registry:
+    """A fresh registry holding only the plugin ``modules`` (not even ``core``), each named after
+    its module's last dotted part; failures are in ``registry.failed``, not raised."""
+    from srkit.plugins import build_registry
+    from srkit.registry import Origin
+
+    registry, _ = build_registry([(m, Origin(m.__name__.rsplit(".", 1)[-1])) for m in modules])
+    return registry
+
+
+def check_recipe_config(config: TrainConfig, recipe_class: type[Recipe]) -> None:
+    """The checks ``srkit train`` makes of ``config`` before a run starts (option bounds, then
+    ``recipe_class.validate``); raises the one-line ``SrkitError`` the user would see."""
+    from srkit.training.config_io import check_config
+
+    check_config(config, recipe_class)
+
+
+def load_init_weights(path: str | os.PathLike[str], recipe: Recipe, arch: str) -> list[str]:
+    """Load ``--init`` weights into ``recipe``'s nets as ``srkit train`` does; returns the names
+    of the nets that received weights."""
+    from srkit.training.state import load_init_weights as load
+
+    return load(Path(path), recipe, arch)
 
 
 @contextlib.contextmanager

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from srkit.convert import Converted, ConverterInput
 from srkit.hookspecs import Register, hookimpl
+from srkit.interfaces import Converted, ConverterInput
 
 
 class TinyUpsampler(nn.Module):

@@ -14,11 +14,11 @@ from torch import Tensor
 
 from srkit.hookspecs import Register, hookimpl
 from srkit.interfaces import Batch, Recipe, StepContext
-from srkit.models import unwrap
+from srkit.nn.models import unwrap
 from srkit_drn.recipe import DRNRecipe
 from srkit_srgan.recipe import SRGANRecipe
 
-SRKIT_PLUGIN_API = 1
+SRKIT_PLUGIN_API = 2
 
 
 def _dump_nets(recipe: Recipe) -> None:

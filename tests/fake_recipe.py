@@ -13,12 +13,12 @@ import torch
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
+from srkit.config import option
 from srkit.hookspecs import Register, hookimpl
 from srkit.interfaces import Batch, StepContext
-from srkit.training.config import option
 from srkit.training.pixel_recipe import PixelConfig, PixelRecipe
 
-SRKIT_PLUGIN_API = 1
+SRKIT_PLUGIN_API = 2
 
 
 class TinyGenerator(nn.Module):

@@ -24,8 +24,8 @@ from safetensors.torch import save_file
 
 from srkit import atomic_files
 from srkit.cli import main
-from srkit.models import build_generator
-from srkit.weights import save_weights
+from srkit.nn.models import build_generator
+from srkit.weights.files import save_weights
 from tests.fake_recipe import make_image_folder, tiny_args, use_tiny_plugin
 
 # ---- building bad files ------------------------------------------------------------------------
@@ -390,7 +390,7 @@ def onnxruntime_disagrees(monkeypatch: pytest.MonkeyPatch) -> None:
     def disagree(model: object, path: Path, onnxruntime: object, name: Path | None = None) -> None:
         raise SrkitError(f"{name}: ONNX output differs from PyTorch by 0.5 on a 32x24 input")
 
-    monkeypatch.setattr("srkit.export.check_onnx", disagree)
+    monkeypatch.setattr("srkit.weights.export.check_onnx", disagree)
 
 
 def upscale_over_previous(d: Path) -> list[str]:
@@ -724,7 +724,7 @@ def test_bad_input_is_one_line_error_with_nothing_written(
 
 def test_disk_full_at_a_checkpoint_keeps_the_previous_one_and_says_so(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from srkit.training.checkpoint import read_checkpoint
+    from srkit.training.state import read_checkpoint
 
     val = make_image_folder(tmp_path / "val")
     out = tmp_path / "run"

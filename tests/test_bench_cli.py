@@ -14,8 +14,8 @@ from PIL import Image
 
 from srkit.evaluation.protocol import evaluate, make_lr
 from srkit.imageio import load_image
-from srkit.models import build_generator
-from srkit.weights import save_weights
+from srkit.nn.models import build_generator
+from srkit.weights.files import save_weights
 from tests.cli_helpers import run_cli
 
 SET5 = Path(__file__).resolve().parents[1] / "srkit" / "data" / "bundled" / "Set5"
@@ -335,9 +335,10 @@ def test_table_names_weights_files_marks_best_values_and_explains_lpips(
 
 def test_markdown_bolds_the_best_value(capsys, tmp_path: Path, tiny_dataset: Path) -> None:
     from srkit.evaluation.formats import format_markdown
+    from srkit.evaluation.row import BenchRow
 
-    rows = [{"model": "a", "dataset": "d", "scale": 2, "psnr": 30.0, "ssim": 0.9},
-            {"model": "b", "dataset": "d", "scale": 2, "psnr": 31.0, "ssim": 0.8}]
+    rows = [BenchRow(model="a", dataset="d", scale=2, psnr=30.0, ssim=0.9),
+            BenchRow(model="b", dataset="d", scale=2, psnr=31.0, ssim=0.8)]
     table = format_markdown(rows)
     assert "| **31.00** |" in table and "| **0.9000** |" in table and "| 30.00 |" in table
 

@@ -17,8 +17,8 @@ from srkit import plugins
 from srkit.atomic_files import atomic_save_safetensors
 from srkit.errors import SrkitError
 from srkit.evaluation.bench import BenchOptions, run_bench
-from srkit.models import build_generator
-from srkit.weights import save_weights
+from srkit.nn.models import build_generator
+from srkit.weights.files import save_weights
 from tests.core_fixture_plugin import TinyUpsampler
 from tests.fake_recipe import make_image_folder
 
@@ -106,7 +106,7 @@ def test_models_are_built_one_at_a_time_and_each_once(tmp_path: Path, weights: d
         scored.append(name)
 
     result = run_bench(options(tmp_path, weights), on_image)
-    assert [row["model"] for row in result.rows] == list(CHANNELS)
+    assert [row.model for row in result.rows] == list(CHANNELS)
     assert scored == [name for name in CHANNELS for _ in range(2)]
     assert builds.most_alive == 1
     assert builds.channels == Counter(CHANNELS.values())  # one real build per model

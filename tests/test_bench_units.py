@@ -13,6 +13,7 @@ import torch
 from srkit.errors import SrkitError
 from srkit.evaluation.formats import format_json, format_markdown, format_table
 from srkit.evaluation.report import texture_crop_box
+from srkit.evaluation.row import BenchRow
 from srkit.evaluation.runs import parse_weights_option, run_weights
 from srkit.evaluation.speed import SpeedMeter
 
@@ -54,13 +55,13 @@ def test_speed_meter_reports_mean_latency_and_output_megapixels() -> None:
 
 
 ROWS = [
-    {"model": "bicubic", "dataset": "set5", "scale": 4, "psnr": 28.4312, "ssim": 0.81127,
-     "lpips": None, "params": 0, "latency_ms": 12.34, "mpix_per_s": 5.6, "peak_mem_mb": 700.0,
-     "device": "cpu", "precision": "fp32", "peak_mem_kind": "process_peak_rss"},
-    {"model": "perfect", "dataset": "set5", "scale": 4, "psnr": math.inf, "ssim": 1.0,
-     "lpips": 0.0, "params": 1_550_000, "latency_ms": 1.0, "mpix_per_s": 9.0,
-     "peak_mem_mb": 800.0, "device": "cpu", "precision": "fp32",
-     "peak_mem_kind": "process_peak_rss"},
+    BenchRow(model="bicubic", dataset="set5", scale=4, psnr=28.4312, ssim=0.81127,
+             lpips=None, params=0, latency_ms=12.34, mpix_per_s=5.6, peak_mem_mb=700.0,
+             device="cpu", precision="fp32", peak_mem_kind="process_peak_rss"),
+    BenchRow(model="perfect", dataset="set5", scale=4, psnr=math.inf, ssim=1.0,
+             lpips=0.0, params=1_550_000, latency_ms=1.0, mpix_per_s=9.0,
+             peak_mem_mb=800.0, device="cpu", precision="fp32",
+             peak_mem_kind="process_peak_rss"),
 ]
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from srkit.cli import main
-from srkit.training.config import Derived, TrainConfig, by_scale, option
+from srkit.config import Derived, TrainConfig, by_scale, option
 from srkit.training.config_io import field_specs, read_config_file
 from tests.cli_helpers import expect_one_line_error
 from tests.fake_recipe import make_image_folder, tiny_args, use_tiny_plugin

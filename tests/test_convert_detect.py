@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from srkit.cli import main
-from srkit.convert import Converter, as_converter, choose_converter, closest_layouts, detect_layout
 from srkit.errors import SrkitError
-from srkit.models import build_generator
-from srkit.weights import load_model, read_extras
+from srkit.interfaces import Converter, as_converter
+from srkit.nn.models import build_generator
+from srkit.weights.convert import choose_converter, closest_layouts, detect_layout
+from srkit.weights.files import load_model, read_extras
 from tests.cli_helpers import core_fixture_plugin, expect_one_line_error, run_cli  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("core_fixture_plugin")
@@ -41,8 +42,8 @@ def test_layout_and_scale_are_read_from_the_tensors(scale):
 
 @pytest.mark.parametrize("scale", [2, 3])
 def test_a_foreign_file_scale_is_read_without_converting_it(scale, tmp_path, monkeypatch):
-    from srkit import convert
-    from srkit.model_files import model_file_scale
+    from srkit.weights import convert
+    from srkit.weights.model_files import model_file_scale
 
     _, foreign = _foreign_tiny(scale)
     torch.save(foreign, tmp_path / "tiny.pth")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from srkit.training.config import TrainConfig
+from srkit.config import TrainConfig
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from srkit.models import build_generator
-from srkit.weights import save_weights
+from srkit.nn.models import build_generator
+from srkit.weights.files import save_weights
 from tests.cli_helpers import core_fixture_plugin, expect_one_line_error, run_cli  # noqa: F401
 
 onnxruntime = pytest.importorskip("onnxruntime")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from srkit.weights import load_model
+from srkit.weights.files import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("CUDA-only tests", "Training throughput", "Inference throughput", "Metrics",

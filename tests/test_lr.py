@@ -10,14 +10,14 @@ import torch
 from PIL import Image
 
 from srkit.cli import main
-from srkit.degradations import BicubicDegradation, BlurBicubicDegradation, make_lr, make_lr_levels
+from srkit.config import TrainConfig
+from srkit.degradations import BlurBicubicDegradation, make_lr
 from srkit.degradations.bicubic import bicubic_downscale
 from srkit.errors import SrkitError
 from srkit.evaluation.bench import BenchOptions, run_bench
 from srkit.imageio import load_image, save_image
-from srkit.interfaces import Batch, Recipe, StepContext
+from srkit.interfaces import Batch, Degradation, Recipe, StepContext
 from srkit.training.batches import TrainBatches
-from srkit.training.config import TrainConfig
 from srkit.training.distributed import ProcessInfo
 from srkit.training.validation import Validator
 
@@ -30,8 +30,9 @@ def is_8_bit(x: torch.Tensor) -> bool:
     return torch.equal(x * 255, (x * 255).round())
 
 
-class LevelsRecipe(Recipe):
-    """The part of a recipe that batches read: no extra streams, the LR factors asked for."""
+class TargetsRecipe(Recipe):
+    """The part of a recipe that batches read: with ``factors``, it prepares the LR at each of them
+    from the batch's HR (in ``batch.extra["x<factor>"]``), by the degradation and generator given."""
 
     config_class = TrainConfig
 
@@ -39,18 +40,22 @@ class LevelsRecipe(Recipe):
         super().__init__(config, torch.device("cpu"))
         self.factors = factors
 
-    def lr_factors(self) -> tuple[int, ...]:
-        return self.factors
+    def prepare_batch(self, batch: Batch, degradation: Degradation, generator: torch.Generator) -> None:
+        for factor in self.factors:
+            batch.extra[f"x{factor}"] = make_lr(batch.hr, factor, degradation, generator=generator)
 
     def train_step(self, batch: Batch, ctx: StepContext) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
 
-def first_batch(hr_folder: Path, scale: int, factors: tuple[int, ...] = (), **options) -> Batch:
+def first_batch(hr_folder: Path, scale: int, factors: tuple[int, ...] = (),
+                degradation: Degradation | None = None, **options) -> Batch:
     config = TrainConfig(data=str(hr_folder), scale=scale, patch_size=48, batch_size=1,
                          workers=0, **options)
-    batches = TrainBatches(config, LevelsRecipe(config, factors), torch.device("cpu"),
+    batches = TrainBatches(config, TargetsRecipe(config, factors), torch.device("cpu"),
                            ProcessInfo(), start_step=0)
+    if degradation is not None:
+        batches.degradation = degradation
     return batches.next_batch(0)
 
 
@@ -84,30 +89,6 @@ def test_a_degradation_returning_the_wrong_shape_is_a_one_line_error() -> None:
         make_lr(images(), 4, cropping)
 
 
-def test_default_levels_are_bicubic_below_the_deepest_which_is_the_degradation() -> None:
-    hr = images()
-    blur = BlurBicubicDegradation(sigma=1.0)
-
-    def plain(hr: torch.Tensor, scale: int, *, generator=None) -> torch.Tensor:
-        return blur(hr, scale)  # a callable without a levels method
-
-    x2, x4 = make_lr_levels(hr, [2, 4], plain)
-    torch.testing.assert_close(x2, make_lr(hr, 2))
-    torch.testing.assert_close(x4, make_lr(hr, 4, blur))
-
-
-def test_blur_levels_share_one_sigma_draw_and_the_deepest_equals_make_lr() -> None:
-    hr = images(n=3)
-    blur = BlurBicubicDegradation(sigma_range=(0.5, 3.0))
-    x4, x2 = make_lr_levels(hr, [4, 2], blur, generator=torch.Generator().manual_seed(5))
-    torch.testing.assert_close(x4, make_lr(hr, 4, blur, generator=torch.Generator().manual_seed(5)),
-                               rtol=0, atol=0)
-    sigma = blur.sample_sigmas(3, torch.Generator().manual_seed(5))
-    for i in range(3):
-        one = BlurBicubicDegradation(sigma=float(sigma[i]), kernel_size=blur.kernel_size)
-        torch.testing.assert_close(x2[i : i + 1], make_lr(hr[i : i + 1], 2, one))
-
-
 def test_training_degrade_bench_and_validation_make_the_same_lr(hr_folder: Path,
                                                                tmp_path: Path) -> None:
     batch = first_batch(hr_folder, 4)
@@ -134,29 +115,18 @@ def test_training_lr_stays_float_with_quantisation_off(hr_folder: Path) -> None:
     torch.testing.assert_close(batch.lr, make_lr(batch.hr, 4, quantize=False))
 
 
-def test_batches_carry_the_levels_a_recipe_asks_for(hr_folder: Path) -> None:
-    batch = first_batch(hr_folder, 8, factors=(4, 2), degradation="blur-bicubic")
-    assert sorted(batch.lr_levels) == [2, 4]
-    x8, x4, x2 = make_lr_levels(batch.hr, [8, 4, 2], BlurBicubicDegradation())
-    assert torch.equal(batch.lr, x8)
-    assert torch.equal(batch.lr_levels[4], x4) and torch.equal(batch.lr_levels[2], x2)
-    # blurred levels, not plain bicubic ones
-    assert not torch.equal(batch.lr_levels[2], make_lr(batch.hr, 2))
+def test_a_recipe_prepares_its_targets_from_the_draw_that_made_the_lr(hr_folder: Path) -> None:
+    random_blur = BlurBicubicDegradation(sigma_range=(0.5, 3.0))
+    batch = first_batch(hr_folder, 8, factors=(8, 2), degradation=random_blur)
+    assert torch.equal(batch.extra["x8"], batch.lr)  # the same sigma: the generator repeats the draw
+    assert batch.extra["x2"].shape == (1, 3, 24, 24)
 
 
-def test_paired_batches_take_the_lr_from_the_folder_and_levels_from_the_hr(hr_folder: Path,
-                                                                          tmp_path: Path) -> None:
+def test_paired_batches_take_the_lr_from_the_folder_and_targets_from_the_hr(hr_folder: Path,
+                                                                           tmp_path: Path) -> None:
     lr = torch.rand(3, 6, 6, generator=torch.Generator().manual_seed(1))
     save_image(lr, tmp_path / "lr" / "a.png")
-    batch = first_batch(hr_folder, 8, factors=(4, 2), data_lr=str(tmp_path / "lr"))
-    assert sorted(batch.lr_levels) == [2, 4]
+    batch = first_batch(hr_folder, 8, factors=(2,), data_lr=str(tmp_path / "lr"))
     assert batch.lr.shape == (1, 3, 6, 6)
-    torch.testing.assert_close(batch.lr_levels[2], make_lr(batch.hr, 2))
-    assert first_batch(hr_folder, 8, data_lr=str(tmp_path / "lr")).lr_levels == {}
-
-
-def test_bicubic_levels_are_bicubic_at_every_factor() -> None:
-    hr = images()
-    levels = make_lr_levels(hr, [2, 4], BicubicDegradation())
-    torch.testing.assert_close(levels[0], make_lr(hr, 2))
-    torch.testing.assert_close(levels[1], make_lr(hr, 4))
+    torch.testing.assert_close(batch.extra["x2"], make_lr(batch.hr, 2))
+    assert first_batch(hr_folder, 8, data_lr=str(tmp_path / "lr")).extra == {}

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,18 @@ from srkit.imageio import load_image
 from srkit.metrics import quantize
 from srkit.plugins import get_registry
 from srkit.registry import Origin
-from srkit.weights import load_model
+from srkit.weights.files import load_model
 from tests.plugin_fixtures import make_distribution
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "examples" / "srkit-espcn"
-ESPCN = Origin("espcn", "srkit-espcn-tmp", "0.0")
+
+
+def installed_template() -> Origin | None:
+    """The template's origin when it is installed for real (CI installs it as a third party would)."""
+    for ep in entry_points(group="srkit"):
+        if ep.name == "espcn" and ep.dist is not None:
+            return Origin("espcn", ep.dist.name, ep.dist.version)
+    return None
 
 
 def run_cli(*args: object) -> str:
@@ -34,13 +42,17 @@ def run_cli(*args: object) -> str:
 
 @pytest.fixture
 def espcn_installed(tmp_path, monkeypatch):
-    """The template as if pip-installed: a dist-info declaring its entry point, the source on sys.path."""
-    site = tmp_path / "site"
-    make_distribution(site, "srkit-espcn-tmp", "0.0", {"espcn": "srkit_espcn"})
-    for path in (site, TEMPLATE):
-        monkeypatch.syspath_prepend(str(path))
+    """The template's origin, installed: for real, or else as if pip-installed (a dist-info declaring
+    its entry point, the source on sys.path)."""
+    origin = installed_template()
+    if origin is None:
+        site = tmp_path / "site"
+        make_distribution(site, "srkit-espcn-tmp", "0.0", {"espcn": "srkit_espcn"})
+        for path in (site, TEMPLATE):
+            monkeypatch.syspath_prepend(str(path))
+        origin = Origin("espcn", "srkit-espcn-tmp", "0.0")
     with srkit_testing.plugin_environment(entry_points=["espcn"]):  # core + the template only
-        yield
+        yield origin
 
 
 @pytest.fixture
@@ -51,10 +63,11 @@ def photos(tmp_path):
 
 def test_plugins_verbose_lists_every_item_with_the_distribution(espcn_installed):
     out = run_cli("plugins", "-v")
-    provided = re.findall(r"^  (\S+) +espcn \(srkit-espcn-tmp 0\.0\)$", out, re.MULTILINE)
+    shown = re.escape(f"espcn ({espcn_installed.distribution} {espcn_installed.version})")
+    provided = re.findall(rf"^  (\S+) +{shown}$", out, re.MULTILINE)
     assert provided == ["espcn", "espcn", "espcn", "espcn-info"]  # generator, recipe, converter
     assert "srkit_espcn.arch.ESPCN: " in out and "srkit_espcn.espcn_info: " in out
-    assert re.search(r"^  espcn \(srkit-espcn-tmp 0\.0\)$", out, re.MULTILINE)  # under plugins:
+    assert re.search(rf"^  {shown}$", out, re.MULTILINE)  # under plugins:
     assert get_registry().failed == []
 
 
@@ -64,7 +77,7 @@ def test_espcn_info_command_comes_from_the_plugin(espcn_installed):
     out = run_cli("espcn-info", "--scale", "2")
     expected = sum(p.numel() for p in Net(scale=2).parameters())
     assert f"parameters: {expected:,}" in out
-    assert get_registry().entry("command", "espcn-info").origin == ESPCN
+    assert get_registry().entry("command", "espcn-info").origin == espcn_installed
 
 
 def test_train_then_bench_espcn_through_the_cli(espcn_installed, photos, tmp_path):

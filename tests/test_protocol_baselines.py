@@ -16,9 +16,9 @@ import torch
 
 import srkit
 import srkit.builtin
-from srkit.baseline import BicubicUpsampler
 from srkit.errors import SrkitError
 from srkit.evaluation.protocol import bicubic_baseline, evaluate, is_grey_file, main, make_lr, modcrop
+from srkit.nn.baseline import BicubicUpsampler
 from srkit.plugins import build_registry
 from srkit.registry import Origin
 

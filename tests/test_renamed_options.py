@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 import pytest
 
 from srkit.cli import main
+from srkit.config import option, renamed_options
 from srkit.plugins import get_registry
-from srkit.training.config import option, renamed_options
 from srkit.training.config_io import read_config_file
 from srkit.training.pixel_recipe import PixelConfig
 from tests.cli_helpers import expect_one_line_error

@@ -256,8 +256,8 @@ def test_two_process_run_reads_one_store(tmp_path: Path) -> None:
 
 
 def test_data_wait_is_in_the_plain_line_and_warned_about_once_naming_srkit_pack() -> None:
-    from srkit.training.config import TrainConfig
-    from srkit.training.progress import RunProgress
+    from srkit.config import TrainConfig
+    from srkit.training.report import RunProgress
 
     config = TrainConfig(iters=100, data="some/folder", log_every=10)
     progress = RunProgress(config, torch.device("cpu"), 0, [(1, "train")], plain_lines=True)

@@ -81,7 +81,7 @@ def test_dead_rank_stops_the_others_and_resume_restores_every_ranks_rng(tmp_path
 
 @pytest.mark.parametrize("world_size", [1, 2, 5])
 def test_ranks_together_draw_each_sample_once_per_epoch(world_size: int) -> None:
-    from srkit.training.sampling import StreamBatchSampler
+    from srkit.training.batches import StreamBatchSampler
 
     batch = 10 // world_size
     samplers = [StreamBatchSampler(10, batch, seed=3, rank=r, world_size=world_size)
@@ -92,7 +92,7 @@ def test_ranks_together_draw_each_sample_once_per_epoch(world_size: int) -> None
 
 
 def test_sampler_resumed_at_a_step_yields_the_same_batches() -> None:
-    from srkit.training.sampling import StreamBatchSampler
+    from srkit.training.batches import StreamBatchSampler
 
     straight = iter(StreamBatchSampler(7, 3, seed=1))
     batches = [next(straight) for _ in range(6)]

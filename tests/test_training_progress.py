@@ -13,10 +13,10 @@ import torch
 from PIL import Image
 
 from srkit.cli import main
-from srkit.training.config import TrainConfig
-from srkit.training.progress import RunProgress, format_duration, phase_plan
-from srkit.training.sample_strip import BAND, labelled_strip
-from srkit.weights import weights_info
+from srkit.config import TrainConfig
+from srkit.training.report import RunProgress, format_duration, phase_plan
+from srkit.training.validation import BAND, labelled_strip
+from srkit.weights.files import weights_info
 from tests.cli_helpers import run_cli
 from tests.fake_recipe import make_image_folder, tiny_args, use_tiny_plugin
 

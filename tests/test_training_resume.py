@@ -81,7 +81,7 @@ def test_torn_temp_files_do_not_break_resume(tmp_path: Path) -> None:
 
 def test_crash_between_tensor_file_and_json_keeps_previous_checkpoint(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from srkit.training import checkpoint
+    from srkit.training import state as checkpoint
 
     folder = tmp_path / "checkpoints"
     checkpoint.write_checkpoint(folder, 3, {"w": torch.ones(2)}, {"config": {}})
@@ -98,7 +98,7 @@ def test_crash_between_tensor_file_and_json_keeps_previous_checkpoint(
 
 
 def test_only_the_latest_two_tensor_files_are_kept(tmp_path: Path) -> None:
-    from srkit.training import checkpoint
+    from srkit.training import state as checkpoint
 
     folder = tmp_path / "checkpoints"
     for iteration in (3, 6, 9):

@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from srkit.cli import main
-from srkit.weights import load_model, weights_info
+from srkit.weights.files import load_model, weights_info
 from tests.fake_recipe import make_image_folder, tiny_args, use_tiny_plugin
 
 

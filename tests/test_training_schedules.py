@@ -11,7 +11,7 @@ import torch
 from srkit.errors import SrkitError
 from srkit.training.pixel_recipe import PixelConfig
 from srkit.training.schedules import make_scheduler
-from srkit.training.state_codec import decode, encode
+from srkit.training.state import decode, encode
 
 
 def _lr_at(config: PixelConfig, iterations: list[int], **kwargs) -> list[float]:  # noqa: ANN003

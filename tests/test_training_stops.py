@@ -15,9 +15,8 @@ import torch
 from safetensors.torch import load_file
 
 from srkit.cli import main
-from srkit.training import checkpoint
-from srkit.training.run_lock import RunFolderLock
-from srkit.training.weight_health import MAX_ABS_WEIGHT, weight_problem
+from srkit.training import state as checkpoint
+from srkit.training.guards import MAX_ABS_WEIGHT, RunFolderLock, weight_problem
 from tests import fake_recipe
 from tests.cli_helpers import expect_one_line_error, run_cli
 from tests.fake_recipe import make_image_folder, tiny_args, use_tiny_plugin

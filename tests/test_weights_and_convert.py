@@ -11,10 +11,10 @@ from safetensors.torch import save_file
 
 from srkit import plugins
 from srkit.cli import main
-from srkit.convert import extract_state_dict, load_foreign
 from srkit.errors import SrkitError
-from srkit.models import build_generator, count_parameters
-from srkit.weights import load_model, read_extras, save_weights, weights_info
+from srkit.nn.models import build_generator, count_parameters
+from srkit.weights.convert import extract_state_dict, load_foreign
+from srkit.weights.files import load_model, read_extras, save_weights, weights_info
 from tests.cli_helpers import expect_one_line_error
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from srkit.errors import SrkitError
-from srkit.training import RUNS_DIR
+from srkit.run_folder import RUNS_DIR
 
 EPILOG = """\b
 Examples:

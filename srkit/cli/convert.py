@@ -11,7 +11,7 @@ _BASE_NAMES = ("src", "dst", "arch", "scale")
 
 
 def _arch_option() -> click.Option:
-    from srkit.convert import installed_converters
+    from srkit.weights.convert import installed_converters
 
     names = ", ".join(installed_converters()) or "none"
     return click.Option(["--arch"], default=None,
@@ -20,7 +20,7 @@ def _arch_option() -> click.Option:
 
 def _input_options() -> list[click.Option]:
     """One ``--NAME FILE`` option per further file a converter declares (DRN's ``--dual``)."""
-    from srkit.convert import installed_converters
+    from srkit.weights.convert import installed_converters
 
     readers: dict[str, list[str]] = {}
     helps: dict[str, str] = {}
@@ -65,7 +65,7 @@ def command(src: Path, dst: Path, arch: str | None, scale: int | None, **inputs:
     Without --arch, the layout is recognised by the installed converters. Weights may be nested
     under state_dict/params/params_ema and carry module./_orig_mod. prefixes.
     """
-    from srkit.convert import convert_checkpoint
+    from srkit.weights.convert import convert_checkpoint
 
     extra = {name: path for name, path in inputs.items() if path is not None}
     converted = convert_checkpoint(src, dst, arch=arch, scale=scale, extra_files=extra)

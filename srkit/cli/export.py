@@ -23,12 +23,12 @@ Examples:
 def command(weights: Path, out: Path, fmt: str) -> None:
     """Write WEIGHTS for other tools: in the original release's layout, or as ONNX."""
     if fmt == "official":
-        from srkit.export import export_official
+        from srkit.weights.export import export_official
 
         written = export_official(weights, out)
         click.echo(f"wrote {', '.join(str(p) for p in written)}")
         return
-    from srkit.export import export_onnx
+    from srkit.weights.export import export_onnx
 
     differences = export_onnx(weights, out)
     checked = ", ".join(f"{w}x{h}: {d:.2g}" for (h, w), d in differences.items())

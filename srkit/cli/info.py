@@ -13,7 +13,7 @@ import click
 def _check_arguments(info: dict[str, Any], source: str) -> None:
     """The stored kwargs fit the installed factory's signature (when the architecture is installed)."""
     from srkit.plugins import get_registry
-    from srkit.weights_check import check_factory_kwargs
+    from srkit.weights.check import check_factory_kwargs
 
     registry = get_registry()
     if info["arch"] in registry.names(info["kind"]):
@@ -30,9 +30,9 @@ def command(weights: Path, as_json: bool) -> None:
     cannot make this command allocate anything. A training checkpoint is recognised as one.
     WEIGHTS may also be a foreign checkpoint an installed converter recognises (.pth, .pt, ...).
     """
-    from srkit.model_files import describe_model_file, is_srkit_weights
-    from srkit.training.checkpoint import describe_checkpoint_file
-    from srkit.weights import decode_metadata, read_header
+    from srkit.training.state import describe_checkpoint_file
+    from srkit.weights.files import decode_metadata, read_header
+    from srkit.weights.model_files import describe_model_file, is_srkit_weights
 
     checkpoint = describe_checkpoint_file(weights) if weights.exists() else None
     if checkpoint is not None:

@@ -17,7 +17,7 @@ def command(run: Path, out: Path | None) -> None:
     Needs matplotlib (pip install 'srkit[plot]'). Live curves: pip install 'srkit[tensorboard]'
     and run tensorboard --logdir RUN.
     """
-    from srkit.training.curves import plot_curves
+    from srkit.training.report import plot_curves
     from srkit.writable import check_output_file
 
     out = out if out is not None else run / "curves.png"

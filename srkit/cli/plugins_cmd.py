@@ -76,7 +76,7 @@ def _origin_fields(origin: Any) -> dict[str, str]:
 def _where(obj: Any) -> str:
     """``module.name`` of what was registered; a function made by a factory is named by the
     factory (``module.make_thing(...)``), not as ``make_thing.<locals>.inner``."""
-    from srkit.convert import Converter
+    from srkit.interfaces import Converter
 
     target = obj.callback if isinstance(obj, click.Command) and obj.callback else obj
     if isinstance(target, Converter):  # the code that converts, not the shared wrapper class

@@ -8,13 +8,13 @@ from typing import Any
 
 import click
 
+from srkit.config import Derived, rename_warning
 from srkit.errors import SrkitError
 from srkit.plugins import get_registry
-from srkit.training import run_folder
-from srkit.training.checks import check_config
-from srkit.training.config import Derived, rename_warning
+from srkit.run_folder import RunFolder
 from srkit.training.config_io import (
     FieldSpec,
+    check_config,
     check_file_values,
     current_names,
     field_specs,
@@ -107,25 +107,25 @@ def effective_config(recipe: str, config_class: type, ctx: click.Context,
     if chosen.get("resume"):
         chosen = {**_checkpoint_values(recipe, config_class, chosen), **chosen}
     elif chosen.get("init"):
-        from srkit.training.init_weights import scale_from_init
+        from srkit.training.state import scale_from_init
 
         scale = scale_from_init(chosen["init"], chosen.get("scale"))
         if scale is not None:
             chosen["scale"] = scale
     config = config_class(**chosen)
     if config.out is None:
-        config = dataclasses.replace(config, out=str(run_folder(recipe, config.scale)))
+        config = dataclasses.replace(config, out=str(RunFolder.default(recipe, config.scale).root))
     check_config(config, recipe_class)
     return config
 
 
 def _checkpoint_values(recipe: str, config_class: type, chosen: dict[str, Any]) -> dict[str, Any]:
     """The resumed run's saved config (minus run-control keys), so ``--resume`` needs few flags."""
-    from srkit.training.checkpoint import read_checkpoint_state
+    from srkit.training.state import read_checkpoint_state
 
     scale = chosen.get("scale", config_class().scale)
-    out = Path(chosen.get("out") or run_folder(recipe, scale))
-    saved = current_names(config_class, read_checkpoint_state(out / "checkpoints").get("config", {}))
+    out = Path(chosen.get("out") or RunFolder.default(recipe, scale).root)
+    saved = current_names(config_class, read_checkpoint_state(RunFolder(out).checkpoints).get("config", {}))
     fields = {f.name for f in dataclasses.fields(config_class)}
     skip = {"resume", "init", "out", "recipe"}
     return {k: v for k, v in saved.items() if k in fields and k not in skip}

@@ -53,14 +53,14 @@ def _model(weights: Path | None, name: str | None, scale: int | None, device):  
     if weights is not None:
         if name is not None:
             raise SrkitError("--weights and --model: give one of them")
-        from srkit.model_files import load_model_file
+        from srkit.weights.model_files import load_model_file
 
         return load_model_file(weights, device, scale=scale)
     if name is None:
         raise SrkitError("--weights FILE is required (or --model bicubic --scale N)")
     if scale is None:
         raise SrkitError(f"--model {name}: needs --scale")
-    from srkit.models import build_generator, parameter_free_generators
+    from srkit.nn.models import build_generator, parameter_free_generators
 
     free = parameter_free_generators()
     if name not in free:

@@ -52,7 +52,7 @@ def _to_float(x: Tensor) -> Tensor:
 
 def _check_crop_arguments(patch_size: int, scale: int) -> None:
     """Positive crop arguments (that the patch is a multiple of the scale is a training-config rule,
-    checked in :mod:`srkit.training.checks`)."""
+    checked in :mod:`srkit.training.config_io`)."""
     _check_positive("patch size", patch_size)
     _check_positive("scale", scale)
 

@@ -2,6 +2,6 @@
 share; ``lr`` the one function every path makes LR with)."""
 
 from srkit.degradations.bicubic import BicubicDegradation, BlurBicubicDegradation
-from srkit.degradations.lr import make_lr, make_lr_levels
+from srkit.degradations.lr import make_lr
 
-__all__ = ["BicubicDegradation", "BlurBicubicDegradation", "make_lr", "make_lr_levels"]
+__all__ = ["BicubicDegradation", "BlurBicubicDegradation", "make_lr"]

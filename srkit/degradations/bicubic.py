@@ -118,7 +118,8 @@ class BlurBicubicDegradation:
 
     def levels(self, hr: Tensor, factors: Sequence[int], *,
                generator: torch.Generator | None = None) -> list[Tensor]:
-        """LR at each factor from one blurred HR (one sigma per image for all levels)."""
+        """LR at each factor from one blurred HR (one sigma per image for all levels), for recipes
+        that supervise several scales from one random draw."""
         for factor in factors:
             check_hr_batch(hr, factor, "blur-bicubic degradation")
         blurred = gaussian_blur(hr, self.sample_sigmas(hr.shape[0], generator), self.kernel_size)

@@ -8,12 +8,10 @@ and every evaluation LR is 8-bit (MATLAB's ``imresize`` returns ``uint8``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 from torch import Tensor
 
-from srkit.degradations.bicubic import BicubicDegradation, bicubic_downscale
+from srkit.degradations.bicubic import BicubicDegradation
 from srkit.errors import SrkitError
 from srkit.interfaces import Degradation
 from srkit.metrics.color import quantize as quantize_8bit
@@ -44,42 +42,3 @@ def make_lr(hr: Tensor, scale: int, degradation: Degradation | None = None, *,
     """
     degradation = degradation or BicubicDegradation()
     return _finish(degradation(hr, scale, generator=generator), hr, scale, quantize)
-
-
-def bicubic_levels(degradation: Degradation, hr: Tensor, factors: Sequence[int], *,
-                   generator: torch.Generator | None = None) -> list[Tensor]:
-    """The default LR levels: the largest factor by the degradation, the others by bicubic.
-
-    This is what the official DRN pipeline trains on (bicubic intermediate levels); a
-    degradation that defines ``levels`` replaces it.
-    """
-    deepest = max(factors)
-    return [degradation(hr, f, generator=generator) if f == deepest else bicubic_downscale(hr, f)
-            for f in factors]
-
-
-@torch.no_grad()
-def make_lr_levels(hr: Tensor, factors: Sequence[int], degradation: Degradation | None = None,
-                   *, quantize: bool = True,
-                   generator: torch.Generator | None = None) -> list[Tensor]:
-    """LR of an HR batch at several downscaling factors, from one random draw.
-
-    Uses ``degradation.levels(hr, factors, generator=...)`` when the degradation defines it
-    (see :class:`srkit.interfaces.Degradation`), else :func:`bicubic_levels`. The level of the
-    largest factor equals :func:`make_lr` at that factor with an identically seeded generator.
-
-    Returns:
-        One (N,3,H/f,W/f) tensor per factor ``f``, in the order given, clamped and (by default)
-        rounded to 8 bits like :func:`make_lr`.
-    """
-    if not factors or any(int(f) != f or f < 1 for f in factors):
-        raise SrkitError(f"LR levels: factors must be positive integers, got {list(factors)}")
-    degradation = degradation or BicubicDegradation()
-    levels_of = getattr(degradation, "levels", None)
-    if levels_of is not None:
-        levels = levels_of(hr, list(factors), generator=generator)
-    else:
-        levels = bicubic_levels(degradation, hr, factors, generator=generator)
-    if len(levels) != len(factors):
-        raise SrkitError(f"the degradation returned {len(levels)} LR levels for {len(factors)} factors")
-    return [_finish(lr, hr, f, quantize) for lr, f in zip(levels, factors, strict=True)]

@@ -9,11 +9,14 @@ LPIPS is missing) stated once underneath.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
 from collections.abc import Callable
 from typing import Any
+
+from srkit.evaluation.row import BenchRow
 
 FORMATS = ("table", "json", "csv", "md")
 MISSING = "n/a"
@@ -69,14 +72,14 @@ BETTER_HIGHER = {"psnr": True, "ssim": True, "lpips": False, "latency_ms": False
 BEST_MARK = "*"
 
 
-def best_cells(rows: list[dict[str, Any]]) -> set[tuple[int, str]]:
+def best_cells(rows: list[BenchRow]) -> set[tuple[int, str]]:
     """``(row index, key)`` of the best value of each column per (dataset, scale) group.
 
     Only groups of two or more rows have a best; ties mark every row that has the value.
     """
     groups: dict[tuple[Any, Any], list[int]] = {}
     for index, row in enumerate(rows):
-        groups.setdefault((row.get("dataset"), row.get("scale")), []).append(index)
+        groups.setdefault((row.dataset, row.scale), []).append(index)
     best: set[tuple[int, str]] = set()
     for members in groups.values():
         if len(members) < 2:
@@ -84,7 +87,7 @@ def best_cells(rows: list[dict[str, Any]]) -> set[tuple[int, str]]:
         for key, higher in BETTER_HIGHER.items():
             values: dict[int, float] = {  # inf PSNR (a perfect match) is best
                 i: v for i in members
-                if isinstance(v := rows[i].get(key), (int, float)) and not math.isnan(v)}
+                if isinstance(v := rows[i].field(key), (int, float)) and not math.isnan(v)}
             if not values:
                 continue
             target = max(values.values()) if higher else min(values.values())
@@ -92,32 +95,32 @@ def best_cells(rows: list[dict[str, Any]]) -> set[tuple[int, str]]:
     return best
 
 
-def _cells(rows: list[dict[str, Any]], mark: Callable[[str], str] | None = None
+def _cells(rows: list[BenchRow], mark: Callable[[str], str] | None = None
            ) -> list[list[str]]:
     best = best_cells(rows) if mark is not None else set()
-    return [[mark(render(row.get(key))) if (i, key) in best and mark else render(row.get(key))
+    return [[mark(render(row.field(key))) if (i, key) in best and mark else render(row.field(key))
              for _, key, render in COLUMNS] for i, row in enumerate(rows)]
 
 
-def lpips_note(rows: list[dict[str, Any]]) -> str | None:
+def lpips_note(rows: list[BenchRow]) -> str | None:
     """Why LPIPS is n/a, when it is for every row."""
-    reasons = [row.get("lpips_unavailable") for row in rows]
+    reasons = [row.lpips_unavailable for row in rows]
     if rows and all(reasons):
         return f"LPIPS n/a: {reasons[0]}"
     return None
 
 
-def _footer(rows: list[dict[str, Any]], best_note: str) -> str:
+def _footer(rows: list[BenchRow], best_note: str) -> str:
     parts = []
     for label, key in _SHARED_FIELDS:
-        values = list(dict.fromkeys(MISSING if row.get(key) is None else str(row.get(key))
+        values = list(dict.fromkeys(MISSING if row.field(key) is None else str(row.field(key))
                                      for row in rows))
         parts.append(f"{label}: {' / '.join(values)}")
     notes = [n for n in (lpips_note(rows), best_note if best_cells(rows) else None) if n]
     return "; ".join(parts) + "".join(f"\n{note}" for note in notes)
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
+def format_table(rows: list[BenchRow]) -> str:
     """An aligned plain-text table for the terminal, with the shared fields underneath."""
     headers = [header for header, _, _ in COLUMNS]
     cells = _cells(rows, lambda text: text + BEST_MARK)
@@ -134,7 +137,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(body + ([_footer(rows, note)] if rows else []))
 
 
-def format_markdown(rows: list[dict[str, Any]]) -> str:
+def format_markdown(rows: list[BenchRow]) -> str:
     """A GitHub-flavoured Markdown table (numbers right-aligned) and the shared fields."""
     headers = [header for header, _, _ in COLUMNS]
     align = [":---" if key in _LEFT_ALIGNED else "---:" for _, key, _ in COLUMNS]
@@ -144,25 +147,25 @@ def format_markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines + ([f"\n{footer}"] if rows else []))
 
 
-def format_json(rows: list[dict[str, Any]]) -> str:
+def format_json(rows: list[BenchRow]) -> str:
     """The rows as a JSON list; unavailable numbers are ``null``, never NaN."""
     def clean(value: Any) -> Any:
         return None if isinstance(value, float) and not math.isfinite(value) else value
 
-    return json.dumps([{k: clean(v) for k, v in row.items()} for row in rows], indent=2)
+    return json.dumps([{k: clean(v) for k, v in row.as_dict().items()} for row in rows], indent=2)
 
 
-def format_csv(rows: list[dict[str, Any]]) -> str:
+def format_csv(rows: list[BenchRow]) -> str:
     """Every field of every row; empty cells for unavailable values."""
-    fields = list(dict.fromkeys(key for row in rows for key in row))
+    fields = [f.name for f in dataclasses.fields(BenchRow)]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
+    writer.writerows({k: ("" if v is None else v) for k, v in row.as_dict().items()} for row in rows)
     return buffer.getvalue().rstrip("\n")
 
 
-def format_rows(rows: list[dict[str, Any]], fmt: str) -> str:
+def format_rows(rows: list[BenchRow], fmt: str) -> str:
     renderers = {"table": format_table, "json": format_json, "csv": format_csv,
                  "md": format_markdown}
     return renderers[fmt](rows)

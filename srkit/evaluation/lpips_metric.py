@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from srkit.errors import SrkitError
-from srkit.pretrained import hub_cache_path, load_features, read_pretrained_state
+from srkit.weights.pretrained import hub_cache_path, load_features, read_pretrained_state
 
 #: LPIPS backbone -> (its name in messages, the torchvision checkpoint file name)
 BACKBONES: dict[str, tuple[str, str]] = {

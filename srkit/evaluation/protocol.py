@@ -24,11 +24,11 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from srkit.baseline import BicubicUpsampler
 from srkit.degradations.lr import make_lr as degrade
 from srkit.errors import SrkitError
 from srkit.imageio import list_images, load_image
 from srkit.metrics import DEFAULT_Y_MODE, Y_MODES, psnr_ssim
+from srkit.nn.baseline import BicubicUpsampler
 
 
 def modcrop(hr: Tensor, scale: int) -> Tensor:

@@ -19,6 +19,7 @@ from torch.nn import functional as F
 
 from srkit.atomic_files import atomic_write_text
 from srkit.evaluation.formats import COLUMNS, best_cells, format_json, lpips_note
+from srkit.evaluation.row import BenchRow
 from srkit.imageio import save_image
 
 CROP_SIZE = 128
@@ -78,9 +79,9 @@ class ReportCollector:
     def _save_bicubic(self, entry: ImageCrops, path: Path, lr: Tensor, hr: Tensor,
                       box: tuple[int, int, int]) -> None:
         """The baseline crop, scored by the protocol like every model (quantized, Y channel)."""
-        from srkit.baseline import BicubicUpsampler
         from srkit.evaluation.protocol import evaluate, is_grey_file
         from srkit.metrics import quantize
+        from srkit.nn.baseline import BicubicUpsampler
 
         bicubic = quantize(BicubicUpsampler(entry.scale)(lr).clamp(0, 1))
         self._save(entry, "bicubic", bicubic, box)
@@ -116,7 +117,7 @@ figure img {{ width: {DISPLAY_SIZE}px; height: {DISPLAY_SIZE}px; image-rendering
 """
 
 
-def _results_table(rows: list[dict[str, Any]]) -> str:
+def _results_table(rows: list[BenchRow]) -> str:
     head = "".join(f"<th>{html.escape(header)}</th>" for header, _, _ in COLUMNS)
     best = best_cells(rows)
 
@@ -125,7 +126,7 @@ def _results_table(rows: list[dict[str, Any]]) -> str:
         return f'<td class="best">{text}</td>' if (index, key) in best else f"<td>{text}</td>"
 
     body = "".join(
-        "<tr>" + "".join(cell(i, key, render(row.get(key))) for _, key, render in COLUMNS)
+        "<tr>" + "".join(cell(i, key, render(row.field(key))) for _, key, render in COLUMNS)
         + "</tr>"
         for i, row in enumerate(rows)
     )
@@ -151,15 +152,15 @@ def _strip(entry: ImageCrops) -> str:
     return f'<h3>{title}</h3><div class="strip">{figures}</div>'
 
 
-def write_report(folder: Path, rows: list[dict[str, Any]], images: list[dict[str, Any]],
+def write_report(folder: Path, rows: list[BenchRow], images: list[dict[str, Any]],
                  collector: ReportCollector) -> Path:
     """Write ``index.html`` and ``results.json`` (rows) and ``images.json`` (per image)."""
     collector.record_scores(images)
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / "results.json", format_json(rows) + "\n")
     atomic_write_text(folder / "images.json", json.dumps(images, indent=2) + "\n")
-    device = html.escape(", ".join(dict.fromkeys(str(r.get("device")) for r in rows)))
-    luma = html.escape(", ".join(dict.fromkeys(str(r.get("y_channel")) for r in rows)))
+    device = html.escape(", ".join(dict.fromkeys(str(r.device) for r in rows)))
+    luma = html.escape(", ".join(dict.fromkeys(str(r.y_channel) for r in rows)))
     strips = "".join(_strip(entry) for entry in collector.entries.values())
     note = lpips_note(rows)
     notes = f"<p>{html.escape(note)}</p>" if note else ""

@@ -13,9 +13,8 @@ import torch
 from torch import nn
 
 from srkit.errors import SrkitError
-from srkit.models import parameter_free_generators
-
-RUN_WEIGHTS_NAME = "model.safetensors"
+from srkit.nn.models import parameter_free_generators
+from srkit.run_folder import RunFolder
 
 
 def parse_weights_option(text: str | None) -> dict[str, list[Path]]:
@@ -44,7 +43,7 @@ def run_weights(name: str, runs_dir: Path) -> list[Path]:
     """``<runs_dir>/<name>*/model.safetensors`` files, newest first."""
     if not runs_dir.is_dir():
         return []
-    found = [p for p in runs_dir.glob(f"{name}*/{RUN_WEIGHTS_NAME}") if p.is_file()]
+    found = [p for p in (RunFolder(d).model for d in runs_dir.glob(f"{name}*")) if p.is_file()]
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
@@ -75,7 +74,7 @@ def _scale_of_run_weights(path: Path) -> int | None:
 
 
 def _weights_scale(path: Path) -> int | None:
-    from srkit.model_files import model_file_scale
+    from srkit.weights.model_files import model_file_scale
 
     return model_file_scale(path)
 
@@ -98,7 +97,7 @@ def select_weights(name: str, scale: int, weights: dict[str, list[Path]], runs_d
                 "(or pass --weights NAME=FILE)"
             )
         raise SrkitError(
-            f"{name}: no weights found in {runs_dir / (name + '*') / RUN_WEIGHTS_NAME}; "
+            f"{name}: no weights found in {RunFolder(runs_dir / (name + '*')).model}; "
             f"pass --weights {name}=FILE or train one with 'srkit train {name}'"
         )
     scales = [_weights_scale(path) for path in candidates]
@@ -125,21 +124,21 @@ def check_weights_found(models: list[str], weights: dict[str, list[Path]], runs_
         return
     commands = "; ".join(f"'srkit train {n} --scale {s}'" for n in missing for s in scales)
     raise SrkitError(f"no weights found for {', '.join(missing)} in "
-                     f"{runs_dir / 'NAME*' / RUN_WEIGHTS_NAME}; train them ({commands}) "
+                     f"{RunFolder(runs_dir / 'NAME*').model}; train them ({commands}) "
                      "or pass --weights NAME=FILE")
 
 
 def check_model(name: str, scale: int, weights: Path | None) -> None:
     """Refuse what :func:`build_model` would refuse, without building the generator for real
     (a meta-device skeleton stands in), so every planned model is checked in little memory."""
-    from srkit.weights_check import build_on_meta
+    from srkit.weights.check import build_on_meta
 
     if weights is None:
-        from srkit.models import build_generator
+        from srkit.nn.models import build_generator
 
         build_on_meta(lambda: build_generator(name, scale=scale))
         return
-    from srkit.model_files import check_model_file
+    from srkit.weights.model_files import check_model_file
 
     _check_scale(check_model_file(weights, scale=scale), weights, scale)
 
@@ -147,10 +146,10 @@ def check_model(name: str, scale: int, weights: Path | None) -> None:
 def build_model(name: str, scale: int, weights: Path | None, device: torch.device) -> nn.Module:
     """The generator benchmarked as ``name``: from ``weights``, or built for parameter-free ones."""
     if weights is None:
-        from srkit.models import build_generator
+        from srkit.nn.models import build_generator
 
         return build_generator(name, scale=scale).to(device).eval()
-    from srkit.model_files import load_model_file
+    from srkit.weights.model_files import load_model_file
 
     return _check_scale(load_model_file(weights, device, scale=scale), weights, scale)
 

@@ -16,12 +16,13 @@ from tqdm import tqdm
 
 from srkit.errors import SrkitError
 from srkit.evaluation.datasets import Dataset, skip_warning
+from srkit.evaluation.row import BenchRow
 from srkit.evaluation.speed import SpeedMeter, device_name
 from srkit.inference import run_model
 from srkit.memory import OutOfMemory, allocation_error, is_allocation_failure
 
 if TYPE_CHECKING:
-    from srkit.evaluation.bench import BenchOptions, ImageHook
+    from srkit.evaluation.options import BenchOptions, ImageHook
 
 
 def _load_pair(path: Path, scale: int, device: torch.device) -> tuple[Tensor, Tensor]:
@@ -42,7 +43,7 @@ def _mean(values: list[float]) -> float | None:
 
 
 def bench_one(name: str, model: nn.Module, dataset: Dataset, scale: int, options: BenchOptions,
-              on_image: ImageHook | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+              on_image: ImageHook | None = None) -> tuple[BenchRow, list[dict[str, Any]]]:
     """Score and time one model on one dataset at one scale: (row, per-image results).
 
     An image that does not fit in memory stops the benchmark (a mean without it would mislead).
@@ -97,29 +98,29 @@ def _score(path: Path, lr: Tensor, hr: Tensor, scale: int, options: BenchOptions
 
 
 def _row(name: str, model: nn.Module, dataset: Dataset, scale: int, options: BenchOptions,
-         meter: SpeedMeter, per_image: list[dict[str, Any]]) -> dict[str, Any]:
-    from srkit.models import count_parameters
+         meter: SpeedMeter, per_image: list[dict[str, Any]]) -> BenchRow:
+    from srkit.nn.models import count_parameters
 
     if not per_image:
         raise SrkitError(f"{dataset.folder}: no image could be read for x{scale}")
     lpips_values = [r["lpips"] for r in per_image if "lpips" in r]
-    row = {
-        "model": name,
-        "dataset": dataset.label,
-        "scale": scale,
-        "images": len(per_image),
-        "psnr": _mean([r["psnr"] for r in per_image]),
-        "ssim": _mean([r["ssim"] for r in per_image]),
-        "y_channel": options.y_channel,
-        "lpips": _mean(lpips_values),
-        "lpips_net": options.lpips.net if options.lpips is not None else None,
-        "lpips_unavailable": (options.lpips_unavailable or "not computed")
+    row = BenchRow(
+        model=name,
+        dataset=dataset.label,
+        scale=scale,
+        images=len(per_image),
+        psnr=_mean([r["psnr"] for r in per_image]),
+        ssim=_mean([r["ssim"] for r in per_image]),
+        y_channel=options.y_channel,
+        lpips=_mean(lpips_values),
+        lpips_net=options.lpips.net if options.lpips is not None else None,
+        lpips_unavailable=(options.lpips_unavailable or "not computed")
         if options.lpips is None else None,
-        "params": count_parameters(model),
+        params=count_parameters(model),
         **meter.summary(),
-        "device": device_name(options.device),
-        "precision": options.precision,
-        "self_ensemble": options.self_ensemble,
-        "tile": options.tile,
-    }
+        device=device_name(options.device),
+        precision=options.precision,
+        self_ensemble=options.self_ensemble,
+        tile=options.tile,
+    )
     return row

@@ -9,6 +9,15 @@ runs: one batch of lookahead, so the step never waits for its data.
 
 The time spent blocked on the data loaders is summed (:meth:`TrainBatches.take_wait_seconds`),
 so the trainer can show which share of the step time waits for crops.
+
+A checkpointable, shardable, infinite stream of training samples.
+
+The stream is the concatenation of per-epoch permutations drawn from ``(seed, epoch)``. Step ``k``
+of rank ``r`` takes positions ``[(k * world + r) * B, ... + B)``, so the batches of any step are
+known from the step number alone: resuming at step ``k`` needs no other sampler state, and the
+ranks of a multi-process run see disjoint samples. Each sample also gets its own seed (from the
+run seed and its stream position), under which the dataset draws its random crop, so a sample is
+the same whichever worker process loads it and whenever.
 """
 
 from __future__ import annotations
@@ -20,19 +29,18 @@ from typing import Any, cast
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, get_worker_info
 
+from srkit.config import TrainConfig
 from srkit.data import HRCropDataset, PairedCropDataset, resolve_dataset
 from srkit.data.store import is_store, read_manifest
-from srkit.degradations.lr import make_lr, make_lr_levels
+from srkit.degradations.lr import make_lr
 from srkit.degradations.spec import build_degradation
 from srkit.interfaces import Batch, Recipe
 from srkit.memory import training_memory_plan
-from srkit.training.config import TrainConfig
 from srkit.training.distributed import ProcessInfo
-from srkit.training.interrupts import leave_stops_to_the_main_process, stop_signals_blocked
-from srkit.training.rng import derive_seed
-from srkit.training.sampling import SeededItems, StreamBatchSampler
+from srkit.training.guards import leave_stops_to_the_main_process, stop_signals_blocked
+from srkit.training.rng import derive_seed, isolated_rng, seed_cpu_rngs
 
 #: default training data: a small bundled set of real photos
 DEMO_DATA = "photos"
@@ -63,10 +71,11 @@ class TrainBatches:
         self.config, self.device, self.info = config, device, info
         self.paired = config.data_lr is not None or _is_pair_store(config.data)
         self._waited = 0.0
-        self.level_factors = tuple(recipe.lr_factors())
-        # A paired run reads its LR from files; intermediate levels still come from the HR.
+        self.recipe = recipe
+        # A paired run reads its LR from files; a recipe's own targets still come from the HR.
+        self.prepares = type(recipe).prepare_batch is not Recipe.prepare_batch
         self.degradation = (build_degradation(config.degradation)
-                            if not self.paired or self.level_factors else None)
+                            if not self.paired or self.prepares else None)
         main, extras = self._main_dataset(), recipe.extra_datasets()
         training_memory_plan(config.batch_size, config.patch_size, config.workers, 1 + len(extras))
         #: images per stream ("main", then each extra stream's name), for the start summary
@@ -129,7 +138,7 @@ class TrainBatches:
         batch = self._ahead[1]
         current = torch.cuda.current_stream(self.device)
         current.wait_stream(self._stream_for_copies)
-        for tensor in (batch.lr, batch.hr, *batch.extra.values(), *batch.lr_levels.values()):
+        for tensor in (batch.lr, batch.hr, *batch.extra.values()):
             if isinstance(tensor, Tensor):
                 tensor.record_stream(current)  # memory made on the side stream, used here
         self._ahead = (step + 1, self._prepare_aside(step + 1))
@@ -154,33 +163,86 @@ class TrainBatches:
         first = _to_device(self._next_items(self._main), self.device)
         if self.paired:
             lr, hr = first
-            levels = self._degrade(hr, step) if self.level_factors else {}
-            levels.pop(self.config.scale, None)
         else:
             hr = first
-            levels = self._degrade(hr, step)
-            lr = levels.pop(self.config.scale)
+            assert self.degradation is not None  # built for every run that makes LR from HR
+            lr = make_lr(hr, self.config.scale, self.degradation, quantize=self.config.quantize_lr,
+                         generator=self._generator(step))
         extra = {name: _to_device(self._next_items(it), self.device)
                  for name, it in self._extras.items()}
+        batch = Batch(lr=lr, hr=hr, extra=extra)
+        if self.prepares:
+            assert self.degradation is not None
+            with torch.no_grad():
+                self.recipe.prepare_batch(batch, self.degradation, self._generator(step))
         if self.config.channels_last:
-            lr, hr = (x.contiguous(memory_format=torch.channels_last) for x in (lr, hr))
-        return Batch(lr=lr, hr=hr, extra=extra, lr_levels=levels)
+            batch.lr, batch.hr = (x.contiguous(memory_format=torch.channels_last)
+                                  for x in (batch.lr, batch.hr))
+        return batch
 
-    def _degrade(self, hr: Tensor, step: int) -> dict[int, Tensor]:
-        """LR of the HR batch at the run's scale and the recipe's extra factors (keyed by
-        factor), drawn from a generator seeded by (run seed, step) on the device."""
+    def _generator(self, step: int) -> torch.Generator:
+        """The generator of ``step``'s degradation draw, seeded by (run seed, step, rank) on the
+        device; a fresh one each call, so a recipe's targets repeat the LR's draw."""
         generator = torch.Generator(device=self.device)
         generator.manual_seed(derive_seed(self.config.seed, _DEGRADATION_STREAM, step,
                                           self.info.rank))
-        assert self.degradation is not None  # only runs that make LR from HR degrade
-        scale, quantize = self.config.scale, self.config.quantize_lr
-        if not self.level_factors:
-            return {scale: make_lr(hr, scale, self.degradation, quantize=quantize,
-                                   generator=generator)}
-        factors = [scale, *self.level_factors]
-        levels = make_lr_levels(hr, factors, self.degradation, quantize=quantize,
-                                generator=generator)
-        return dict(zip(factors, levels, strict=True))
+        return generator
+
+
+class StreamBatchSampler:
+    """Yields batches of ``(index, sample_seed)`` forever, starting at ``start_step``."""
+
+    def __init__(self, num_items: int, batch_size: int, *, seed: int, stream: int = 0,
+                 rank: int = 0, world_size: int = 1, start_step: int = 0) -> None:
+        self.num_items, self.batch_size = num_items, batch_size
+        self.seed, self.stream = seed, stream
+        self.rank, self.world_size = rank, world_size
+        self.start_step = start_step
+        self._epoch, self._permutation = -1, torch.empty(0, dtype=torch.long)
+
+    def _first_position(self, step: int) -> int:
+        return (step * self.world_size + self.rank) * self.batch_size
+
+    def _index(self, position: int) -> int:
+        epoch, offset = divmod(position, self.num_items)
+        if epoch != self._epoch:
+            generator = torch.Generator().manual_seed(derive_seed(self.seed, self.stream, epoch))
+            self._epoch = epoch
+            self._permutation = torch.randperm(self.num_items, generator=generator)
+        return int(self._permutation[offset])
+
+    def batch(self, step: int) -> list[tuple[int, int]]:
+        first = self._first_position(step)
+        return [(self._index(p), derive_seed(self.seed, self.stream, p, 1))
+                for p in range(first, first + self.batch_size)]
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        step = self.start_step
+        while True:
+            yield self.batch(step)
+            step += 1
+
+
+class SeededItems(Dataset):
+    """Wraps a dataset whose items draw from the global RNGs: item ``(index, seed)`` is drawn
+    under ``seed``, leaving the caller's RNG streams untouched (in the main process; a loader
+    worker's streams are its own)."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        index, seed = key
+        if get_worker_info() is not None:
+            # a loader worker's RNG streams feed nothing else: reseeding is enough, and saving
+            # and restoring them would cost more than the crop
+            seed_cpu_rngs(seed)
+            return self.dataset[index]
+        with isolated_rng(seed):
+            return self.dataset[index]
 
 
 def _is_pair_store(data: str | None) -> bool:

@@ -14,9 +14,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
+from srkit.config import TrainConfig
 from srkit.errors import SrkitError
 from srkit.interfaces import Recipe
-from srkit.training.config import TrainConfig
 from srkit.training.distributed import ProcessInfo
 from srkit.training.ema import EMA
 

@@ -9,16 +9,17 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from srkit.config import TrainConfig, option
 from srkit.interfaces import Batch, Recipe, StepContext
-from srkit.models import build_generator
+from srkit.nn.losses import build_loss
+from srkit.nn.models import build_generator
 from srkit.plugins import lookup
-from srkit.training.config import TrainConfig, option
 from srkit.training.schedules import make_scheduler
 
 
 @dataclass
 class PixelConfig(TrainConfig):
-    loss: str = option("l1", "pixel loss: l1 or mse (any registered loss)")
+    loss: str = option("l1", "pixel loss: l1 or mse (any registered loss(sr, hr))")
 
 
 class PixelRecipe(Recipe):
@@ -40,7 +41,13 @@ class PixelRecipe(Recipe):
         optimizer = torch.optim.Adam(generator.parameters(), lr=config.learning_rate, betas=self.betas)
         self.optimizers = {"generator": optimizer}
         self.schedulers = {"generator": make_scheduler(optimizer, config)}
-        self.loss = lookup("loss", config.loss)().to(device)
+        self.loss = build_loss(config.loss, device)
+
+    @classmethod
+    def validate(cls, config: TrainConfig) -> None:
+        """An unknown ``--loss`` is refused before any work, listing the installed losses."""
+        assert isinstance(config, PixelConfig)
+        lookup("loss", config.loss)
 
     def generator_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of the generator factory (JSON-serialisable, with ``scale``)."""

@@ -21,8 +21,8 @@ from torch.optim.lr_scheduler import (
     SequentialLR,
 )
 
+from srkit.config import TrainConfig
 from srkit.errors import SrkitError
-from srkit.training.config import TrainConfig
 
 SCHEDULES = ("constant", "multistep", "cosine")
 

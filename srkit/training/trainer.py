@@ -24,36 +24,36 @@ import torch
 from torch import Tensor, nn
 
 from srkit.atomic_files import remove_stale_temp_files
+from srkit.config import TrainConfig
 from srkit.errors import SrkitError, StoppedBySignal, first_informative_line
 from srkit.interfaces import Recipe
-from srkit.models import unwrap
+from srkit.nn.models import unwrap
+from srkit.run_folder import RunFolder
 from srkit.training import distributed
 from srkit.training.batches import TrainBatches
-from srkit.training.checkpoint import (
-    Checkpoint,
-    has_checkpoint,
-    read_checkpoint,
-    read_checkpoint_state,
-    write_checkpoint,
-)
-from srkit.training.checks import check_config
-from srkit.training.config import TrainConfig
-from srkit.training.config_io import config_record, write_config_toml
+from srkit.training.config_io import check_config, config_record, write_config_toml
 from srkit.training.context import TrainContext
 from srkit.training.distributed import ProcessInfo
 from srkit.training.ema import EMA
-from srkit.training.finite_guard import FiniteGuard
-from srkit.training.init_weights import load_init_weights
-from srkit.training.interrupts import StopRequests, signal_name
-from srkit.training.progress import RunProgress, phase_plan, start_summary
-from srkit.training.rank_rng import add_rank_rng, capture_rank_rng, restore_rank_rng
+from srkit.training.guards import FiniteGuard, RunFolderLock, StopRequests, signal_name, weight_problem
+from srkit.training.report import RunLog, RunProgress, SilentLog, phase_plan, start_summary
 from srkit.training.rng import seed_everything
-from srkit.training.run_lock import RunFolderLock
-from srkit.training.run_log import RunLog, SilentLog
-from srkit.training.run_state import check_nets_fit, gather_state, restore_state
+from srkit.training.state import (
+    Checkpoint,
+    add_rank_rng,
+    capture_rank_rng,
+    check_nets_fit,
+    gather_state,
+    has_checkpoint,
+    load_init_weights,
+    read_checkpoint,
+    read_checkpoint_state,
+    restore_rank_rng,
+    restore_state,
+    write_checkpoint,
+)
 from srkit.training.validation import Validator
-from srkit.training.weight_health import weight_problem
-from srkit.weights import save_weights
+from srkit.weights.files import save_weights
 from srkit.writable import check_output_folder
 
 
@@ -98,8 +98,9 @@ class Trainer:
         check_config(config, recipe_class)
         self.name, self.config, self.info, self.device = recipe_name, config, info, device
         assert config.out is not None, "the run folder is chosen before the trainer starts"
-        self.out = Path(config.out)
-        self.checkpoints = self.out / "checkpoints"
+        self.folder = RunFolder(Path(config.out))
+        self.out = self.folder.root
+        self.checkpoints = self.folder.checkpoints
         # the record describes the run, not how this process was launched: it never says resume
         self.record = {**config_record(recipe_name, config), "resume": False}
         checkpoint = self._checkpoint_to_resume()
@@ -175,7 +176,7 @@ class Trainer:
         stop.install()
         try:
             if info.is_main:
-                write_config_toml(self.out / "config.toml", self.record)
+                write_config_toml(self.folder.config, self.record)
                 remove_stale_temp_files(self.out)
                 remove_stale_temp_files(self.checkpoints)
             if self.start == config.iters:
@@ -311,7 +312,7 @@ class Trainer:
     def _validate_here(self, done: int, log: RunLog | SilentLog) -> dict[str, float] | None:
         metrics = None
         if self.validator is not None:
-            metrics = self.validator.run(self._export_net(), self.out / "samples", done)
+            metrics = self.validator.run(self._export_net(), self.folder.samples, done)
             log.record({"iteration": done, "val.psnr": metrics["psnr"], "val.ssim": metrics["ssim"]})
             log.message(f"iteration {done}: validation PSNR {metrics['psnr']:.3f} dB, "
                         f"SSIM {metrics['ssim']:.4f}")
@@ -319,7 +320,7 @@ class Trainer:
                                     "ssim": metrics["ssim"], "set": self.config.val}
             if done > 0 and (self.best_psnr is None or metrics["psnr"] > self.best_psnr):
                 self.best_psnr = metrics["psnr"]
-                save_weights(self._export_net(), self.checkpoints / "best.safetensors",
+                save_weights(self._export_net(), self.folder.best,
                              config=self.record, extras=self.recipe.export_extras(),
                              validation=self.last_validation)
         return metrics
@@ -352,7 +353,7 @@ class Trainer:
                 validated = self.last_validation
                 if validated is not None and validated["iteration"] != done:
                     validated = None  # a result of earlier weights does not describe these
-                save_weights(self._export_net(), self.out / "model.safetensors", config=self.record,
+                save_weights(self._export_net(), self.folder.model, config=self.record,
                              extras=self.recipe.export_extras(), validation=validated)
             except OSError as exc:
                 failure = self._write_failure(done, exc)

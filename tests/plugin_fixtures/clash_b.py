@@ -4,7 +4,7 @@ from torch import nn
 
 from srkit.hookspecs import Register, hookimpl
 
-SRKIT_PLUGIN_API = 1
+SRKIT_PLUGIN_API = 2
 
 
 @hookimpl

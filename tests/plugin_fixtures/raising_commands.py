@@ -4,7 +4,7 @@ import click
 
 from srkit.hookspecs import hookimpl
 
-SRKIT_PLUGIN_API = 1
+SRKIT_PLUGIN_API = 2
 
 
 @hookimpl

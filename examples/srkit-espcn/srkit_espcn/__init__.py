@@ -9,10 +9,10 @@ crash of ``srkit``.
 from __future__ import annotations
 
 import click
-from srkit.hookspecs import Register, hookimpl
+from srkit.api import Register, hookimpl
 
-#: The srkit plugin API this plugin is written for (``srkit.PLUGIN_API_VERSION``).
-SRKIT_PLUGIN_API = 1
+#: The srkit plugin API this plugin is written for (``srkit.api.API_VERSION``).
+SRKIT_PLUGIN_API = 2
 
 
 @hookimpl
@@ -47,7 +47,7 @@ def register_commands(cli: click.Group) -> None:
               help="rgb: all channels through the network; y: luma only (the paper)")
 def espcn_info(scale: int, color: str) -> None:
     """Print the ESPCN layers and parameter count for a scale."""
-    from srkit.models import build_generator, count_parameters
+    from srkit.api import build_generator, count_parameters
 
     model = build_generator("espcn", scale=scale, color=color)
     click.echo(model)

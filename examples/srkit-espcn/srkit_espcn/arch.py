@@ -11,7 +11,7 @@ Y-channel checkpoints can be converted and compared.
 from __future__ import annotations
 
 import torch
-from srkit.errors import SrkitError
+from srkit.api import SrkitError
 from torch import Tensor, nn
 from torch.nn import functional as F
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from srkit.convert import Converter
-from srkit.errors import SrkitError
+from srkit.api import Converter, SrkitError
 from torch import Tensor
 
 # srkit layer -> the names other implementations give the same layer
@@ -41,8 +40,8 @@ def detect_espcn(state_dict: Mapping[str, Tensor]) -> int | None:
 
 def convert_espcn(state_dict: dict[str, Tensor], *, scale: int | None,
                   extra: dict[str, Any]) -> Any:
-    """Foreign ESPCN state dict -> :class:`srkit.convert.Converted` for the ``espcn`` generator."""
-    from srkit.convert import Converted
+    """Foreign ESPCN state dict -> :class:`srkit.api.Converted` for the ``espcn`` generator."""
+    from srkit.api import Converted
 
     unexpected = sorted(set(state_dict) - _KNOWN)
     if unexpected:

@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from srkit.training.config import TrainConfig, option
-from srkit.training.pixel_recipe import PixelConfig, PixelRecipe
+from srkit.api import PixelConfig, PixelRecipe, TrainConfig, option
 
 
 @dataclass

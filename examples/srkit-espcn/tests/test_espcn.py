@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from srkit.errors import SrkitError
-from srkit.plugins import build_registry
-from srkit.registry import Origin
-from srkit.testing import make_image_folder
-from srkit.weights import weights_info
+from srkit.api import SrkitError, weights_info
+from srkit.testing import isolated_registry, make_image_folder
 from torch import nn
 
 import srkit_espcn
@@ -21,7 +18,7 @@ from srkit_espcn.convert import convert_espcn
 
 
 def test_plugin_loads_without_errors_and_registers_everything():
-    registry, _ = build_registry([(srkit_espcn, Origin("espcn"))])
+    registry = isolated_registry(srkit_espcn)
     assert registry.failed == []
     for kind in ("generator", "recipe", "converter"):
         assert registry.names(kind) == ["espcn"]

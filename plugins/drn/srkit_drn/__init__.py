@@ -7,9 +7,9 @@ release. Heavy modules are imported inside the hooks so ``srkit --help`` stays f
 
 from __future__ import annotations
 
-from srkit.hookspecs import Register, hookimpl
+from srkit.api import Register, hookimpl
 
-SRKIT_PLUGIN_API = 1
+SRKIT_PLUGIN_API = 2
 
 
 @hookimpl

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from srkit.errors import SrkitError
+from srkit.api import SrkitError
 
 #: (n_feats, n_blocks) of the published models, by variant and scale.
 PRESETS: dict[str, dict[int, tuple[int, int]]] = {

@@ -16,8 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from srkit.convert import Converted, Converter, ConverterInput, check_layout, strip_prefixes
-from srkit.errors import SrkitError
+from srkit.api import Converted, Converter, ConverterInput, SrkitError, check_layout, strip_prefixes
 from srkit_drn.arch import DRN, PRESETS, DualModels, n_levels
 
 _RCAB_KEY = re.compile(r"up_blocks\.0\.(\d+)\.body\.0\.weight$")

@@ -3,10 +3,10 @@
 Paired samples (HR crop + its LR) get the primal loss, L1 of every output level against the HR
 downscaled to that size (level 1x against the LR input itself, as the official code does),
 plus ``dual_weight`` times the dual loss: each dual model's output against the level below. The
-intermediate targets come with the batch (:meth:`DRNRecipe.lr_factors`): made from the HR by the
-run's ``--degradation`` in the same draw as the LR and 8-bit like it (the default degradations
-give MATLAB-bicubic levels, as the official DIV2K pipeline trains on), also with ``--data-lr``,
-whose folder holds only the lowest level.
+intermediate targets come with the batch (:meth:`DRNRecipe.prepare_batch`): made from the HR by
+the run's ``--degradation`` in the same draw as the LR and 8-bit like it (:mod:`srkit_drn.levels`;
+the default degradations give MATLAB-bicubic levels, as the official DIV2K pipeline trains on),
+also with ``--data-lr``, whose folder holds only the lowest level.
 
 LR-only samples (``--unpaired FOLDER``) have no HR, so only the closed loop constrains them. With
 ``--unpaired-targets levels`` (the default) the lowest dual model must map the 2x output back to the
@@ -31,18 +31,25 @@ from typing import Any, ClassVar, cast
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call
-from torch.nn import functional as F
 
-from srkit.data import LRCropDataset
-from srkit.degradations.lr import make_lr_levels
-from srkit.errors import SrkitError
-from srkit.interfaces import Batch, Recipe, StepContext
-from srkit.models import build_generator
-from srkit.training import run_folder
-from srkit.training.batches import patch_size_hint
-from srkit.training.config import Derived, TrainConfig, option
-from srkit.training.schedules import make_scheduler
+from srkit.api import (
+    Batch,
+    Degradation,
+    Derived,
+    LRCropDataset,
+    Recipe,
+    RunFolder,
+    SrkitError,
+    StepContext,
+    TrainConfig,
+    build_generator,
+    make_scheduler,
+    option,
+    patch_size_hint,
+)
 from srkit_drn.arch import DualModels, n_levels, preset
+from srkit_drn.levels import level_key, make_levels
+from srkit_drn.losses import l1
 
 UNPAIRED_STREAM = "unpaired_lr"
 #: ``--dual-update`` choices: what trains the dual models
@@ -96,10 +103,6 @@ class DRNConfig(TrainConfig):
     save_dual: bool = option(True, "store the dual models in the exported weights (dual.* keys)")
 
 
-def l1(prediction: Tensor, target: Tensor) -> Tensor:
-    return F.l1_loss(prediction.float(), target.float())
-
-
 class DRNRecipe(Recipe):
     """Trains the DRN primal network and its dual models with one Adam optimizer (``generator``).
 
@@ -143,9 +146,19 @@ class DRNRecipe(Recipe):
 
         return {UNPAIRED_STREAM: LRCropDataset(self.config.unpaired, lr_patch, size_hint=size_hint)}
 
-    def lr_factors(self) -> tuple[int, ...]:
+    def level_factors(self) -> tuple[int, ...]:
         """Downscaling factors of the intermediate targets: 4 and 2 at x8, 2 at x4, none at x2."""
         return tuple(2**j for j in range(n_levels(self.config.scale) - 1, 0, -1))
+
+    def prepare_batch(self, batch: Batch, degradation: Degradation, generator: torch.Generator) -> None:
+        """Put the intermediate targets in ``batch.extra`` (:func:`~srkit_drn.levels.level_key`),
+        made with the run's LR in one draw: the deepest level repeats ``batch.lr``'s draw."""
+        factors = self.level_factors()
+        if not factors:
+            return
+        levels = make_levels(batch.hr, [self.config.scale, *factors], degradation,
+                             quantize=self.config.quantize_lr, generator=generator)
+        batch.extra.update({level_key(f): level for f, level in zip(factors, levels[1:], strict=True)})
 
     def phase(self, iteration: int) -> str:
         return "semi-supervised" if self.config.unpaired else "paired"
@@ -164,10 +177,10 @@ class DRNRecipe(Recipe):
     def _fine_tune_hint(self) -> str:
         """How to fine-tune a trained model instead: a finished model, never this run's folder."""
         scale = self.config.scale
-        paired = run_folder("drn", scale)
+        paired = RunFolder.default("drn", scale).root
         if self.config.out is not None and Path(self.config.out).resolve() == paired.resolve():
             paired = paired.with_name(f"{paired.name}_paired")
-        model = paired / "model.safetensors"
+        model = RunFolder(paired).model
         if model.is_file():
             return f"to fine-tune the trained model {model} on the LR-only images instead, add --init {model}"
         return (f"to fine-tune a trained model on the LR-only images instead, first train one on "
@@ -206,7 +219,8 @@ class DRNRecipe(Recipe):
     def train_step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
         paired_lr, paired_hr, unpaired_lr = self.split_batch(batch)
         n_paired = paired_lr.shape[0]
-        lr_levels = {factor: level[:n_paired] for factor, level in batch.lr_levels.items()}
+        lr_levels = {f: batch.extra[level_key(f)][:n_paired] for f in self.level_factors()
+                     if level_key(f) in batch.extra}
         with ctx.autocast():
             levels = ctx.net("generator")(torch.cat([paired_lr, unpaired_lr]), all_levels=True)
             back = self.dual_outputs(levels, n_paired, ctx)
@@ -229,7 +243,7 @@ class DRNRecipe(Recipe):
 
         ``levels``: outputs 1x..scale x for ``[paired; unpaired]`` samples; ``back``: dual outputs,
         ``back[k]`` at level k's size; ``lr_levels``: the paired samples' intermediate targets
-        by downscaling factor (:attr:`Batch.lr_levels`); ``chains``: :meth:`chained_duals` of the
+        by downscaling factor (:meth:`prepare_batch`); ``chains``: :meth:`chained_duals` of the
         LR-only samples, which replace the detached level targets (``--unpaired-targets chained``).
         """
         if chains is not None:
@@ -302,14 +316,14 @@ class DRNRecipe(Recipe):
         The intermediate levels are ``lr_levels`` (from the batch); without them (a batch built
         by hand) they are the HR MATLAB-bicubic-downscaled and rounded like the run's LR.
         """
-        factors = self.lr_factors()
+        factors = self.level_factors()
         if lr_levels:
             missing = sorted(set(factors) - set(lr_levels))
             if missing:
                 raise SrkitError(f"the batch has no LR level for factors {missing}")
             middle = [lr_levels[f] for f in factors]
         elif factors:
-            middle = make_lr_levels(hr, factors, quantize=self.config.quantize_lr)
+            middle = make_levels(hr, factors, quantize=self.config.quantize_lr)
         else:
             middle = []
         return [lr, *middle, hr]

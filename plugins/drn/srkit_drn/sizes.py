@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from srkit.models import count_parameters
+from srkit.api import count_parameters
 from srkit_drn.arch import PRESETS, DualModels, drn_l, drn_s
 
 

@@ -7,8 +7,7 @@ import json
 import pytest
 import torch
 
-from srkit.errors import SrkitError
-from srkit.models import build_generator, count_parameters
+from srkit.api import SrkitError, build_generator, count_parameters
 from srkit_drn.arch import DRN, PIXEL_RANGE, RGB_MEAN, DualModels, drn_l, drn_s
 
 #: parameters of the primal networks as published (millions, one decimal)

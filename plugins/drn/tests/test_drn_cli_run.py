@@ -9,7 +9,7 @@ import sys
 import pytest
 from PIL import Image
 
-from srkit.weights import read_extras, weights_info
+from srkit.api import read_extras, weights_info
 
 TINY = ["--scale", "8", "--n-feats", "4", "--n-blocks", "1", "--patch-size", "64",
         "--batch-size", "4", "--val-every", "0", "--log-every", "1", "--workers", "0",

@@ -11,9 +11,7 @@ from drn_official import (
     random_official_checkpoint,
 )
 
-from srkit.convert import convert_checkpoint
-from srkit.errors import SrkitError
-from srkit.weights import load_model, read_extras, weights_info
+from srkit.api import SrkitError, convert_checkpoint, load_model, read_extras, weights_info
 from srkit_drn.arch import DRN, DualModels
 from srkit_drn.convert import convert_drn_l, convert_drn_s
 
@@ -106,18 +104,14 @@ def test_drn_l_converter_records_its_own_architecture() -> None:
 @pytest.mark.parametrize(("scale", "named"), [(4, ["--arch", "drn-s", "--scale", "4"]), (8, [])],
                          ids=["arch-and-scale-given", "detected"])
 def test_convert_command_reads_the_official_file_pair(tmp_path, scale, named) -> None:
-    from click.testing import CliRunner
-
-    from srkit.cli.convert import command
+    from srkit.testing import run_cli
 
     primal, duals = random_official_checkpoint(scale)
     torch.save(primal, tmp_path / f"DRNS{scale}x.pt")
     torch.save(duals, tmp_path / f"DRNS{scale}x_dual_model.pt")
-    result = CliRunner().invoke(command, [
-        str(tmp_path / f"DRNS{scale}x.pt"), str(tmp_path / "drn.safetensors"), *named,
-        "--dual", str(tmp_path / f"DRNS{scale}x_dual_model.pt"),
-    ])
-    assert result.exit_code == 0, result.output
+    result = run_cli("convert", tmp_path / f"DRNS{scale}x.pt", tmp_path / "drn.safetensors", *named,
+                     "--dual", tmp_path / f"DRNS{scale}x_dual_model.pt")
+    assert result.code == 0, result.err
     info = weights_info(tmp_path / "drn.safetensors")
     assert (info["arch"], info["scale"], info["extras"]) == ("drn-s", scale, ["dual"])
     assert set(read_extras(tmp_path / "drn.safetensors")["dual"]) == {
@@ -127,14 +121,14 @@ def test_convert_command_reads_the_official_file_pair(tmp_path, scale, named) ->
 
 @pytest.mark.parametrize("scale", [4, 8])
 def test_official_drn_s_is_recognised_with_its_scale(scale) -> None:
-    from srkit.convert import detect_layout
+    from srkit.api import detect_layout
 
     primal, _ = random_official_checkpoint(scale)
     assert detect_layout(primal) == {"drn-s": scale}
 
 
 def test_a_drn_of_unpublished_size_matches_both_variants(tmp_path) -> None:
-    from srkit.convert import convert_state_dict
+    from srkit.api import convert_state_dict
 
     with torch.device("meta"):
         keys = DRN(scale=4, n_feats=8, n_blocks=2).state_dict()
@@ -146,7 +140,7 @@ def test_a_drn_of_unpublished_size_matches_both_variants(tmp_path) -> None:
 
 @pytest.mark.parametrize("scale", [8, pytest.param(4, marks=pytest.mark.slow)])
 def test_official_export_round_trips_primal_and_duals_key_for_key(tmp_path, scale) -> None:
-    from srkit.export import export_official
+    from srkit.api import export_official
 
     primal, duals = random_official_checkpoint(scale)
     torch.save(primal, tmp_path / "DRNS.pt")
@@ -169,9 +163,7 @@ def test_official_export_round_trips_primal_and_duals_key_for_key(tmp_path, scal
 
 def test_drn_exports_to_onnx_matching_pytorch(tmp_path) -> None:
     pytest.importorskip("onnxruntime")
-    from srkit.export import export_onnx
-    from srkit.models import build_generator
-    from srkit.weights import save_weights
+    from srkit.api import build_generator, export_onnx, save_weights
 
     save_weights(build_generator("drn-s", scale=4, n_feats=8, n_blocks=1), tmp_path / "drn.safetensors")
     differences = export_onnx(tmp_path / "drn.safetensors", tmp_path / "drn.onnx")

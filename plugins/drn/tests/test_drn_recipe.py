@@ -8,15 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
-from srkit.degradations import make_lr
-from srkit.errors import SrkitError
-from srkit.interfaces import Batch
-from srkit.models import build_generator
-from srkit.testing import PlainStepContext
-from srkit.training.checks import check_config
-from srkit.training.init_weights import load_init_weights
-from srkit.weights import save_weights
+from srkit.api import Batch, SrkitError, build_generator, make_lr, save_weights
+from srkit.testing import PlainStepContext, check_recipe_config, load_init_weights
 from srkit_drn.arch import DualModels, n_levels
+from srkit_drn.levels import level_key
 from srkit_drn.recipe import DRNConfig, DRNRecipe
 
 LR_SIZE = 8
@@ -162,8 +157,8 @@ def test_paired_targets_are_the_lr_the_downscaled_hr_and_the_hr() -> None:
 
 def test_intermediate_targets_are_the_levels_the_batch_carries() -> None:
     recipe = make_recipe(scale=8)
-    assert recipe.lr_factors() == (4, 2)
-    assert make_recipe(scale=2).lr_factors() == ()
+    assert recipe.level_factors() == (4, 2)
+    assert make_recipe(scale=2).level_factors() == ()
     batch = make_batch(scale=8)
     x4, x2 = torch.rand(2, 3, 2 * LR_SIZE, 2 * LR_SIZE), torch.rand(2, 3, 4 * LR_SIZE, 4 * LR_SIZE)
     targets = recipe.paired_targets(batch.lr, batch.hr, {4: x4, 2: x2})
@@ -175,13 +170,13 @@ def test_intermediate_targets_are_the_levels_the_batch_carries() -> None:
 def test_train_step_uses_the_paired_part_of_the_batch_levels() -> None:
     recipe = make_recipe(scale=4, unpaired="lr_only", unpaired_ratio=0.5)
     batch = make_batch(scale=4, size=4, unpaired=True)
-    batch.lr_levels = {2: torch.rand(4, 3, 2 * LR_SIZE, 2 * LR_SIZE)}
+    batch.extra[level_key(2)] = torch.rand(4, 3, 2 * LR_SIZE, 2 * LR_SIZE)
     seen = []
     original = recipe.paired_targets
     recipe.paired_targets = lambda lr, hr, levels=None: seen.append(levels) or original(lr, hr, levels)
     recipe.train_step(batch, RecordingContext(recipe))
     assert seen[0][2].shape[0] == 2
-    assert torch.equal(seen[0][2], batch.lr_levels[2][:2])
+    assert torch.equal(seen[0][2], batch.extra[level_key(2)][:2])
 
 
 
@@ -219,13 +214,13 @@ def test_lr_only_folder_gives_lr_crops_of_any_image_size(tmp_path) -> None:
 def test_bad_ratio_is_rejected_by_config_validation() -> None:
     config = DRNConfig(scale=4, n_feats=4, n_blocks=1, patch_size=LR_SIZE * 4, unpaired_ratio=1.5)
     with pytest.raises(SrkitError, match=r"--unpaired-ratio must be in \[0, 1\], got 1.5"):
-        check_config(config, DRNRecipe)
+        check_recipe_config(config, DRNRecipe)
 
 
 def test_scale_that_is_not_a_power_of_two_is_rejected_by_the_recipe_rules() -> None:
     config = DRNConfig(scale=3, n_feats=4, n_blocks=1, patch_size=48)
     with pytest.raises(SrkitError, match="power of two"):
-        check_config(config, DRNRecipe)
+        check_recipe_config(config, DRNRecipe)
 
 
 def test_dual_models_that_do_not_fit_name_the_mismatch(tmp_path) -> None:
@@ -298,9 +293,9 @@ def test_lr_only_images_are_named_in_the_users_words() -> None:
 
 def test_fine_tune_hint_never_points_at_the_run_being_written(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    from srkit.training import run_folder
+    from srkit.api import RunFolder
 
-    default_out = str(run_folder("drn", 4))
+    default_out = str(RunFolder.default("drn", 4).root)
     notes = make_recipe(unpaired="lr_only", out=default_out).start_notes()
     assert f"--init {default_out}/model.safetensors" not in notes[0]
     assert "first train one on paired data" in notes[0] and "drn_x4_paired" in notes[0]
@@ -308,7 +303,7 @@ def test_fine_tune_hint_never_points_at_the_run_being_written(tmp_path, monkeypa
     finished.parent.mkdir(parents=True)
     finished.write_bytes(b"")
     notes = make_recipe(unpaired="lr_only", out=str(tmp_path / "elsewhere")).start_notes()
-    assert f"add --init {run_folder('drn', 4) / 'model.safetensors'}" in notes[0]
+    assert f"add --init {RunFolder.default('drn', 4).model}" in notes[0]
 
 
 def test_lr_only_images_too_small_for_the_crop_name_the_patch_size(tmp_path) -> None:
@@ -381,5 +376,5 @@ def test_paired_dual_update_trains_the_duals_on_the_paired_terms_only(reading: s
 def test_unknown_dual_update_is_refused_in_one_line() -> None:
     config = DRNConfig(scale=4, n_feats=4, n_blocks=1, patch_size=LR_SIZE * 4, dual_update="half")
     with pytest.raises(SrkitError, match="--dual-update") as info:
-        check_config(config, DRNRecipe)
+        check_recipe_config(config, DRNRecipe)
     assert "\n" not in str(info.value)

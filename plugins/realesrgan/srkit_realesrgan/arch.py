@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from srkit.errors import SrkitError
+from srkit.api import SrkitError
 
 #: scale -> pixel-unshuffle factor before ``conv_first``: the trunk always upsamples x4, so the
 #: x2 and x1 models first fold 2x2 / 4x4 pixel blocks into channels (the Real-ESRGAN releases' way).

@@ -16,8 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from srkit.convert import Converted, Converter, check_layout
-from srkit.errors import SrkitError
+from srkit.api import Converted, Converter, SrkitError, check_layout
 from srkit_realesrgan.arch import UNSHUFFLE, RRDBNet, UNetDiscriminatorSN
 
 #: input channels of ``conv_first`` -> scale (3 * unshuffle^2 channels after pixel-unshuffle)

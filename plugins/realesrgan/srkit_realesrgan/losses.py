@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from srkit.errors import SrkitError
+from srkit.api import SrkitError
 from srkit_srgan.losses import IMAGENET_MEAN, IMAGENET_STD
 from srkit_srgan.vgg import layer_index, load_vgg19_features
 

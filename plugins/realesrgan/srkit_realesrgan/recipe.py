@@ -15,19 +15,24 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from srkit.errors import SrkitError
-from srkit.interfaces import Batch, Recipe, StepContext
-from srkit.models import build_discriminator
-from srkit.training.config import TrainConfig, option
-from srkit.training.generator_choice import (
+from srkit.api import (
+    Batch,
+    Recipe,
+    SrkitError,
+    StepContext,
+    TrainConfig,
+    build_discriminator,
+    make_scheduler,
+    option,
+    pixel_step,
+)
+from srkit_realesrgan.losses import PerceptualLoss, parse_layer_weights
+from srkit_realistic.sharpen import unsharp_mask
+from srkit_srgan.generator_choice import (
     build_chosen_generator,
     generator_kwargs_option_default,
     generator_option_default,
 )
-from srkit.training.pixel_recipe import pixel_step
-from srkit.training.schedules import make_scheduler
-from srkit_realesrgan.losses import PerceptualLoss, parse_layer_weights
-from srkit_realistic.sharpen import unsharp_mask
 from srkit_srgan.losses import GAN_TYPES, AdversarialLoss
 
 #: the degradation of both official recipes: second order, sinc filters, on the sharpened HR

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from srkit.errors import SrkitError
+from srkit.api import SrkitError
 from srkit_realesrgan.arch import RRDBNet, UNetDiscriminatorSN
 
 

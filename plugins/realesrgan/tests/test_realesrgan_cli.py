@@ -10,8 +10,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from srkit.cli import main
-from srkit.weights import load_model
+from srkit.api import load_model
+from srkit.testing import srkit_main as main
 
 TINY_NET = ["--channels", "8", "--blocks", "1", "--growth", "4"]
 TINY_RUN = ["--d-channels", "8", "--patch-size", "32", "--batch-size", "2", "--workers", "0",

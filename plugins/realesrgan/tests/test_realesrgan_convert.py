@@ -15,10 +15,15 @@ from realesrgan_official import (
     release_layout,
 )
 
-from srkit.convert import choose_converter, convert_checkpoint
-from srkit.errors import SrkitError
-from srkit.export import export_official
-from srkit.weights import load_model, load_module
+from srkit.api import (
+    SrkitError,
+    build_generator,
+    convert_checkpoint,
+    detect_layout,
+    export_official,
+    load_model,
+    load_module,
+)
 from srkit_realesrgan.convert import convert_rrdbnet
 
 GENERATORS = {4: "rrdbnet-x4-realesrgan-keys.tsv", 2: "rrdbnet-x2-realesrgan-keys.tsv"}
@@ -63,8 +68,6 @@ def test_x1_layout_is_read_through_pixel_unshuffle_by_4() -> None:
     state["conv_first.weight"] = torch.randn(64, 48, 3, 3) / (48 * 9) ** 0.5
     converted = convert_rrdbnet(state, scale=None, extra={})
     assert converted.kwargs["scale"] == 1
-    from srkit.models import build_generator
-
     net = build_generator("rrdbnet", **converted.kwargs).eval()
     net.load_state_dict(converted.state_dict)
     lr = torch.rand(1, 3, 8, 12, generator=torch.Generator().manual_seed(2))
@@ -111,9 +114,8 @@ def test_official_export_writes_the_release_back_key_for_key(tmp_path: Path, tsv
 
 def test_release_layouts_are_detected_without_arch_and_before_spandrel() -> None:
     for scale, tsv in GENERATORS.items():
-        state = random_release_state(tsv, blocks=1)
-        assert choose_converter(state, arch=None, scale=None) == ("rrdbnet", scale)
-    assert choose_converter(random_release_state(DISCRIMINATOR), arch=None, scale=None) == ("unet-sn", None)
+        assert detect_layout(random_release_state(tsv, blocks=1)) == {"rrdbnet": scale}
+    assert detect_layout(random_release_state(DISCRIMINATOR)) == {"unet-sn": True}
 
 
 @pytest.mark.parametrize(("change", "message"), [

@@ -11,9 +11,9 @@ import torch
 import torchvision
 from safetensors.torch import load_file
 
-from srkit.cli import main
-from srkit.imageio import load_image
+from srkit.api import load_image
 from srkit.testing import make_image_folder
+from srkit.testing import srkit_main as main
 
 pytestmark = pytest.mark.slow
 

@@ -12,10 +12,8 @@ from torch.nn import functional as F
 from torchvision.models import vgg19
 
 from srkit import testing as srkit_testing
-from srkit.errors import SrkitError
-from srkit.interfaces import Batch
-from srkit.plugins import lookup
-from srkit.testing import PlainStepContext
+from srkit.api import Batch, SrkitError, lookup
+from srkit.testing import PlainStepContext, check_recipe_config
 from srkit_realesrgan.losses import PerceptualLoss, parse_layer_weights
 from srkit_realistic.sharpen import unsharp_mask
 
@@ -148,11 +146,9 @@ def test_missing_vgg_weights_stop_the_recipe_saying_how_to_go_without(tmp_path, 
 
 
 def test_a_patch_the_discriminator_cannot_judge_is_refused_before_training() -> None:
-    from srkit.training.checks import check_config
-
     recipe_class = lookup("recipe", "realesrgan")
     with pytest.raises(SrkitError, match="--patch-size 60: the U-Net discriminator needs a multiple of 8"):
-        check_config(recipe_class.config_class(patch_size=60), recipe_class)
+        check_recipe_config(recipe_class.config_class(patch_size=60), recipe_class)
 
 
 @pytest.mark.parametrize("text", ["conv5_4", "conv9_9=1", ""])

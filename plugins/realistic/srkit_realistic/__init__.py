@@ -7,9 +7,9 @@ and ``blur-noise-jpeg`` (fixed parameters, to name one unknown degradation exact
 
 from __future__ import annotations
 
-from srkit.hookspecs import Register, hookimpl
+from srkit.api import Register, hookimpl
 
-SRKIT_PLUGIN_API = 1
+SRKIT_PLUGIN_API = 2
 
 
 @hookimpl

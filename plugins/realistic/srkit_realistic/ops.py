@@ -10,7 +10,7 @@ from PIL import Image
 from torch import Tensor
 from torch.nn import functional as F
 
-from srkit.degradations.imresize import imresize
+from srkit.api import imresize
 
 RESIZE_MODES = ("bicubic", "bilinear", "area")
 

@@ -12,8 +12,7 @@ import math
 import torch
 from torch import Tensor
 
-from srkit.degradations.bicubic import check_hr_batch
-from srkit.errors import SrkitError
+from srkit.api import SrkitError, check_hr_batch
 from srkit_realistic.kernels import apply_kernels, blur_kernels, sinc_kernels
 from srkit_realistic.ops import RESIZE_MODES, gaussian_noise, jpeg, poisson_noise, resize
 from srkit_realistic.ranges import FINAL, FIRST_ORDER, SECOND_ORDER, StageRanges

@@ -11,11 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from srkit.cli import main
-from srkit.degradations.bicubic import gaussian_blur
-from srkit.degradations.spec import build_degradation
-from srkit.errors import SrkitError
-from srkit.imageio import load_image
+from srkit.api import SrkitError, build_degradation, gaussian_blur, load_image
+from srkit.testing import srkit_main
 from srkit_realistic.kernels import apply_kernels, blur_kernels, sinc_kernels
 from srkit_realistic.ops import gaussian_noise, jpeg
 from srkit_realistic.pipeline import BlurNoiseJpegDegradation, RealisticDegradation
@@ -157,7 +154,7 @@ def test_degrade_cli_writes_the_seeded_fixed_degradation(tmp_path: Path) -> None
     _write_photos(tmp_path / "hr")
     spec = "blur-noise-jpeg:sigma=1,noise=6,q=60"
     for out, seed in (("a", "5"), ("b", "5"), ("c", "6")):
-        main(["degrade", str(tmp_path / "hr"), str(tmp_path / out), "-s", "4", "-d", spec,
+        srkit_main(["degrade", str(tmp_path / "hr"), str(tmp_path / out), "-s", "4", "-d", spec,
               "--seed", seed])
     a, b, c = (load_image(tmp_path / out / "p1.png") for out in "abc")
     assert a.shape == (3, 12, 12)

@@ -10,9 +10,9 @@ it the plugin still loads and each use says what to install.
 
 from __future__ import annotations
 
-from srkit.hookspecs import Register, hookimpl
+from srkit.api import Register, hookimpl
 
-SRKIT_PLUGIN_API = 1
+SRKIT_PLUGIN_API = 2
 
 
 @hookimpl

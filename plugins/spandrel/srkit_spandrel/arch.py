@@ -17,7 +17,7 @@ from typing import Any
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from srkit.errors import SrkitError
+from srkit.api import SrkitError
 
 INSTALL_HINT = "pip install 'srkit[spandrel]'"
 _ARCHITECTURES = "spandrel.architectures."

@@ -14,8 +14,7 @@ from typing import Any
 
 from torch import Tensor
 
-from srkit.convert import Converted, Converter
-from srkit.errors import SrkitError
+from srkit.api import Converted, Converter, SrkitError
 from srkit_spandrel.arch import INSTALL_HINT, import_spandrel, quiet_construction
 
 

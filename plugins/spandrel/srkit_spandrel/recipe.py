@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from srkit.errors import SrkitError
-from srkit.training.pixel_recipe import PixelRecipe
+from srkit.api import PixelRecipe, SrkitError
 
 
 class SpandrelRecipe(PixelRecipe):
@@ -15,7 +14,7 @@ class SpandrelRecipe(PixelRecipe):
     arch = "spandrel"
 
     def generator_kwargs(self) -> dict[str, Any]:
-        from srkit.model_files import read_model_file
+        from srkit.api import read_model_file
 
         init = self.config.init
         if not init:

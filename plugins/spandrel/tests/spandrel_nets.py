@@ -57,10 +57,10 @@ def save_checkpoint(network: nn.Module, path: Path, nest: str | None = None) -> 
 
 def run_cli(capsys: Any, *argv: str) -> tuple[int, str, str]:
     """(exit status, stdout, stderr) of ``srkit ARGV`` run in-process."""
-    from srkit.cli import main
+    from srkit.testing import srkit_main
 
     try:
-        main(list(argv))
+        srkit_main(list(argv))
         code = 0
     except SystemExit as exc:
         code = int(exc.code or 0)

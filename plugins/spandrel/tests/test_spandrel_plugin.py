@@ -9,9 +9,7 @@ import pytest
 import torch
 from spandrel_nets import NETWORKS, one_line_error, random_network, run_cli, save_checkpoint
 
-from srkit.errors import SrkitError
-from srkit.model_files import describe_model_file, load_model_file, read_model_file
-from srkit.weights import load_model
+from srkit.api import SrkitError, describe_model_file, load_model, load_model_file, read_model_file
 
 
 @pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
@@ -136,7 +134,7 @@ def test_without_spandrel_each_use_says_what_to_install(tmp_path, monkeypatch, c
     monkeypatch.setitem(sys.modules, "spandrel", None)  # import spandrel now raises ImportError
     err = one_line_error(capsys, *["info", str(path)])
     assert "pip install 'srkit[spandrel]'" in err
-    from srkit.models import build_generator
+    from srkit.api import build_generator
 
     with pytest.raises(SrkitError, match=r"pip install 'srkit\[spandrel\]'"):
         build_generator("spandrel", architecture="SPAN", module="spandrel.architectures.SPAN.__arch.span",
@@ -144,7 +142,7 @@ def test_without_spandrel_each_use_says_what_to_install(tmp_path, monkeypatch, c
 
 
 def test_only_spandrel_architecture_classes_are_built():
-    from srkit.models import build_generator
+    from srkit.api import build_generator
 
     with pytest.raises(SrkitError, match="not a spandrel architecture module"):
         build_generator("spandrel", architecture="x", module="os", cls="system", scale=1,
@@ -159,7 +157,7 @@ def test_describe_builds_without_loading_tensors(esrgan_file):
 @pytest.mark.slow
 def test_a_spandrel_model_exports_to_onnx_matching_pytorch(tmp_path):
     pytest.importorskip("onnxruntime")
-    from srkit.export import export_onnx
+    from srkit.api import export_onnx
 
     path = save_checkpoint(random_network("SPAN"), tmp_path / "span.pth")
     differences = export_onnx(path, tmp_path / "span.onnx")  # a foreign file directly

@@ -7,9 +7,9 @@ plugin costs nothing until something it provides is used.
 
 from __future__ import annotations
 
-from srkit.hookspecs import Register, hookimpl
+from srkit.api import Register, hookimpl
 
-SRKIT_PLUGIN_API = 1
+SRKIT_PLUGIN_API = 2
 
 
 @hookimpl
@@ -28,10 +28,9 @@ def register_discriminators(register: Register) -> None:
 
 @hookimpl
 def register_losses(register: Register) -> None:
-    from srkit_srgan.losses import AdversarialLoss, VGGLoss
+    from srkit_srgan.losses import VGGLoss
 
-    register("vgg", VGGLoss)
-    register("adversarial", AdversarialLoss)
+    register("vgg", VGGLoss)  # AdversarialLoss works on logits, not (sr, hr): the recipe's own class
 
 
 @hookimpl

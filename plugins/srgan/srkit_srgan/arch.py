@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from srkit.errors import SrkitError
+from srkit.api import SrkitError
 
 #: scales the SRResNet upsampler supports: one x2 PixelShuffle stage per factor of two.
 SUPPORTED_SCALES = {2: 1, 4: 2, 8: 3}

@@ -17,8 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from srkit.convert import Converted, Converter, check_layout
-from srkit.errors import SrkitError
+from srkit.api import Converted, Converter, SrkitError, check_layout
 from srkit_srgan.arch import SRGANDiscriminator, SRResNet
 
 Rule = Callable[[str], "str | None"]

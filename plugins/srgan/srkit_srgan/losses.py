@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from srkit.errors import SrkitError
+from srkit.api import SrkitError
 from srkit_srgan.vgg import layer_index, load_vgg19_features
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

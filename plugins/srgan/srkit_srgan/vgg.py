@@ -2,7 +2,7 @@
 
 The network is torchvision's ``vgg19().features``; the weights are torchvision's
 ``VGG19_Weights.IMAGENET1K_V1``. They are never downloaded here: they are read from an explicit
-file or from the torch hub cache (:mod:`srkit.pretrained`), and a missing file is a one-line
+file or from the torch hub cache (:mod:`srkit.weights.pretrained`), and a missing file is a one-line
 :class:`~srkit.errors.SrkitError` that says where to put it.
 """
 
@@ -14,9 +14,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from srkit.errors import SrkitError
-from srkit.pretrained import hub_cache_path as _hub_cache_path
-from srkit.pretrained import load_features, read_pretrained_state
+from srkit.api import SrkitError, load_features, read_pretrained_state
+from srkit.api import hub_cache_path as _hub_cache_path
 
 #: torchvision's file name and address of the VGG19 ImageNet weights (IMAGENET1K_V1).
 VGG19_FILE = "vgg19-dcbb9e9d.pth"

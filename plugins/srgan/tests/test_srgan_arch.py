@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from srkit.errors import SrkitError
-from srkit.models import build_discriminator, build_generator
+from srkit.api import SrkitError, build_discriminator, build_generator
 from srkit_srgan.arch import SRGANDiscriminator, SRResNet
 
 

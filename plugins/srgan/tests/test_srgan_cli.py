@@ -2,10 +2,9 @@
 
 import json
 
-import click
 import pytest
 
-from srkit.cli import main
+from srkit.testing import srkit_main
 
 TINY_FLAGS = ["--scale", "2", "--channels", "8", "--blocks", "2", "--d-channels", "8",
               "--patch-size", "32", "--batch-size", "2", "--workers", "0", "--log-every", "1",
@@ -16,7 +15,7 @@ def test_srgan_without_vgg_weights_stops_at_once_saying_where_to_put_them(tmp_pa
                                                                           capsys):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     with pytest.raises(SystemExit) as info:
-        main(["train", "srgan", "--out", str(tmp_path / "run")])
+        srkit_main(["train", "srgan", "--out", str(tmp_path / "run")])
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
@@ -28,7 +27,7 @@ def test_srgan_without_vgg_weights_stops_at_once_saying_where_to_put_them(tmp_pa
 @pytest.mark.slow
 def test_srgan_trains_both_phases_and_logs_every_term(tmp_path):
     out = tmp_path / "run"
-    main(["train", "srgan", "--content-loss", "mse", "--iters", "4", "--pretrain-iters", "2",
+    srkit_main(["train", "srgan", "--content-loss", "mse", "--iters", "4", "--pretrain-iters", "2",
           "--out", str(out),
           *TINY_FLAGS])
     records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
@@ -64,41 +63,18 @@ def lornatang_run(tmp_path):
 
 
 def test_srresnet_fine_tunes_from_a_lornatang_checkpoint(tmp_path):
-    from srkit.weights import load_model
+    from srkit.api import load_model
 
     checkpoint, flags, start = lornatang_run(tmp_path)
-    main(["train", "srresnet", "--init", str(checkpoint), "--scale", "2", *flags])
+    srkit_main(["train", "srresnet", "--init", str(checkpoint), "--scale", "2", *flags])
     tuned = load_model(tmp_path / "run" / "model.safetensors")
     assert tuned.state_dict().keys() == start.state_dict().keys()
 
 
-def test_init_from_a_foreign_checkpoint_converts_it_once(tmp_path, monkeypatch):
-    from srkit import convert
-    from srkit.weights import load_model
-
-    checkpoint, flags, _ = lornatang_run(tmp_path)
-    conversions = []
-    real_convert = convert.convert_state_dict
-
-    def counted(*args, **kwargs):
-        conversions.append(kwargs.get("source"))
-        return real_convert(*args, **kwargs)
-
-    monkeypatch.setattr(convert, "convert_state_dict", counted)
-    main(["train", "srresnet", "--init", str(checkpoint), *flags])  # the scale comes from the file
-    assert conversions == [str(checkpoint)]
-    assert load_model(tmp_path / "run" / "model.safetensors").scale == 2
-
-
 def _effective(*argv: str):
-    from srkit.cli import build_cli
-    from srkit.cli.train import effective_config
-    from srkit_srgan.recipe import SRGANConfig
+    from srkit.testing import effective_config
 
-    train = build_cli().get_command(click.Context(click.Group()), "train")
-    command = train.get_command(click.Context(train), "srgan")
-    ctx = command.make_context("srgan", list(argv))
-    return effective_config("srgan", SRGANConfig, ctx, None, ctx.params["preset"])
+    return effective_config("srgan", *argv)
 
 
 def test_quick_preset_phases_follow_the_users_iters(tmp_path):

@@ -14,10 +14,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from srkit.convert import convert_checkpoint
-from srkit.errors import SrkitError
-from srkit.plugins import lookup
-from srkit.weights import load_model, load_module
+from srkit.api import SrkitError, convert_checkpoint, load_model, load_module, lookup
 from srkit_srgan.arch import SRGANDiscriminator, SRResNet
 from srkit_srgan.convert import discriminator_from_lornatang, srresnet_from_lornatang
 
@@ -214,7 +211,7 @@ def test_srkit_convert_reads_lornatang_files_end_to_end(tmp_path):
 
 @pytest.mark.parametrize("stages,scale", [(1, 2), (2, 4), (3, 8)])
 def test_lornatang_generator_layout_and_scale_are_recognised(stages, scale):
-    from srkit.convert import detect_layout
+    from srkit.api import detect_layout
 
     reference = with_stages(reference_state("srresnet-x4-lornatang-keys.tsv"), stages)
     assert detect_layout(reference) == {"srresnet": scale}
@@ -230,7 +227,7 @@ def test_lornatang_discriminator_converts_without_arch_or_scale(tmp_path):
 
 
 def test_official_export_round_trips_the_lornatang_checkpoint_key_for_key(tmp_path):
-    from srkit.export import export_official
+    from srkit.api import export_official
 
     reference = reference_state("srresnet-x4-lornatang-keys.tsv")
     torch.save({"state_dict": reference}, tmp_path / "SRResNet_x4.pth.tar")
@@ -243,9 +240,7 @@ def test_official_export_round_trips_the_lornatang_checkpoint_key_for_key(tmp_pa
 
 
 def test_srkit_trained_srresnet_exports_to_a_file_that_computes_the_same(tmp_path):
-    from srkit.export import export_official
-    from srkit.models import build_generator
-    from srkit.weights import save_weights
+    from srkit.api import build_generator, export_official, save_weights
 
     torch.manual_seed(3)
     model = build_generator("srresnet", scale=2, channels=8, blocks=2).eval()
@@ -260,9 +255,7 @@ def test_srkit_trained_srresnet_exports_to_a_file_that_computes_the_same(tmp_pat
 
 def test_srresnet_exports_to_onnx_matching_pytorch(tmp_path):
     pytest.importorskip("onnxruntime")
-    from srkit.export import export_onnx
-    from srkit.models import build_generator
-    from srkit.weights import save_weights
+    from srkit.api import build_generator, export_onnx, save_weights
 
     save_weights(build_generator("srresnet", scale=2, channels=8, blocks=1), tmp_path / "m.safetensors")
     differences = export_onnx(tmp_path / "m.safetensors", tmp_path / "m.onnx")

@@ -8,11 +8,8 @@ import torch
 from torch.nn import functional as F
 
 from srkit import testing as srkit_testing
-from srkit.errors import SrkitError
-from srkit.interfaces import Batch
-from srkit.plugins import lookup
-from srkit.testing import PlainStepContext
-from srkit.training.checks import check_config
+from srkit.api import Batch, SrkitError, lookup
+from srkit.testing import PlainStepContext, check_recipe_config
 
 TINY = dict(scale=2, channels=8, blocks=2, d_channels=8, patch_size=32, batch_size=2)
 
@@ -140,9 +137,9 @@ def test_gan_phase_learning_rate_drops_tenfold_halfway():
 def test_bad_options_are_one_line_errors_of_config_validation():
     recipe_class = lookup("recipe", "srgan")
     with pytest.raises(SrkitError, match="--content-loss must be one of vgg, mse"):
-        check_config(recipe_class.config_class(content_loss="lpips"), recipe_class)
+        check_recipe_config(recipe_class.config_class(content_loss="lpips"), recipe_class)
     with pytest.raises(SrkitError, match="--pretrain-iters 20 must not exceed --iters 10"):
-        check_config(recipe_class.config_class(iters=10, pretrain_iters=20), recipe_class)
+        check_recipe_config(recipe_class.config_class(iters=10, pretrain_iters=20), recipe_class)
 
 
 def test_srresnet_recipe_trains_with_mse_by_default():

@@ -3,8 +3,7 @@ import torch
 from safetensors.torch import save_file
 from torchvision.models.vgg import cfgs, make_layers
 
-from srkit.errors import SrkitError
-from srkit.plugins import lookup
+from srkit.api import SrkitError, lookup
 from srkit_srgan.losses import VGGLoss
 from srkit_srgan.vgg import VGG19_LAYERS, hub_cache_path, layer_index, load_vgg19_features
 

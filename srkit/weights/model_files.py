@@ -37,14 +37,14 @@ def is_srkit_weights(path: str | os.PathLike[str]) -> bool:
 
 
 def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """``(tensors, info)`` of any model file; ``info`` as :func:`srkit.weights.decode_metadata` gives
+    """``(tensors, info)`` of any model file; ``info`` as :func:`srkit.weights.files.decode_metadata` gives
     it (kind, arch, kwargs, scale, extras...), plus ``converter`` for a foreign file."""
-    from srkit.weights import decode_metadata, read_weights
+    from srkit.weights.files import decode_metadata, read_weights
 
     if is_srkit_weights(path):
         tensors, metadata = read_weights(path)
         return tensors, {**decode_metadata(metadata, str(path)), "converter": None}
-    from srkit.convert import load_foreign_state_dict
+    from srkit.weights.convert import load_foreign_state_dict
 
     return _convert(load_foreign_state_dict(path), path)
 
@@ -52,7 +52,7 @@ def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Tensor], di
 def _convert(state: dict[str, Tensor], path: str | os.PathLike[str]
              ) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """:func:`read_model_file` of a foreign file whose tensors ``state`` are already loaded."""
-    from srkit.convert import convert_state_dict
+    from srkit.weights.convert import convert_state_dict
 
     converted = convert_state_dict(state, source=str(path))
     tensors = dict(converted.state_dict)
@@ -68,8 +68,8 @@ def _convert(state: dict[str, Tensor], path: str | os.PathLike[str]
 def load_model_file(path: str | os.PathLike[str], device: str | torch.device = "cpu", *,
                     scale: int | None = None) -> nn.Module:
     """The generator in any model file, in eval mode on ``device``; ``scale`` is checked when given."""
-    from srkit.weights import load_model, split_extras
-    from srkit.weights_check import load_strict
+    from srkit.weights.check import load_strict
+    from srkit.weights.files import load_model, split_extras
 
     if is_srkit_weights(path):
         return load_model(path, device, scale=scale)
@@ -89,8 +89,8 @@ def check_model_file(path: str | os.PathLike[str], *, scale: int | None = None) 
 
     A foreign file is read and converted here, and its tensors dropped on return.
     """
-    from srkit.weights import check_module_file, split_extras
-    from srkit.weights_check import build_on_meta, shape_mismatch, shapes_of
+    from srkit.weights.check import build_on_meta, shape_mismatch, shapes_of
+    from srkit.weights.files import check_module_file, split_extras
 
     if is_srkit_weights(path):
         return check_module_file(path, scale=scale)
@@ -119,10 +119,10 @@ def model_file_scale(path: str | os.PathLike[str]) -> int | None:
     only a layout that does not record its scale (spandrel's, read while loading) is converted.
     """
     if is_srkit_weights(path):
-        from srkit.weights import weights_info
+        from srkit.weights.files import weights_info
 
         return weights_info(path)["scale"]
-    from srkit.convert import choose_converter, load_foreign_state_dict
+    from srkit.weights.convert import choose_converter, load_foreign_state_dict
 
     state = load_foreign_state_dict(path)
     _, scale = choose_converter(state, arch=None, scale=None, source=str(path))
@@ -146,7 +146,7 @@ def describe_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _build(info: dict[str, Any]) -> nn.Module:
-    from srkit.models import build_discriminator, build_generator
+    from srkit.nn.models import build_discriminator, build_generator
 
     build = build_generator if info["kind"] == "generator" else build_discriminator
     return build(info["arch"], **info["kwargs"])

@@ -32,7 +32,7 @@ EXPORT_HINT = "pip install 'srkit[export]'"
 
 def exporter_for(arch: str) -> tuple[str, Callable[..., dict[str, Any]]]:
     """``(converter name, export function)`` of the plugin that writes ``arch`` in its foreign layout."""
-    from srkit.convert import installed_converters
+    from srkit.weights.convert import installed_converters
 
     found = [(name, c.export) for name, c in installed_converters().items()
              if c.export is not None and (c.arch or name) == arch]
@@ -49,7 +49,7 @@ def export_official(weights: str | os.PathLike[str], out: str | os.PathLike[str]
     Returns the files written: ``out``, plus ``<out stem><suffix><out suffix>`` for each further
     file of the release (DRN's ``_dual_model``).
     """
-    from srkit.weights import decode_metadata, read_weights, split_extras
+    from srkit.weights.files import decode_metadata, read_weights, split_extras
 
     tensors, metadata = read_weights(weights)
     info = decode_metadata(metadata)
@@ -106,7 +106,7 @@ def export_onnx(weights: str | os.PathLike[str], out: str | os.PathLike[str], *,
         import onnxruntime
     except ImportError:
         raise SrkitError(f"--format onnx needs onnx and onnxruntime: {EXPORT_HINT}") from None
-    from srkit.model_files import load_model_file
+    from srkit.weights.model_files import load_model_file
 
     out = Path(out)
     check_output_file(out, "OUT", inputs=[weights], suffixes=FORMAT_SUFFIXES["onnx"])

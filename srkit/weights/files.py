@@ -1,6 +1,6 @@
 """Self-describing weights: safetensors files whose metadata says how to rebuild the model.
 
-The metadata format is :mod:`srkit.weights_metadata`. Loading never unpickles.
+The metadata format is :mod:`srkit.weights.metadata`. Loading never unpickles.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from torch import nn
 
 from srkit.atomic_files import atomic_save_safetensors
 from srkit.errors import SrkitError
-from srkit.models import build_discriminator, build_generator, describe, unwrap
+from srkit.nn.models import build_discriminator, build_generator, describe, unwrap
 from srkit.plugins import lookup
-from srkit.weights_check import build_checked, check_skeleton, load_strict
-from srkit.weights_metadata import check_scales_agree, decode_metadata, encode_metadata, is_srkit_metadata
+from srkit.weights.check import build_checked, check_skeleton, load_strict
+from srkit.weights.metadata import check_scales_agree, decode_metadata, encode_metadata, is_srkit_metadata
 
 
 def save_weights(model: nn.Module, path: str | os.PathLike[str], *, config: dict[str, Any] | None = None,
@@ -198,12 +198,3 @@ def read_extras(path: str | os.PathLike[str]) -> dict[str, dict[str, torch.Tenso
     """The extra modules' state dicts stored beside the network (e.g. ``{"dual": {...}}``)."""
     tensors, metadata = read_weights(path)
     return split_extras(tensors, decode_metadata(metadata, str(path))["extras"])[1]
-
-
-def __getattr__(name: str) -> Any:
-    """``save_converted`` lives beside :class:`srkit.convert.Converted`; it stays importable here."""
-    if name == "save_converted":
-        from srkit.convert import save_converted
-
-        return save_converted
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

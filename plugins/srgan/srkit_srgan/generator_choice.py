@@ -6,58 +6,70 @@ decides the architecture and its arguments, and ``--generator`` defaults to what
 Without ``--init`` the recipe's own generator is built from its options, any other from the scale
 and the arguments given as ``--generator NAME:key=value,...`` (typed like the factory's defaults).
 The file's arguments are kept in the config (``generator_kwargs``, JSON), so a resumed run, which
-takes no ``--init``, rebuilds the same network from its checkpoint's config.
+takes no ``--init``, rebuilds the same network from its checkpoint's config. Used by the ``srgan``
+recipe and by other plugins' GAN recipes (``realesrgan``).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from typing import Any
 
 from torch import nn
 
-from srkit.errors import SrkitError
-from srkit.training.config import Derived
+from srkit.api import Derived, SrkitError, build_generator, lookup, read_model_file
+
+_TRUE = ("true", "yes", "on", "1")
 
 
 def init_file_generator(path: str) -> tuple[str, dict[str, Any]]:
     """``(arch, kwargs)`` of the generator in a model file: srkit weights, or a foreign checkpoint
     an installed converter reads (converted in memory)."""
-    from srkit.model_files import is_srkit_weights, read_model_file
-
-    if is_srkit_weights(path):
-        from srkit.weights import weights_info
-
-        info = weights_info(path)
-    else:
-        info = read_model_file(path)[1]
+    info = read_model_file(path)[1]
     if info["kind"] != "generator":
         raise SrkitError(f"{path}: holds a {info['kind']} ({info['arch']}), not a generator")
     return info["arch"], dict(info["kwargs"])
 
 
+def _keyword_defaults(factory: Any) -> dict[str, Any] | None:
+    """The factory's keyword arguments and their defaults; None when it takes ``**kwargs``."""
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return None
+    return {p.name: p.default for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def _typed(value: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        return value.lower() in _TRUE
+    if isinstance(default, (int, float)):
+        return type(default)(value)
+    return value
+
+
 def parse_generator(text: str) -> tuple[str, dict[str, Any]]:
     """``"rrdbnet:channels=32,blocks=4"`` -> ``("rrdbnet", {"channels": 32, "blocks": 4})``, each value
     converted to the type of the factory argument's default; a one-line error otherwise."""
-    from srkit.degradations.spec import factory_options
-    from srkit.plugins import lookup
-
     name, _, rest = text.strip().partition(":")
-    options = factory_options(lookup("generator", name.strip()))
+    name = name.strip()
+    options = _keyword_defaults(lookup("generator", name))
     kwargs: dict[str, Any] = {}
     for item in filter(None, (part.strip() for part in rest.split(","))):
         key, equals, value = (part.strip() for part in item.partition("="))
         if not equals or (options is not None and key not in options):
             accepted = ", ".join(options or ()) or "none"
             raise SrkitError(f"--generator {text}: {item!r} is not KEY=VALUE of its options ({accepted})")
-        kind = (options or {}).get(key)
+        default = (options or {}).get(key)
         try:
-            kwargs[key] = (value.lower() in ("true", "yes", "on", "1")) if kind is bool else \
-                kind(value) if kind in (int, float) else value
+            kwargs[key] = _typed(value, default)
         except ValueError:
-            raise SrkitError(f"--generator {text}: {key} must be {getattr(kind, '__name__', kind)}, "
+            raise SrkitError(f"--generator {text}: {key} must be {type(default).__name__}, "
                              f"got {value!r}") from None
-    return name.strip(), kwargs
+    return name, kwargs
 
 
 def _readable_init(config: Any) -> tuple[str, dict[str, Any]] | None:
@@ -101,8 +113,6 @@ def build_chosen_generator(config: Any, own_arch: str, own_kwargs: dict[str, Any
     ``--generator`` that is not the file's architecture, or gives arguments the file already
     fixes, is a one-line error.
     """
-    from srkit.models import build_generator
-
     name, given = parse_generator(config.generator)
     if config.init:
         arch = init_file_generator(config.init)[0]

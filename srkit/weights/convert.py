@@ -11,8 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,93 +20,10 @@ from safetensors import SafetensorError
 from torch import Tensor
 
 from srkit.errors import SrkitError, first_informative_line
+from srkit.interfaces import Converted, Converter, as_converter
 
 NESTING_KEYS = ("params_ema", "params", "state_dict", "model", "generator", "net")
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
-
-
-@dataclass
-class Converted:
-    """What a converter returns: how to rebuild the module and its srkit state dict."""
-
-    arch: str
-    kwargs: dict[str, Any]
-    state_dict: dict[str, Tensor]
-    extras: dict[str, dict[str, Tensor]] = field(default_factory=dict)
-    kind: str = "generator"
-    #: the registered converter that produced it (set by :func:`convert_state_dict`)
-    converter: str = ""
-
-
-#: ``detect(state_dict)``: the scale the tensors upscale by when they are in the converter's
-#: layout, ``True`` when they are but the layout does not record a scale, ``None``/``False`` when not.
-DetectFn = Callable[[Mapping[str, Tensor]], "int | bool | None"]
-ConvertFn = Callable[..., Converted]
-#: ``export(state_dict, kwargs, extras)``: the files of the foreign layout, ``{suffix: payload}``;
-#: suffix ``""`` is the main file, others (``"_dual_model"``) are written beside it.
-ExportFn = Callable[[dict[str, Tensor], dict[str, Any], dict[str, dict[str, Tensor]]], dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class ConverterInput:
-    """A further file a converter reads: ``srkit convert SRC DST --NAME FILE`` (``extra[NAME]``)."""
-
-    name: str
-    help: str
-
-
-@dataclass(frozen=True)
-class Converter:
-    """A registered converter and what it declares besides the conversion itself.
-
-    ``register(name, convert)`` still works: a plain function becomes a converter without
-    detection, or with the ``detect`` / ``inputs`` / ``export`` attributes it carries.
-    ``fallback`` converters (catch-all libraries) are asked only when no other one recognises a
-    file, so a plugin's own faithful implementation wins. ``arch`` is the srkit architecture whose
-    weights ``export`` writes back (default: the registered name). ``layout_keys`` lists the key
-    names of a typical checkpoint, to name the closest layouts when nothing matches; ``missing``
-    says what to install when the converter cannot work here (an optional dependency).
-    ``description``: one line for ``srkit plugins`` saying which release's files it reads
-    (default: the summary of ``convert``'s docstring).
-    """
-
-    convert: ConvertFn
-    detect: DetectFn | None = None
-    inputs: tuple[ConverterInput, ...] = ()
-    export: ExportFn | None = None
-    arch: str | None = None
-    fallback: bool = False
-    layout_keys: Callable[[], Iterable[str]] | None = None
-    missing: Callable[[], str | None] | None = None
-    description: str = ""
-
-    def __call__(self, state_dict: dict[str, Tensor], *, scale: int | None,
-                 extra: dict[str, Any]) -> Converted:
-        return self.convert(state_dict, scale=scale, extra=extra)
-
-
-def converter_problem(obj: Any) -> str | None:
-    """Why a registered converter is unusable (checked when its plugin loads), or None."""
-    if not callable(obj):
-        return f"is {obj!r}, not a converter function or srkit.convert.Converter"
-    converter = as_converter(obj)
-    for field_name in ("convert", "detect", "export", "layout_keys", "missing"):
-        value = getattr(converter, field_name)
-        if value is not None and not callable(value):
-            return f"declares {field_name}={value!r}, which is not a function"
-    for item in converter.inputs:
-        if not isinstance(item, ConverterInput) or not re.fullmatch(r"[a-z][a-z0-9-]*", item.name):
-            return f"declares input {item!r}; inputs are ConverterInput(name, help), names lower-case"
-    return None
-
-
-def as_converter(obj: Any) -> Converter:
-    """The :class:`Converter` view of a registered object (a Converter or a plain function)."""
-    if isinstance(obj, Converter):
-        return obj
-    return Converter(convert=obj, detect=getattr(obj, "detect", None),
-                     inputs=tuple(getattr(obj, "inputs", ())), export=getattr(obj, "export", None),
-                     layout_keys=getattr(obj, "layout_keys", None))
 
 
 def check_layout(expected: Mapping[str, Tensor], found: Mapping[str, Tensor], what: str) -> None:
@@ -315,9 +231,9 @@ def convert_state_dict(state: dict[str, Tensor], *, arch: str | None = None, sca
 
 def save_converted(converted: Converted, path: str | os.PathLike[str], *, source: str = "") -> None:
     """Build the module a converter describes, load its tensors strictly, and save it self-describing."""
-    from srkit.models import build_discriminator, build_generator
-    from srkit.weights import save_weights
-    from srkit.weights_check import load_strict
+    from srkit.nn.models import build_discriminator, build_generator
+    from srkit.weights.check import load_strict
+    from srkit.weights.files import save_weights
 
     build = build_generator if converted.kind == "generator" else build_discriminator
     module = build(converted.arch, **converted.kwargs)

@@ -61,7 +61,7 @@ def option(default, help: str, **extra):  # noqa: A002 - mirrors click's keyword
     """A config field with the help text its ``srkit train`` flag shows.
 
     ``default`` may be a :class:`Derived`. ``extra`` metadata, checked for every recipe before a
-    run starts (:func:`srkit.training.checks.check_config`): ``choices=(...)`` restricts the value;
+    run starts (:func:`srkit.training.config_io.check_config`): ``choices=(...)`` restricts the value;
     ``min=`` / ``max=`` bound a number (inclusive unless ``min_exclusive=True`` /
     ``max_exclusive=True``). Numbers must also be finite, and at most :data:`DEFAULT_MAX` when
     no ``max`` is declared. A subclass re-declaring a field without

@@ -19,7 +19,7 @@ def build_generator(arch: str, **kwargs: Any) -> nn.Module:
     The recorded arguments are the *effective* ones: the factory's defaults merged with
     ``kwargs`` (see :func:`effective_kwargs`), so a file saved today rebuilds the same module
     after a later release changes a default. ``kwargs`` must be JSON-serialisable;
-    :func:`srkit.weights.save_weights` stores them so :func:`srkit.weights.load_model` can
+    :func:`srkit.weights.files.save_weights` stores them so :func:`srkit.weights.files.load_model` can
     rebuild the module from the file alone.
     """
     return _build("generator", arch, kwargs)

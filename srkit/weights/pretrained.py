@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from srkit.convert import load_foreign_state_dict
 from srkit.errors import SrkitError
+from srkit.weights.convert import load_foreign_state_dict
 
 
 def hub_cache_path(file_name: str) -> Path:
@@ -25,7 +25,7 @@ def hub_cache_path(file_name: str) -> Path:
 
 def read_pretrained_state(path: str | os.PathLike[str], display: str, *,
                           missing: SrkitError) -> dict[str, Tensor]:
-    """The state dict in ``path``, read as :func:`srkit.convert.load_foreign_state_dict` does.
+    """The state dict in ``path``, read as :func:`srkit.weights.convert.load_foreign_state_dict` does.
 
     Raises ``missing`` when the file does not exist, and a one-line :class:`SrkitError` naming
     ``display`` (e.g. "VGG19") when it cannot be read or holds no state dict.

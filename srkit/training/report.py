@@ -3,23 +3,39 @@
 A terminal shows tqdm's bar; piped output (nohup, CI, ``| tee``) gets a plain line at every
 log interval instead, so a long run never goes silent. Everything here reads values the trainer
 already logs: nothing adds a device sync to the training step.
+
+Where a run reports: ``log.jsonl`` (one JSON object per record), TensorBoard, a progress bar.
+
+Training curves from a run's ``log.jsonl``: loss terms and validation PSNR per iteration.
+
+TensorBoard is optional; this draws the same scalars into one PNG with matplotlib (the ``plot``
+extra), so a run can be looked at on any machine with no server.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
+import sys
+from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
+from srkit.atomic_files import atomic_output, atomic_write_text
+from srkit.config import TrainConfig
+from srkit.errors import SrkitError
 from srkit.interfaces import Recipe
-from srkit.models import count_parameters, describe, unwrap
-from srkit.training.config import TrainConfig
+from srkit.nn.models import count_parameters, describe, unwrap
+from srkit.run_folder import RunFolder
 
 #: a CPU run whose schedule takes longer than this gets a pointer to the quick preset
 LONG_CPU_RUN_S = 30 * 60
 #: share of the step time spent waiting for data above which a run warns (once)
 DATA_WAIT_WARNING = 0.2
+
 
 
 def format_duration(seconds: float) -> str:
@@ -183,3 +199,154 @@ def _default_schedule(config: TrainConfig) -> bool:
     """Whether the run trains its recipe's full default length (no --iters, no --preset)."""
     field = {f.name: f for f in dataclasses.fields(config)}["iters"]
     return config.iters == field.default
+
+
+def _tensorboard_writer(folder: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional
+        return None
+    return SummaryWriter(log_dir=str(folder))
+
+
+class RunLog:
+    """Appends records to ``OUT/log.jsonl``, mirrors scalars to TensorBoard, drives the bar.
+
+    Only the main process of a run creates one; the others use :class:`SilentLog`.
+    """
+
+    def __init__(self, out: Path, start: int, total: int) -> None:
+        self.path = RunFolder(out).log
+        out.mkdir(parents=True, exist_ok=True)
+        self._forget_after(start)
+        self._file = self.path.open("a", encoding="utf-8")
+        self._tensorboard = _tensorboard_writer(out)
+        # tqdm turns itself off when stderr is not a terminal (disable=None)
+        self._bar = tqdm(total=total, initial=start, unit="it", dynamic_ncols=True,
+                         disable=None, file=sys.stderr)
+
+    def _forget_after(self, iteration: int) -> None:
+        """On resume, drop records of iterations past the checkpoint (they are run again)."""
+        if not self.path.is_file():
+            return
+        kept = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:  # a fresh run (iteration 0) starts a fresh log: its records are all redone
+                if 0 < iteration and json.loads(line).get("iteration", 0) <= iteration:
+                    kept.append(line)
+            except (ValueError, AttributeError):  # a line torn by a kill
+                continue
+        atomic_write_text(self.path, "".join(line + "\n" for line in kept))
+
+    @property
+    def interactive(self) -> bool:
+        """Whether a live progress bar is shown (stderr is a terminal)."""
+        return not self._bar.disable
+
+    def record(self, entry: dict[str, Any]) -> None:
+        self._file.write(json.dumps(entry, sort_keys=True) + "\n")
+        self._file.flush()
+        if self._tensorboard is not None:
+            step = entry["iteration"]
+            for key, value in entry.items():
+                if isinstance(value, (int, float)) and key != "iteration":
+                    self._tensorboard.add_scalar(key.replace(".", "/"), value, step)
+
+    def advance(self, postfix: dict[str, float | str] | None = None) -> None:
+        self._bar.update(1)
+        if postfix:
+            shown = {k: v if isinstance(v, str) else f"{v:.4g}" for k, v in postfix.items()}
+            self._bar.set_postfix(shown, refresh=False)
+
+    def message(self, text: str) -> None:
+        """A line for the user that does not break the progress bar."""
+        self._bar.write(text, file=sys.stderr)
+
+    def close(self) -> None:
+        self._bar.close()
+        self._file.close()
+        if self._tensorboard is not None:
+            self._tensorboard.close()
+
+
+class SilentLog:
+    """The log of a non-main process: records nothing."""
+
+    def record(self, entry: dict[str, Any]) -> None:
+        pass
+
+    def advance(self, postfix: dict[str, float | str] | None = None) -> None:
+        pass
+
+    interactive = False
+
+    def message(self, text: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+#: series name -> [(iteration, value), ...]
+Series = dict[str, list[tuple[int, float]]]
+
+
+def read_curves(run: Path) -> tuple[Series, Series]:
+    """``(losses, validation)`` series of ``run/log.jsonl``; a torn last line is skipped."""
+    log = RunFolder(run).log
+    if not log.is_file():
+        raise SrkitError(f"{run}: no log.jsonl (not a training run folder?)")
+    losses: Series = {}
+    validation: Series = {}
+    for line in log.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+            iteration = int(entry["iteration"])
+        except (ValueError, KeyError, TypeError, OverflowError):  # a torn line; 1e400 is inf
+            continue
+        for key, value in entry.items():
+            if not isinstance(value, (int, float)) or isinstance(value, bool) \
+                    or not math.isfinite(value):
+                continue
+            if key.startswith("loss."):
+                losses.setdefault(key[5:], []).append((iteration, float(value)))
+            elif key in ("val.psnr", "val.ssim"):
+                validation.setdefault(key[4:], []).append((iteration, float(value)))
+    if not losses and not validation:
+        raise SrkitError(f"{log}: no loss or validation records yet")
+    return losses, validation
+
+
+def plot_curves(run: Path, out: Path) -> Path:
+    """Write ``out`` (PNG): losses on top (log scale), validation PSNR below."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only, never a window
+        from matplotlib import pyplot as plt
+    except ImportError:
+        raise SrkitError("srkit plot needs matplotlib: pip install 'srkit[plot]'") from None
+    losses, validation = read_curves(run)
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True)
+    for name, points in losses.items():
+        top.plot(*zip(*points, strict=True), label=name, linewidth=1)
+    if losses and all(v > 0 for points in losses.values() for _, v in points):
+        top.set_yscale("log")
+    top.set_ylabel("loss")
+    top.legend(loc="upper right", fontsize="small")
+    top.grid(alpha=0.3)
+    if "psnr" in validation:
+        bottom.plot(*zip(*validation["psnr"], strict=True), marker="o", color="tab:green")
+    bottom.set_ylabel("validation PSNR (dB)")
+    bottom.set_xlabel("iteration")
+    bottom.grid(alpha=0.3)
+    figure.suptitle(f"{run}")
+    figure.tight_layout()
+    try:
+        with atomic_output(out) as tmp:
+            figure.savefig(tmp, dpi=100, format=out.suffix.lstrip(".").lower())
+    except OSError as exc:
+        raise SrkitError(f"{out}: cannot write the plot ({exc.strerror or exc})") from None
+    finally:
+        plt.close(figure)
+    return out

@@ -1,0 +1,1 @@
+"""Networks: building registered ones so they remember how, the bicubic baseline, pixel losses."""

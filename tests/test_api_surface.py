@@ -1,0 +1,102 @@
+"""Plugins reach srkit through one versioned module, srkit.api, and docs/plugins.md documents it."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import srkit.api as api
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGIN_FOLDERS = sorted([*ROOT.glob("plugins/*"), *ROOT.glob("examples/*")])
+
+# The names of srkit.api at each API version. A change of the surface needs a new version (and a
+# new entry here): plugins declare the version they were written for, and srkit refuses others.
+SURFACE = {
+    1: {
+        "API_VERSION", "Batch", "Converted", "Converter", "ConverterInput", "Degradation", "Derived",
+        "Generator", "LRCropDataset", "PixelConfig", "PixelRecipe", "Recipe", "Register", "SrkitError",
+        "StepContext", "TrainConfig", "build_degradation", "build_discriminator", "build_generator",
+        "by_scale", "check_hr_batch", "check_layout", "convert_checkpoint", "convert_state_dict",
+        "count_parameters", "describe_model_file", "detect_layout", "export_official", "export_onnx",
+        "gaussian_blur", "hookimpl", "hub_cache_path", "imresize", "load_features",
+        "load_foreign_state_dict", "load_image",
+        "load_model", "load_model_file", "load_module", "lookup", "make_lr", "make_lr_levels",
+        "make_scheduler", "option", "pixel_step", "read_extras", "read_model_file",
+        "read_pretrained_state", "run_folder", "save_image", "save_weights", "strip_prefixes",
+        "weights_info",
+    },
+    2: {
+        "API_VERSION", "Batch", "Converted", "Converter", "ConverterInput", "Degradation", "Derived",
+        "Generator", "LRCropDataset", "PixelConfig", "PixelRecipe", "Recipe", "Register", "SrkitError",
+        "StepContext", "TrainConfig", "build_degradation", "build_discriminator", "build_generator",
+        "build_loss",
+        "by_scale", "check_hr_batch", "check_layout", "convert_checkpoint", "convert_state_dict",
+        "count_parameters", "describe_model_file", "detect_layout", "export_official", "export_onnx",
+        "gaussian_blur", "hookimpl", "hub_cache_path", "imresize", "load_features",
+        "load_foreign_state_dict", "load_image",
+        "load_model", "load_model_file", "load_module", "lookup", "make_lr",
+        "make_scheduler", "option", "patch_size_hint", "pixel_step", "read_extras", "read_model_file",
+        "read_pretrained_state", "RunFolder", "save_image", "save_weights", "strip_prefixes",
+        "weights_info",
+    },
+}
+
+
+def srkit_imports(source: str) -> list[str]:
+    """Every srkit module ``source`` imports, at any depth (functions included)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found += [f"{node.module}.{alias.name}" if node.module == "srkit" else node.module
+                      for alias in node.names]
+    return [name for name in found if name == "srkit" or name.startswith("srkit.")]
+
+
+def outside_the_api(source: str, allowed: tuple[str, ...]) -> list[str]:
+    return [name for name in srkit_imports(source)
+            if not any(name == a or name.startswith(a + ".") for a in allowed)]
+
+
+def test_plugins_import_srkit_only_through_the_api() -> None:
+    assert PLUGIN_FOLDERS
+    offenders = []
+    for folder in PLUGIN_FOLDERS:
+        for path in sorted(folder.rglob("*.py")):
+            allowed = ("srkit.api", "srkit.testing") if "tests" in path.parts else ("srkit.api",)
+            offenders += [f"{path.relative_to(ROOT)}: {name}"
+                          for name in outside_the_api(path.read_text(), allowed)]
+    assert offenders == []
+
+
+def test_the_plugin_guide_examples_import_srkit_only_through_the_api() -> None:
+    blocks = [textwrap.dedent(block) for block in
+              re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "plugins.md").read_text(), re.S)]
+    assert blocks
+    offenders = [name for block in blocks
+                 for name in outside_the_api(block, ("srkit.api", "srkit.testing"))]
+    assert offenders == []
+
+
+def test_the_surface_is_what_its_version_says() -> None:
+    assert set(api.__all__) == SURFACE[api.API_VERSION]
+    assert all(hasattr(api, name) for name in api.__all__)
+
+
+def test_the_plugin_guide_documents_every_name_of_the_api() -> None:
+    guide = (ROOT / "docs" / "plugins.md").read_text()
+    undocumented = [name for name in api.__all__ if f"`{name}" not in guide]
+    assert undocumented == []
+
+
+def test_importing_the_api_leaves_the_optional_heavy_libraries_unloaded() -> None:
+    heavy = ("torchvision", "lpips", "onnx", "onnxruntime", "spandrel", "matplotlib")
+    code = f"import sys, srkit.api; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
