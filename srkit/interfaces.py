@@ -101,6 +101,10 @@ class Recipe(ABC):
     config_class: ClassVar[type[TrainConfig]]
     #: one line shown by ``srkit train --help`` and ``srkit plugins``.
     description: ClassVar[str] = ""
+    #: ``srkit train NAME`` arguments a first run needs on a fresh install when the defaults
+    #: read a file the user may not have (SRGAN: ``("--content-loss", "mse")``, no VGG19 file);
+    #: the hints that suggest training this recipe include them, so the command works as given.
+    first_run_args: ClassVar[tuple[str, ...]] = ()
 
     nets: dict[str, nn.Module]
     optimizers: dict[str, torch.optim.Optimizer]

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -117,8 +118,59 @@ def test_one_name_may_have_weights_per_scale(capsys, tmp_path: Path, tiny_datase
     x2 = bicubic_weights(tmp_path / "x2.safetensors", scale=2)
     x4 = bicubic_weights(tmp_path / "x4.safetensors", scale=4)
     rows = bench_json(capsys, "--models", "mine", "--weights", f"mine={x2},mine={x4}",
-                      "--datasets", str(tiny_dataset), "--scales", "4,2")
+                      "--datasets", str(tiny_dataset), "--scales", "4,2", "--no-baseline")
     assert [(r["scale"], r["weights"]) for r in rows] == [(4, str(x4)), (2, str(x2))]
+
+
+def test_every_scale_gets_the_bicubic_row_unless_no_baseline(capsys, tmp_path: Path,
+                                                             tiny_dataset: Path) -> None:
+    x2 = bicubic_weights(tmp_path / "x2.safetensors", scale=2)
+    x4 = bicubic_weights(tmp_path / "x4.safetensors", scale=4)
+    args = ("--models", "mine", "--weights", f"mine={x2},mine={x4}", "--datasets",
+            str(tiny_dataset), "--scales", "4,2")
+    rows = bench_json(capsys, *args)
+    assert [(r["model"], r["scale"]) for r in rows] == [
+        ("bicubic", 4), ("mine", 4), ("bicubic", 2), ("mine", 2)]
+    rows = bench_json(capsys, *args, "--no-baseline")
+    assert [(r["model"], r["scale"]) for r in rows] == [("mine", 4), ("mine", 2)]
+
+
+def test_no_baseline_with_nothing_else_to_score_is_an_error(capsys, tmp_path: Path,
+                                                            tiny_dataset: Path) -> None:
+    message = expect_error(capsys, "--no-baseline", "--runs", str(tmp_path / "no-runs"),
+                           "--datasets", str(tiny_dataset))
+    assert "--no-baseline: no other model has weights here" in message
+
+
+def weights_validated_at(path: Path, psnr: float, bicubic_psnr: float) -> Path:
+    """x2 bicubic weights whose metadata carries a validation PSNR and bicubic's on that set."""
+    save_weights(build_generator("bicubic", scale=2), path, validation={
+        "iteration": 500, "psnr": psnr, "ssim": 0.5, "set": "set5",
+        "bicubic_psnr": bicubic_psnr, "bicubic_ssim": 0.8})
+    return path
+
+
+@pytest.mark.parametrize("command", ["bench", "upscale", "info"])
+def test_a_model_below_bicubic_on_its_validation_is_named_in_one_line(
+        capsys, tmp_path: Path, tiny_dataset: Path, command: str) -> None:
+    worse = weights_validated_at(tmp_path / "worse.safetensors", psnr=24.5, bicubic_psnr=28.4)
+    better = weights_validated_at(tmp_path / "better.safetensors", psnr=29.0, bicubic_psnr=28.4)
+    for weights, below in ((worse, True), (better, False)):
+        argv = {"bench": ["bench", "--no-lpips", "--device", "cpu", "--models", "mine",
+                          "--weights", f"mine={weights}", "--datasets", str(tiny_dataset),
+                          "--scales", "2"],
+                "upscale": ["upscale", str(tiny_dataset), "--weights", str(weights), "--out",
+                            str(tmp_path / f"out-{weights.stem}"), "--device", "cpu"],
+                "info": ["info", str(weights)]}[command]
+        code, _, err = run_cli(capsys, *argv)
+        assert code == 0, err
+        named = [line for line in err.splitlines() if "below bicubic" in line]
+        if below:
+            assert named == [f"warning: {weights} scores below bicubic on its validation set "
+                             "set5 (24.50 dB against 28.40 dB at iteration 500): train it "
+                             "longer or check its data"]
+        else:
+            assert named == []
 
 
 def test_newest_run_folder_supplies_the_weights(capsys, tmp_path: Path, tiny_dataset: Path) -> None:
@@ -250,7 +302,7 @@ def write_report(capsys, tmp_path: Path, dataset: Path) -> Path:
     report = tmp_path / "report"
     code, _, err = run_cli(capsys, "bench", "--no-lpips", "--device", "cpu", "--models", "mine",
                            "--weights", f"mine={weights}", "--datasets", str(dataset),
-                           "--scales", "2", "--report", str(report))
+                           "--scales", "2", "--report", str(report), "--no-baseline")
     assert code == 0, err
     return report
 
@@ -311,7 +363,22 @@ def test_every_model_without_weights_is_named_with_its_training_command(
     message = expect_error(capsys, "--models", "bicubic,srgan,drn", "--runs", str(tmp_path),
                            "--datasets", str(tiny_dataset))
     assert "no weights found for srgan, drn" in message
-    assert "'srkit train srgan --scale 4'" in message and "'srkit train drn --scale 4'" in message
+    assert "'srkit train srgan --scale 4 --content-loss mse'" in message
+    assert "'srkit train drn --scale 4'" in message
+
+
+def test_suggested_srgan_command_starts_without_the_vgg_file(
+        capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_dataset: Path) -> None:
+    """The hint's command builds its recipe on a fresh install: no VGG19 file in the hub cache."""
+    from srkit.plugins import lookup
+    from srkit.testing import effective_config
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
+    message = expect_error(capsys, "--models", "srgan", "--runs", str(tmp_path),
+                           "--datasets", str(tiny_dataset))
+    argv = re.search(r"'srkit train (srgan [^']*)'", message).group(1).split()
+    config = effective_config(argv[0], *argv[1:], "--out", str(tmp_path / "run"))
+    lookup("recipe", "srgan")(config, torch.device("cpu"))  # the VGG loss would raise here without its file
 
 
 def test_table_names_weights_files_marks_best_values_and_explains_lpips(

@@ -40,6 +40,20 @@ def test_plot_writes_a_png_of_losses_and_validation(finished_run: Path, tmp_path
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 20
 
 
+def test_plot_marks_where_a_stopped_run_stopped(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "log.jsonl").write_text('{"iteration": 0, "val.psnr": 20.0, "val.ssim": 0.5}\n'
+                                   '{"iteration": 5, "loss.pixel": 0.5}\n'
+                                   '{"iteration": 7, "val.psnr": 22.0, "val.ssim": 0.6}\n'
+                                   '{"iteration": 7, "stopped_by": "SIGINT"}\n')
+    out = tmp_path / "curves.svg"
+    code, _, err = run_cli(capsys, "plot", str(run), "--out", str(out))
+    assert code == 0, err
+    assert "stopped early (SIGINT) at 7" in out.read_text()  # matplotlib keeps each text as a comment
+
+
 def test_plot_skips_records_with_a_non_finite_iteration_or_value(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "run"
@@ -72,7 +86,8 @@ def test_info_shows_the_final_validation_of_exported_weights(
     code, out, _ = run_cli(capsys, "info", str(finished_run / "model.safetensors"))
     assert code == 0
     line = next(line for line in out.splitlines() if line.strip().startswith("validation:"))
-    assert "dB" in line and "at iteration 6" in line
+    assert "dB" in line and "at iteration 6" in line and "; bicubic " in line
+    assert "  training: iteration 6 of 6, finished" in out.splitlines()
 
 
 def test_info_recognises_a_training_checkpoint(finished_run: Path,

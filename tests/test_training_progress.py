@@ -148,6 +148,24 @@ def test_exported_weights_carry_their_validation_result(tmp_path: Path) -> None:
     validation = weights_info(out / "model.safetensors")["validation"]
     assert validation["iteration"] == 3 and validation["psnr"] == final["val.psnr"]
     assert validation["set"] == str(val)
+    bicubic = _bicubic_scores(val, scale=2)
+    assert validation["bicubic_psnr"] == pytest.approx(bicubic[0], abs=1e-9)
+    assert validation["bicubic_ssim"] == pytest.approx(bicubic[1], abs=1e-9)
+
+
+def _bicubic_scores(folder: Path, scale: int) -> tuple[float, float]:
+    """Mean protocol PSNR/SSIM of MATLAB bicubic on every image of ``folder``."""
+    from srkit.degradations.imresize import imresize
+    from srkit.evaluation.protocol import evaluate, make_lr, modcrop
+    from srkit.imageio import list_images, load_image
+
+    psnrs, ssims = [], []
+    for path in list_images(folder):
+        hr = modcrop(load_image(path), scale).unsqueeze(0)
+        scores = evaluate(imresize(make_lr(hr, scale), float(scale)).clamp(0, 1), hr, scale)
+        psnrs.append(float(scores["psnr"][0]))
+        ssims.append(float(scores["ssim"][0]))
+    return sum(psnrs) / len(psnrs), sum(ssims) / len(ssims)
 
 
 def test_sample_strips_are_labelled_above_the_three_crops(tmp_path: Path) -> None:

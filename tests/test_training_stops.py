@@ -65,7 +65,7 @@ def _latest_iteration(out: Path) -> int:
     pytest.param(signal.SIGINT, 130, marks=pytest.mark.slow),
     pytest.param(signal.SIGHUP, 129, marks=pytest.mark.slow)])
 def test_signal_saves_a_checkpoint_prints_the_resume_command_and_resume_continues(
-        tmp_path: Path, signum: int, exit_code: int) -> None:
+        tmp_path: Path, signum: int, exit_code: int, capsys: pytest.CaptureFixture[str]) -> None:
     val = make_image_folder(tmp_path / "val")
     out = tmp_path / "run"
     process = _start_training(out, val, "--step-sleep", "0.02")
@@ -80,12 +80,33 @@ def test_signal_saves_a_checkpoint_prints_the_resume_command_and_resume_continue
     assert err.strip().splitlines()[-1].endswith(f"resume with: {resume_command}"), err
     assert f"stopped at iteration {stopped_at}" in err
     assert not list(out.glob("**/.*.tmp"))
+    _stopped_weights_say_where_they_stand(capsys, out, stopped_at, signal.Signals(signum).name)
 
     main([*resume_command.split()[1:], "--iters", str(stopped_at + 2), "--step-sleep", "0"])
     assert _latest_iteration(out) == stopped_at + 2
     records = [json.loads(line) for line in (out / "log.jsonl").open()]
     trained = [r["iteration"] for r in records if any(k.startswith("loss.") for k in r)]
     assert trained == list(range(1, stopped_at + 3))  # every iteration once, none lost
+
+
+def _stopped_weights_say_where_they_stand(capsys: pytest.CaptureFixture[str], out: Path,
+                                          stopped_at: int, signal_name: str) -> None:
+    """The stopped run validated once at its last iteration; its weights, ``srkit info`` and
+    ``srkit plot`` say so."""
+    from srkit.training.report import read_stops
+    from srkit.weights.files import weights_info
+
+    info = weights_info(out / "model.safetensors")
+    assert info["training"] == {"iteration": stopped_at, "iters": 2000, "stopped_by": signal_name}
+    validation = info["validation"]
+    assert validation["iteration"] == stopped_at and "bicubic_psnr" in validation
+    records = [json.loads(line) for line in (out / "log.jsonl").open()]
+    assert [r["iteration"] for r in records if "val.psnr" in r][-1] == stopped_at
+    assert read_stops(out) == [(stopped_at, signal_name)]
+    code, shown, err = run_cli(capsys, "info", str(out / "model.safetensors"))
+    assert code == 0, err
+    assert f"training: iteration {stopped_at} of 2000, stopped early ({signal_name})" in shown
+    assert f"at iteration {stopped_at}; bicubic " in shown
 
 
 @pytest.mark.slow

@@ -9,6 +9,9 @@ import click
 from srkit.errors import SrkitError
 from srkit.run_folder import RUNS_DIR
 
+#: the reference row every benchmark table carries for each scale
+BASELINE_MODEL = "bicubic"
+
 EPILOG = """\b
 Examples:
   srkit bench
@@ -31,6 +34,20 @@ def _scales(text: str) -> list[int]:
     if not scales or any(s < 1 for s in scales):
         raise SrkitError(f"--scales {text!r}: expected positive integers such as 2,4,8")
     return list(dict.fromkeys(scales))
+
+
+def with_baseline(models: list[str], keep: bool, named: bool) -> list[str]:
+    """``models`` with the bicubic reference first (every scale then has its row), or without
+    it for ``--no-baseline`` unless the user named it in ``--models``."""
+    if keep:
+        return list(dict.fromkeys([BASELINE_MODEL, *models]))
+    if named:
+        return models
+    kept = [name for name in models if name != BASELINE_MODEL]
+    if not kept:
+        raise SrkitError("--no-baseline: no other model has weights here; name one with "
+                         "--models NAME --weights NAME=FILE")
+    return kept
 
 
 def _lpips(enabled: bool, net: str, weights: Path | None, device):  # noqa: ANN001, ANN202
@@ -73,6 +90,8 @@ def _lpips(enabled: bool, net: str, weights: Path | None, device):  # noqa: ANN0
 @click.option("--lpips-weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="torchvision ImageNet weights of the LPIPS backbone (default: torch hub cache).")
 @click.option("--no-lpips", is_flag=True, help="Skip LPIPS.")
+@click.option("--no-baseline", is_flag=True,
+              help="Leave out the bicubic reference row that every scale gets otherwise.")
 @click.option("--runs", "runs_dir", type=click.Path(file_okay=False, path_type=Path),
               default=RUNS_DIR, show_default=True, help="Where to look for trained runs.")
 @click.option("--warmup", type=click.IntRange(min=0), default=1, show_default=True,
@@ -84,10 +103,11 @@ def _lpips(enabled: bool, net: str, weights: Path | None, device):  # noqa: ANN0
 def command(models: str | None, weights_text: str | None, datasets: str, scales: str, fmt: str,
             report_dir: Path | None, self_ensemble: bool, precision: str, tile: int | None,
             device: str, lpips_net: str, lpips_weights: Path | None, no_lpips: bool,
-            runs_dir: Path, warmup: int, y_channel: str) -> None:
+            no_baseline: bool, runs_dir: Path, warmup: int, y_channel: str) -> None:
     """Benchmark models: PSNR/SSIM (Y channel, scale-pixel border), LPIPS, parameters, speed."""
     from srkit.devices import resolve_device
     from srkit.evaluation.bench import BenchOptions, run_bench
+    from srkit.evaluation.carried_validation import below_bicubic_warning, read_carried_validation
     from srkit.evaluation.formats import format_rows
     from srkit.evaluation.runs import default_models, parse_weights_option
     from srkit.inference import autocast_context
@@ -97,8 +117,9 @@ def command(models: str | None, weights_text: str | None, datasets: str, scales:
         check_output_folder(report_dir, "--report")
     weights = parse_weights_option(weights_text)
     scale_list = _scales(scales)
-    model_names = ([m.lower() for m in _split(models)] if models is not None
-                   else default_models(weights, runs_dir, scale_list))
+    model_names = with_baseline([m.lower() for m in _split(models)] if models is not None
+                                else default_models(weights, runs_dir, scale_list),
+                                keep=not no_baseline, named=models is not None)
     torch_device = resolve_device(device)
     autocast_context(precision, torch_device)  # fp16 on CPU fails before any work
     lpips, lpips_unavailable = _lpips(not no_lpips, lpips_net, lpips_weights, torch_device)
@@ -115,6 +136,10 @@ def command(models: str | None, weights_text: str | None, datasets: str, scales:
         collector = ReportCollector(report_dir)
     result = run_bench(options, on_image=collector)
     click.echo(format_rows(result.rows, fmt))
+    for weights_file in dict.fromkeys(row.weights for row in result.rows if row.weights):
+        warning = below_bicubic_warning(weights_file, read_carried_validation(weights_file))
+        if warning:
+            click.echo(warning, err=True)
     if models is None and model_names == ["bicubic"]:
         click.echo("hint: only the bicubic baseline has weights here; add a model with "
                    "--models NAME --weights NAME=FILE (or train one: srkit train NAME)", err=True)

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from srkit.evaluation.carried_validation import below_bicubic_warning, validation_text
+
 
 def _check_arguments(info: dict[str, Any], source: str) -> None:
     """The stored kwargs fit the installed factory's signature (when the architecture is installed)."""
@@ -57,15 +59,27 @@ def command(weights: Path, as_json: bool) -> None:
     click.echo(f"  arguments: {json.dumps(info['kwargs'], sort_keys=True)}")
     if info["extras"]:
         click.echo(f"  extra modules: {', '.join(info['extras'])}")
+    if info.get("training"):
+        click.echo(f"  training: {training_text(info['training'])}")
     if info.get("validation"):
-        click.echo(f"  validation: {_validation_text(info['validation'])}")
+        click.echo(f"  validation: {validation_text(info['validation'])}")
     if info["config"]:
         click.echo("  training config: " + ", ".join(f"{k}={v}" for k, v in sorted(info["config"].items())))
+    warning = below_bicubic_warning(weights, info.get("validation"))
+    if warning:
+        click.echo(warning, err=True)
 
 
-def _validation_text(validation: dict) -> str:
-    return (f"PSNR {validation['psnr']:.3f} dB, SSIM {validation['ssim']:.4f} on "
-            f"{validation.get('set', '?')} at iteration {validation.get('iteration', '?')}")
+def training_text(training: dict[str, Any]) -> str:
+    """``iteration 730 of 2000, stopped early (SIGINT)``, or ``... finished``."""
+    reached, planned = training.get("iteration", "?"), training.get("iters", "?")
+    if training.get("stopped_by"):
+        end = f"stopped early ({training['stopped_by']})"
+    elif reached == planned:
+        end = "finished"
+    else:
+        end = "saved during training"
+    return f"iteration {reached} of {planned}, {end}"
 
 
 def _show_checkpoint(checkpoint: dict, as_json: bool) -> None:
@@ -79,7 +93,7 @@ def _show_checkpoint(checkpoint: dict, as_json: bool) -> None:
     click.echo(f"{checkpoint['file']}: srkit training checkpoint of recipe {recipe}{scale} at "
                f"iteration {checkpoint['iteration']}{of_total} (optimizer and RNG state included)")
     if checkpoint.get("validation"):
-        click.echo(f"  last validation: {_validation_text(checkpoint['validation'])}")
+        click.echo(f"  last validation: {validation_text(checkpoint['validation'])}")
     click.echo(f"  continue training: srkit train {recipe} --resume --out {run}")
     click.echo(f"  weights for upscale/bench: {Path(run) / 'model.safetensors'} "
                "(srkit info shows them)")

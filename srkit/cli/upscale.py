@@ -108,6 +108,12 @@ def command(inputs: tuple[Path, ...], out: Path, weights: Path | None, model_nam
     torch_device = resolve_device(device)
     autocast_context(precision, torch_device)
     model = _model(weights, model_name, scale, torch_device)
+    if weights is not None:
+        from srkit.evaluation.carried_validation import below_bicubic_warning, read_carried_validation
+
+        warning = below_bicubic_warning(weights, read_carried_validation(weights))
+        if warning:
+            click.echo(warning, err=True)
     for file, target in tqdm(list(zip(files, targets, strict=True)), desc="upscale", unit="img",
                              disable=None):
         lr = load_image(file).unsqueeze(0).to(torch_device)

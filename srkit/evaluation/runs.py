@@ -39,6 +39,16 @@ def installed_model_names() -> list[str]:
     return sorted(set(registry.names("generator")) | set(registry.names("recipe")))
 
 
+def train_command(name: str, scale: int) -> str:
+    """The ``srkit train`` command a hint suggests for ``name``: with the arguments its recipe
+    needs on a fresh install (:attr:`Recipe.first_run_args`), so it works as given."""
+    from srkit.plugins import get_registry
+
+    registry = get_registry()
+    extra = registry.get("recipe", name).first_run_args if name in registry.names("recipe") else ()
+    return " ".join(["srkit train", name, "--scale", str(scale), *extra])
+
+
 def run_weights(name: str, runs_dir: Path) -> list[Path]:
     """``<runs_dir>/<name>*/model.safetensors`` files, newest first."""
     if not runs_dir.is_dir():
@@ -98,7 +108,7 @@ def select_weights(name: str, scale: int, weights: dict[str, list[Path]], runs_d
             )
         raise SrkitError(
             f"{name}: no weights found in {RunFolder(runs_dir / (name + '*')).model}; "
-            f"pass --weights {name}=FILE or train one with 'srkit train {name}'"
+            f"pass --weights {name}=FILE or train one with '{train_command(name, scale)}'"
         )
     scales = [_weights_scale(path) for path in candidates]
     for path, file_scale in zip(candidates, scales, strict=True):
@@ -122,7 +132,7 @@ def check_weights_found(models: list[str], weights: dict[str, list[Path]], runs_
                and not run_weights(n, runs_dir)]
     if not missing:
         return
-    commands = "; ".join(f"'srkit train {n} --scale {s}'" for n in missing for s in scales)
+    commands = "; ".join(f"'{train_command(n, s)}'" for n in missing for s in scales)
     raise SrkitError(f"no weights found for {', '.join(missing)} in "
                      f"{RunFolder(runs_dir / 'NAME*').model}; train them ({commands}) "
                      "or pass --weights NAME=FILE")

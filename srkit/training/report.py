@@ -317,8 +317,32 @@ def read_curves(run: Path) -> tuple[Series, Series]:
     return losses, validation
 
 
+def read_stops(run: Path) -> list[tuple[int, str]]:
+    """``(iteration, signal)`` of each time the run was stopped early (Ctrl-C, SIGTERM, ...)."""
+    stops = []
+    for line in RunFolder(run).log.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+            if isinstance(entry.get("stopped_by"), str):
+                stops.append((int(entry["iteration"]), entry["stopped_by"]))
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
+            continue
+    return stops
+
+
+def _mark_stops(axes: list[Any], stops: list[tuple[int, str]]) -> None:
+    """A dashed line through every panel at each early stop, labelled in the lower one."""
+    for iteration, signal in stops:
+        for ax in axes:
+            ax.axvline(iteration, color="tab:red", linestyle="--", linewidth=1)
+        axes[-1].annotate(f"stopped early ({signal}) at {iteration}", xy=(iteration, 0.02),
+                          xycoords=("data", "axes fraction"), rotation=90, fontsize="small",
+                          color="tab:red", ha="right", va="bottom")
+
+
 def plot_curves(run: Path, out: Path) -> Path:
-    """Write ``out`` (PNG): losses on top (log scale), validation PSNR below."""
+    """Write ``out`` (PNG): losses on top (log scale), validation PSNR below, a dashed line
+    where the run was stopped early (its last validation is the point on that line)."""
     try:
         import matplotlib
 
@@ -337,6 +361,7 @@ def plot_curves(run: Path, out: Path) -> Path:
     top.grid(alpha=0.3)
     if "psnr" in validation:
         bottom.plot(*zip(*validation["psnr"], strict=True), marker="o", color="tab:green")
+    _mark_stops([top, bottom], read_stops(run))
     bottom.set_ylabel("validation PSNR (dB)")
     bottom.set_xlabel("iteration")
     bottom.grid(alpha=0.3)

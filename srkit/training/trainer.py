@@ -115,6 +115,8 @@ class Trainer:
         self.ctx = TrainContext(self.recipe, config, device, info, self.ema)
         self.start, self.best_psnr = 0, None
         self.last_validation: dict[str, Any] | None = None
+        #: the signal that stopped the run before its planned end (recorded in its weights)
+        self.stopped_by: str | None = None
         if checkpoint is not None:
             check_nets_fit(checkpoint, self.recipe, self.record, str(self.checkpoints))
             self._restore(lambda: restore_state(checkpoint, self.recipe, self.ctx, self.ema))
@@ -214,7 +216,7 @@ class Trainer:
                 if save_now:
                     self._save(done)
                 if self._stop_requested(stop, done):
-                    self._stop(stop.signum or signal.SIGTERM, done)
+                    self._stop(stop.signum or signal.SIGTERM, done, log)
                 window_start += time.perf_counter() - paused
             if self.start == config.iters:
                 self._save(config.iters)
@@ -239,10 +241,14 @@ class Trainer:
             return False
         return distributed.any_true(stop.requested, self.info, self.device)
 
-    def _stop(self, signum: int, done: int) -> None:
-        """Save a checkpoint at ``done`` (unless just saved) and raise :class:`StoppedBySignal`."""
-        if done % self.config.save_every != 0:
-            self._save(done)
+    def _stop(self, signum: int, done: int, log: RunLog | SilentLog) -> None:
+        """Validate at ``done`` (unless just done), save the weights and a checkpoint saying the
+        run stopped there, and raise :class:`StoppedBySignal`: stopped weights carry a score."""
+        if self.last_validation is None or self.last_validation["iteration"] != done:
+            self._validate(done, log)
+        self.stopped_by = signal_name(signum)
+        log.record({"iteration": done, "stopped_by": self.stopped_by})
+        self._save(done)
         raise StoppedBySignal(f"{signal_name(signum)}: stopped at iteration {done}, checkpoint "
                               f"saved in {self.checkpoints}; {self._resume_hint()}", signum)
 
@@ -316,8 +322,10 @@ class Trainer:
             log.record({"iteration": done, "val.psnr": metrics["psnr"], "val.ssim": metrics["ssim"]})
             log.message(f"iteration {done}: validation PSNR {metrics['psnr']:.3f} dB, "
                         f"SSIM {metrics['ssim']:.4f}")
+            bicubic = self.validator.bicubic_scores()
             self.last_validation = {"iteration": done, "psnr": metrics["psnr"],
-                                    "ssim": metrics["ssim"], "set": self.config.val}
+                                    "ssim": metrics["ssim"], "set": self.config.val,
+                                    "bicubic_psnr": bicubic["psnr"], "bicubic_ssim": bicubic["ssim"]}
             if done > 0 and (self.best_psnr is None or metrics["psnr"] > self.best_psnr):
                 self.best_psnr = metrics["psnr"]
                 save_weights(self._export_net(), self.folder.best,
@@ -354,7 +362,9 @@ class Trainer:
                 if validated is not None and validated["iteration"] != done:
                     validated = None  # a result of earlier weights does not describe these
                 save_weights(self._export_net(), self.folder.model, config=self.record,
-                             extras=self.recipe.export_extras(), validation=validated)
+                             extras=self.recipe.export_extras(), validation=validated,
+                             training={"iteration": done, "iters": self.config.iters,
+                                       "stopped_by": self.stopped_by})
             except OSError as exc:
                 failure = self._write_failure(done, exc)
         self._stop_together(failure, "the main process could not write the checkpoint")

@@ -42,6 +42,7 @@ class Validator:
     def __init__(self, val: str, scale: int, device: torch.device) -> None:
         self.scale, self.device = scale, device
         self.images: list[tuple[str, Tensor, Tensor, bool]] = []
+        self._bicubic: dict[str, float] | None = None
         for path in list_images(resolve_dataset(val)):
             try:
                 hr = modcrop(load_image(path), scale).unsqueeze(0)
@@ -50,6 +51,20 @@ class Validator:
                 message = str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}"
                 raise SrkitError(f"--val: {message}") from None
             self.images.append((path.stem, hr, make_lr(hr, scale), is_grey_file(path)))
+
+    @torch.no_grad()
+    def bicubic_scores(self) -> dict[str, float]:
+        """Mean PSNR/SSIM of MATLAB bicubic on the set: the baseline every result is read
+        against (computed once)."""
+        if self._bicubic is None:
+            psnrs, ssims = [], []
+            for _, hr, lr, grey in self.images:
+                sr = imresize(lr, float(self.scale)).clamp(0.0, 1.0)
+                scores = evaluate(sr, hr, self.scale, grey=grey)
+                psnrs.append(float(scores["psnr"][0]))
+                ssims.append(float(scores["ssim"][0]))
+            self._bicubic = {"psnr": sum(psnrs) / len(psnrs), "ssim": sum(ssims) / len(ssims)}
+        return self._bicubic
 
     @torch.no_grad()
     def run(self, generator: nn.Module, samples_dir: Path | None = None,

@@ -25,11 +25,15 @@ from srkit.weights.metadata import check_scales_agree, decode_metadata, encode_m
 
 def save_weights(model: nn.Module, path: str | os.PathLike[str], *, config: dict[str, Any] | None = None,
                  extras: Mapping[str, nn.Module | Mapping[str, torch.Tensor]] | None = None,
-                 kind: str = "generator", validation: dict[str, Any] | None = None) -> None:
+                 kind: str = "generator", validation: dict[str, Any] | None = None,
+                 training: dict[str, Any] | None = None) -> None:
     """Save a network built by :func:`srkit.build_generator` with everything needed to rebuild it.
 
     ``validation`` is the training run's validation result for exactly these weights
-    (``iteration``, ``psnr``, ``ssim``, ``set``); ``srkit info`` shows it.
+    (``iteration``, ``psnr``, ``ssim``, ``set``, and bicubic's ``bicubic_psnr`` and
+    ``bicubic_ssim`` on that set); ``training`` says where the run stood (``iteration`` reached,
+    ``iters`` planned, ``stopped_by``: the signal that stopped it early, or None); ``srkit info``
+    shows both.
 
     ``extras`` are further modules (or state dicts) stored under ``<prefix>.`` keys, e.g. DRN's
     dual models; :func:`load_model` ignores them, :func:`read_extras` returns them.
@@ -41,7 +45,8 @@ def save_weights(model: nn.Module, path: str | os.PathLike[str], *, config: dict
         tensors.update({f"{prefix}.{k}": v for k, v in state.items()})
     metadata = encode_metadata(kind=kind, arch=arch, kwargs=kwargs,
                                scale=getattr(unwrap(model), "scale", kwargs.get("scale", "")),
-                               extras=list(extras or {}), config=config, validation=validation)
+                               extras=list(extras or {}), config=config, validation=validation,
+                               training=training)
     atomic_save_safetensors(tensors, path, metadata)
 
 

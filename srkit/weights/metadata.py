@@ -3,7 +3,9 @@
 Metadata keys (all strings): ``srkit.format`` ("1"), ``kind``, ``arch``, ``kwargs`` (JSON),
 ``scale``, ``srkit_version``, optionally ``config`` (JSON of the training config), ``extras``
 (JSON list of prefixes of extra modules stored in the same file, e.g. ``["dual"]``) and
-``validation`` (JSON: the run's validation PSNR/SSIM of these weights).
+``validation`` (JSON: the run's validation PSNR/SSIM of these weights, and bicubic's on the
+same set) and ``training`` (JSON: the iteration reached, the iterations planned, and the
+signal that stopped the run early or null).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ FORMAT_VERSION = "1"
 
 def encode_metadata(*, kind: str, arch: str, kwargs: dict[str, Any], scale: object,
                     extras: list[str], config: dict[str, Any] | None = None,
-                    validation: dict[str, Any] | None = None) -> dict[str, str]:
+                    validation: dict[str, Any] | None = None,
+                    training: dict[str, Any] | None = None) -> dict[str, str]:
     """The string metadata that lets :func:`decode_metadata` (and a loader) rebuild the module."""
     metadata = {
         "srkit.format": FORMAT_VERSION,
@@ -36,6 +39,8 @@ def encode_metadata(*, kind: str, arch: str, kwargs: dict[str, Any], scale: obje
         metadata["config"] = json.dumps(config, sort_keys=True, default=str)
     if validation is not None:
         metadata["validation"] = json.dumps(validation, sort_keys=True)
+    if training is not None:
+        metadata["training"] = json.dumps(training, sort_keys=True)
     return metadata
 
 
@@ -85,6 +90,8 @@ def decode_metadata(metadata: dict[str, str], source: str = "weights file") -> d
         "extras": extras,
         "validation": (_json_entry(metadata, "validation", None, dict, source)
                        if "validation" in metadata else None),
+        "training": (_json_entry(metadata, "training", None, dict, source)
+                     if "training" in metadata else None),
     }
 
 

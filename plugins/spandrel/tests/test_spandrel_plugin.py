@@ -79,7 +79,8 @@ def test_upscale_takes_a_foreign_file_directly(esrgan_file, tiny_images, tmp_pat
 def test_bench_takes_a_foreign_file_as_weights(esrgan_file, tiny_images, capsys):
     code, out, err = run_cli(capsys, "bench", "--models", "spandrel", "--weights",
                              f"spandrel={esrgan_file}", "--datasets", str(tiny_images), "--no-lpips",
-                             "--device", "cpu", "--format", "json", "--warmup", "0")
+                             "--device", "cpu", "--format", "json", "--warmup", "0",
+                             "--no-baseline")
     assert code == 0, err
     row = json.loads(out)[0]
     assert (row["model"], row["scale"], row["images"]) == ("spandrel", 4, 2)

@@ -156,6 +156,8 @@ class SRGANRecipe(Recipe):
     config: SRGANConfig
     config_class: ClassVar[type[TrainConfig]] = SRGANConfig
     description: ClassVar[str] = "SRGAN (Ledig et al. 2017): SRResNet-MSE pretraining, then VGG54 + GAN"
+    #: the VGG content loss needs the VGG19 ImageNet file; MSE trains without it
+    first_run_args: ClassVar[tuple[str, ...]] = ("--content-loss", "mse")
 
     def __init__(self, config: SRGANConfig, device: torch.device) -> None:
         super().__init__(config, device)
