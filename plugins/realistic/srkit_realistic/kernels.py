@@ -7,6 +7,8 @@ different kernels are blurred by one grouped convolution.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 from torch.nn import functional as F
@@ -44,6 +46,27 @@ def blur_kernels(shape: list[str], sigma_x: Tensor, sigma_y: Tensor, theta: Tens
     inside = (grid[..., 0].abs() <= own_radius) & (grid[..., 1].abs() <= own_radius)
     kernels = kernels * inside
     return kernels / kernels.sum(dim=(-1, -2), keepdim=True)
+
+
+def sinc_kernels(cutoff: Tensor, sizes: Tensor, grid: int) -> Tensor:
+    """Normalised circular low-pass ("sinc") kernels (N, grid, grid): ``cutoff`` (N,) in radians
+    per pixel, each kernel ``sizes[i]`` taps wide (odd), zero outside, centred on the grid.
+
+    The ideal 2-D low-pass response ``cutoff * J1(cutoff * r) / (2 pi r)`` (J1: Bessel function of
+    the first kind), ``cutoff^2 / (4 pi)`` at the centre; it rings, as band-limited real
+    cameras and resamplers do.
+    """
+    radius = grid // 2
+    axis = torch.arange(-radius, radius + 1, dtype=torch.float64, device=cutoff.device)
+    r = torch.sqrt(axis[None, :] ** 2 + axis[:, None] ** 2)[None]
+    omega = cutoff.to(torch.float64)[:, None, None]
+    safe_r = torch.where(r == 0, torch.ones_like(r), r)
+    response = omega * torch.special.bessel_j1(omega * safe_r) / (2 * math.pi * safe_r)
+    kernels = torch.where(r == 0, omega**2 / (4 * math.pi), response)
+    own_radius = (sizes.to(cutoff.device)[:, None, None] // 2)
+    inside = (axis[None, :, None].abs() <= own_radius) & (axis[None, None, :].abs() <= own_radius)
+    kernels = kernels * inside
+    return (kernels / kernels.sum(dim=(-1, -2), keepdim=True)).to(torch.float32)
 
 
 def apply_kernels(images: Tensor, kernels: Tensor) -> Tensor:

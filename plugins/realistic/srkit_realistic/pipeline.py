@@ -13,16 +13,20 @@ import torch
 from torch import Tensor
 
 from srkit.api import SrkitError, check_hr_batch
-from srkit_realistic.kernels import apply_kernels, blur_kernels
+from srkit_realistic.kernels import apply_kernels, blur_kernels, sinc_kernels
 from srkit_realistic.ops import RESIZE_MODES, gaussian_noise, jpeg, poisson_noise, resize
-from srkit_realistic.ranges import FIRST_ORDER, SECOND_ORDER, StageRanges
-from srkit_realistic.sampling import StageDraw, draw_stage
+from srkit_realistic.ranges import FINAL, FIRST_ORDER, SECOND_ORDER, StageRanges
+from srkit_realistic.sampling import FinalDraw, StageDraw, draw_final, draw_stage
+from srkit_realistic.sharpen import unsharp_mask
 
 
-def _blur(images: Tensor, draw: StageDraw) -> Tensor:
+def _blur(images: Tensor, draw: StageDraw, sinc: bool) -> Tensor:
     kernels = blur_kernels(draw.shape, draw.sigma_x, draw.sigma_y, draw.theta, draw.beta,
-                           draw.kernel_size).to(images.device)
-    blurred = apply_kernels(images, kernels)
+                           draw.kernel_size)
+    if sinc:
+        low_pass = sinc_kernels(draw.sinc_cutoff, draw.kernel_size, kernels.shape[-1])
+        kernels = torch.where(draw.sinc[:, None, None], low_pass.to(kernels), kernels)
+    blurred = apply_kernels(images, kernels.to(images.device))
     return torch.where(draw.blur.to(images.device)[:, None, None, None], blurred, images)
 
 
@@ -32,6 +36,12 @@ def _noise(images: Tensor, draw: StageDraw, generator: torch.Generator | None) -
     return torch.where(draw.gaussian.to(images.device)[:, None, None, None], gauss, shot).clamp(0, 1)
 
 
+def _final_sinc(images: Tensor, draw: FinalDraw) -> Tensor:
+    kernels = sinc_kernels(draw.sinc_cutoff, draw.kernel_size, int(draw.kernel_size.max()))
+    filtered = apply_kernels(images, kernels.to(images.device))
+    return torch.where(draw.sinc.to(images.device)[:, None, None, None], filtered, images)
+
+
 def _scaled(size: tuple[int, int], factor: float) -> tuple[int, int]:
     return max(1, round(size[0] * factor)), max(1, round(size[1] * factor))
 
@@ -39,36 +49,49 @@ def _scaled(size: tuple[int, int], factor: float) -> tuple[int, int]:
 class RealisticDegradation:
     """Real-ESRGAN-style random degradation, first or second order (``order`` 1 or 2).
 
-    Each stage: blur (a random kernel per image, see :mod:`srkit_realistic.ranges`), resize by
-    a random factor (one per batch, random mode among bicubic/bilinear/area), Gaussian or
-    Poisson noise, JPEG. The last stage resizes to the LR size before its JPEG step; with
-    ``order=2`` the first stage works at HR size times its factor.
+    Each stage: blur (a random kernel per image, see :mod:`srkit_realistic.ranges`; a sinc
+    filter with probability 0.1 when ``sinc``), resize by a random factor (one per batch, random
+    mode among bicubic/bilinear/area), Gaussian or Poisson noise, JPEG. With ``order=2`` the first
+    stage works at HR size times its factor, the second at LR size times its factor; then, with
+    ``sinc`` (Real-ESRGAN's order), [resize to the LR size + final sinc filter] and JPEG in a random
+    order, else resize to the LR size and JPEG. ``order=1`` resizes straight to the LR size.
+    ``sharpen`` unsharp-masks the HR first, as Real-ESRGAN degrades its sharpened ground truth.
+    The result is clamped and rounded to 8 bits, as Real-ESRGAN's LR is.
     """
 
-    def __init__(self, order: int = 2, jpeg: bool = True) -> None:
+    def __init__(self, order: int = 2, jpeg: bool = True, sinc: bool = True, sharpen: bool = False) -> None:
         if order not in (1, 2):
             raise SrkitError(f"realistic: order must be 1 or 2, got {order}")
-        self.order, self.jpeg = int(order), bool(jpeg)
+        self.order, self.jpeg, self.sinc, self.sharpen = int(order), bool(jpeg), bool(sinc), bool(sharpen)
         self.stages: tuple[StageRanges, ...] = (FIRST_ORDER, SECOND_ORDER)[:self.order]
 
     def __call__(self, hr: Tensor, scale: int, *, generator: torch.Generator | None = None) -> Tensor:
         lr_size = check_hr_batch(hr, scale, "realistic degradation", rgb=True)
-        x = hr
+        x = unsharp_mask(hr) if self.sharpen else hr
         for index, ranges in enumerate(self.stages):
             draw = draw_stage(ranges, hr.shape[0], generator)
-            x = _blur(x, draw)
+            x = _blur(x, draw, self.sinc)
+            if self.order == 1:
+                x = _noise(resize(x, lr_size, draw.resize_mode), draw, generator)
+                x = self._jpeg(x, draw)
+                break
             last = index == len(self.stages) - 1
-            if last and self.order == 1:
-                x = resize(x, lr_size, draw.resize_mode)
+            base = lr_size if last else (hr.shape[-2], hr.shape[-1])
+            x = _noise(resize(x, _scaled(base, draw.resize_factor), draw.resize_mode), draw, generator)
+            if not last:
+                x = self._jpeg(x, draw)
+            elif not self.sinc:
+                x = self._jpeg(resize(x, lr_size, draw.resize_mode), draw)
             else:
-                base = lr_size if last else (hr.shape[-2], hr.shape[-1])
-                x = resize(x, _scaled(base, draw.resize_factor), draw.resize_mode)
-            x = _noise(x, draw, generator)
-            if last:
-                x = resize(x, lr_size, draw.resize_mode)
-            if self.jpeg:
-                x = jpeg(x, draw.jpeg_quality)
-        return x.clamp(0, 1)
+                final = draw_final(FINAL, hr.shape[0], generator)
+                if final.jpeg_first:
+                    x = _final_sinc(resize(self._jpeg(x, draw), lr_size, final.resize_mode), final)
+                else:
+                    x = self._jpeg(_final_sinc(resize(x, lr_size, final.resize_mode), final), draw)
+        return (x.clamp(0, 1) * 255).round() / 255
+
+    def _jpeg(self, images: Tensor, draw: StageDraw) -> Tensor:
+        return jpeg(images, draw.jpeg_quality) if self.jpeg else images
 
 
 class BlurNoiseJpegDegradation:

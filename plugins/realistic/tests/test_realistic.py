@@ -1,4 +1,5 @@
-"""The realistic degradations: seeded determinism, drawn ranges, fixed variants, shapes, CLI."""
+"""The realistic degradations: seeded determinism, drawn ranges, fixed variants, shapes, CLI,
+sinc filters and unsharp masking."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from PIL import Image
 
 from srkit.api import SrkitError, build_degradation, gaussian_blur, load_image
 from srkit.testing import srkit_main
-from srkit_realistic.kernels import apply_kernels, blur_kernels
+from srkit_realistic.kernels import apply_kernels, blur_kernels, sinc_kernels
 from srkit_realistic.ops import gaussian_noise, jpeg
 from srkit_realistic.pipeline import BlurNoiseJpegDegradation, RealisticDegradation
-from srkit_realistic.ranges import FIRST_ORDER, SECOND_ORDER
-from srkit_realistic.sampling import draw_stage
+from srkit_realistic.ranges import FINAL, FIRST_ORDER, SECOND_ORDER
+from srkit_realistic.sampling import draw_final, draw_stage
+from srkit_realistic.sharpen import gaussian_taps, unsharp_mask
 
 
 def _smooth_images(n: int = 3, size: int = 32, seed: int = 0) -> torch.Tensor:
@@ -163,3 +165,67 @@ def test_degrade_cli_writes_the_seeded_fixed_degradation(tmp_path: Path) -> None
     for name in ("p0", "p1"):
         expected = degrade(load_image(tmp_path / "hr" / f"{name}.png")[None], 4, generator=generator)
         assert torch.equal(load_image(tmp_path / "a" / f"{name}.png"), expected[0])
+
+
+def test_sinc_kernels_are_the_circular_low_pass_of_bessel_j1() -> None:
+    special = pytest.importorskip("scipy.special")
+    cutoff, size = 1.3, 9
+    kernel = sinc_kernels(torch.tensor([cutoff]), torch.tensor([size]), 13)[0].double()
+    c = (size - 1) / 2
+    i, j = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
+    r = np.hypot(i - c, j - c)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = cutoff * special.j1(cutoff * r) / (2 * np.pi * r)
+    expected[int(c), int(c)] = cutoff**2 / (4 * np.pi)
+    expected /= expected.sum()
+    assert torch.allclose(kernel[2:11, 2:11], torch.from_numpy(expected), atol=1e-6)
+    assert kernel[:2].abs().sum() == 0 and kernel[:, 11:].abs().sum() == 0  # zero outside its size
+
+
+def test_unsharp_mask_is_the_two_dimensional_statement() -> None:
+    images = _smooth_images(2, 64) * 0.8 + 0.1 * torch.rand(2, 3, 64, 64, generator=_seeded(1))
+    taps = gaussian_taps(51)
+    assert taps.sum().item() == pytest.approx(1.0)
+    sigma = 0.3 * (25 - 1) + 0.8  # OpenCV's default for 51 taps
+    assert taps[25] / taps[24] == pytest.approx(math.exp(1 / (2 * sigma**2)), rel=1e-5)
+    kernel = (taps[:, None] * taps[None, :])[None, None]
+
+    def blur(x: torch.Tensor) -> torch.Tensor:
+        padded = torch.nn.functional.pad(x.reshape(-1, 1, 64, 64), (25,) * 4, mode="reflect")
+        return torch.nn.functional.conv2d(padded, kernel).reshape(x.shape)
+
+    residual = images - blur(images)
+    mask = blur((residual.abs() * 255 > 10).float())
+    expected = mask * (images + 0.5 * residual).clamp(0, 1) + (1 - mask) * images
+    torch.testing.assert_close(unsharp_mask(images), expected, rtol=0, atol=1e-5)
+
+
+def test_sharpen_degrades_the_unsharp_masked_hr() -> None:
+    hr = _smooth_images(2, 64)
+    sharpened = RealisticDegradation(sharpen=True)(hr, 4, generator=_seeded(2))
+    assert torch.equal(sharpened, RealisticDegradation()(unsharp_mask(hr), 4, generator=_seeded(2)))
+    assert not torch.equal(sharpened, RealisticDegradation()(hr, 4, generator=_seeded(2)))
+
+
+def test_final_step_draws_stay_within_the_official_ranges() -> None:
+    generator, orders = _seeded(0), []
+    for _ in range(200):
+        final = draw_final(FINAL, 8, generator)
+        low, high = FINAL.sinc_cutoff
+        assert ((low <= final.sinc_cutoff) & (final.sinc_cutoff <= high)).all()
+        assert ((final.kernel_size % 2 == 1) & (final.kernel_size >= 7) & (final.kernel_size <= 21)).all()
+        orders.append(final.jpeg_first)
+    assert 0.4 < sum(orders) / len(orders) < 0.6  # the two orders, half each
+    stage = draw_stage(FIRST_ORDER, 1000, _seeded(1))
+    assert 0.07 < stage.sinc.float().mean().item() < 0.13  # sinc_prob 0.1
+    small = stage.kernel_size < 13
+    assert (stage.sinc_cutoff[small] >= math.pi / 3).all() and (stage.sinc_cutoff >= math.pi / 5).all()
+
+
+def test_without_sinc_the_second_order_model_is_the_plain_one() -> None:
+    hr = _smooth_images(2, 48)
+    plain = RealisticDegradation(sinc=False)(hr, 4, generator=_seeded(3))
+    with_sinc = RealisticDegradation()(hr, 4, generator=_seeded(3))
+    assert plain.shape == with_sinc.shape == (2, 3, 12, 12)
+    assert not torch.equal(plain, with_sinc)
+    assert build_degradation("realistic:sinc=false,sharpen=true").sharpen is True

@@ -22,10 +22,14 @@ from srkit.api import (
     StepContext,
     TrainConfig,
     build_discriminator,
-    build_generator,
     make_scheduler,
     option,
     pixel_step,
+)
+from srkit_srgan.generator_choice import (
+    build_chosen_generator,
+    generator_kwargs_option_default,
+    generator_option_default,
 )
 from srkit_srgan.losses import GAN_TYPES, AdversarialLoss, VGGLoss
 
@@ -108,8 +112,15 @@ class SRGANConfig(TrainConfig):
                 "1000000 (the paper's); 5/6 of --iters when it is given; 0 with --init"),
         "iterations of SRResNet-MSE pretraining before the GAN phase", min=0
     )
-    channels: int = option(64, "generator feature width", min=1)
-    blocks: int = option(16, "generator residual blocks", min=1)
+    generator: str = option(
+        generator_option_default("srresnet"),
+        "generator to train: any registered one, NAME or NAME:key=value,... (srresnet, "
+        "rrdbnet:channels=32,blocks=4, spandrel with --init FILE...)")
+    generator_kwargs: str = option(
+        generator_kwargs_option_default(),
+        "the generator's arguments as JSON; set from the --init file, so --resume rebuilds it")
+    channels: int = option(64, "SRResNet feature width", min=1)
+    blocks: int = option(16, "SRResNet residual blocks", min=1)
     d_channels: int = option(64, "discriminator width of its first conv", min=1)
     discriminator_learning_rate: float = option(1e-4, "discriminator learning rate", min=0,
                                                 min_exclusive=True, max=1, renamed_from=("d_lr",))
@@ -158,8 +169,9 @@ class SRGANRecipe(Recipe):
             if config.content_loss == "vgg" else None
         )
         self.adversarial_loss = AdversarialLoss(config.gan_type)
-        generator = build_generator("srresnet", scale=config.scale, channels=config.channels,
-                                    blocks=config.blocks).to(device)
+        generator = build_chosen_generator(
+            config, "srresnet", {"scale": config.scale, "channels": config.channels, "blocks": config.blocks}
+        ).to(device)
         discriminator = build_discriminator(
             "srgan-d", crop_size=_discriminator_crop(config.patch_size), channels=config.d_channels
         ).to(device)

@@ -1,0 +1,28 @@
+"""Fixtures of the Real-ESRGAN plugin tests: a VGG19 weights file with random values, tiny photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from srkit.testing import make_image_folder
+from srkit_srgan.vgg import vgg19_features
+
+
+@pytest.fixture(scope="session")
+def vgg19_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A torchvision-style ``vgg19`` state dict (``features.N.*``) with small random values."""
+    generator = torch.Generator().manual_seed(0)
+    state = {f"features.{key}": torch.randn(tensor.shape, generator=generator) * 0.05
+             for key, tensor in vgg19_features().state_dict().items()}
+    path = tmp_path_factory.mktemp("vgg") / "vgg19-random.pth"
+    torch.save(state, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three 64x64 smooth RGB images: training data and validation set of the tiny runs."""
+    return make_image_folder(tmp_path_factory.mktemp("photos"), count=3, size=(64, 64))

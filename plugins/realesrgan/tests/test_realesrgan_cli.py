@@ -1,0 +1,87 @@
+"""``srkit train realesrnet/realesrgan/srgan`` through the real CLI and trainer, on tiny networks:
+bit-exact resume, ``--generator``, and a spandrel model fine-tuned with GAN losses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from srkit.api import load_model
+from srkit.testing import srkit_main as main
+
+TINY_NET = ["--channels", "8", "--blocks", "1", "--growth", "4"]
+TINY_RUN = ["--d-channels", "8", "--patch-size", "32", "--batch-size", "2", "--workers", "0",
+            "--log-every", "1", "--val-every", "0", "--device", "cpu"]
+
+
+def gan_steps(log: Path) -> list[dict]:
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    return [r for r in records if r.get("phase") == "gan" or "loss.gan" in r or "loss.adv" in r]
+
+
+def test_realesrgan_resumes_bit_exactly(tmp_path: Path, photos: Path) -> None:
+    common = ["train", "realesrgan", *TINY_NET, *TINY_RUN, "--content-loss", "l1", "--save-every", "2",
+              "--data", str(photos), "--val", str(photos)]
+    main([*common, "--iters", "4", "--out", str(tmp_path / "straight")])
+    main([*common, "--iters", "2", "--out", str(tmp_path / "resumed")])
+    main([*common, "--iters", "4", "--out", str(tmp_path / "resumed"), "--resume"])
+
+    straight = load_file(tmp_path / "straight" / "model.safetensors")
+    resumed = load_file(tmp_path / "resumed" / "model.safetensors")
+    assert straight.keys() == resumed.keys()
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    steps = [json.loads(line) for line in (tmp_path / "straight" / "log.jsonl").read_text().splitlines()]
+    last = [r for r in steps if "loss.gan" in r][-1]
+    assert {"loss.l1", "loss.gan", "loss.g_total", "loss.d_real_loss", "loss.d_fake_loss"} <= set(last)
+
+
+def test_srgan_trains_rrdbnet_with_gan_losses(tmp_path: Path, photos: Path) -> None:
+    out = tmp_path / "run"
+    main(["train", "srgan", "--generator", "rrdbnet:channels=8,blocks=1,growth=4", "--content-loss", "mse",
+          "--iters", "2", "--pretrain-iters", "0", "--scale", "4", *TINY_RUN, "--data", str(photos),
+          "--val", str(photos), "--out", str(out)])
+    model = load_model(out / "model.safetensors")
+    assert model.srkit_arch == "rrdbnet" and model.scale == 4
+    assert model.srkit_kwargs == {"scale": 4, "channels": 8, "blocks": 1, "growth": 4}
+    assert len(gan_steps(out / "log.jsonl")) == 2
+
+
+@pytest.mark.parametrize("recipe", ["srgan", "realesrgan"])
+def test_a_spandrel_model_is_fine_tuned_with_gan_losses_and_resumed(tmp_path: Path, photos: Path,
+                                                                    recipe: str) -> None:
+    pytest.importorskip("spandrel")
+    from spandrel.architectures.SPAN import SPAN
+
+    torch.manual_seed(0)
+    span = SPAN(num_in_ch=3, num_out_ch=3, feature_channels=8, upscale=4)
+    start = tmp_path / "4x_span.pth"
+    torch.save(span.state_dict(), start)
+    out = tmp_path / "run"
+    loss = ["--content-loss", "mse" if recipe == "srgan" else "l1"]
+    data = ["--data", str(photos), "--val", str(photos), "--out", str(out)]
+    main(["train", recipe, "--init", str(start), *loss, "--iters", "1", "--save-every", "1", *TINY_RUN,
+          *data])
+    main(["train", recipe, "--resume", "--iters", "2", *data])  # rebuilt from the checkpoint's config
+
+    tuned = load_model(out / "model.safetensors")
+    assert tuned.srkit_arch == "spandrel" and tuned.scale == 4
+    assert len(gan_steps(out / "log.jsonl")) == 2  # no pretraining phase: GAN from the first step
+    original = {f"net.{k}": v for k, v in span.state_dict().items()}
+    assert any(not torch.equal(original[k], v) for k, v in tuned.state_dict().items()
+               if v.is_floating_point())
+
+
+def test_generator_other_than_the_init_file_is_a_one_line_error(tmp_path: Path, photos: Path, capsys) -> None:  # noqa: ANN001
+    main(["train", "realesrnet", *TINY_NET, *TINY_RUN[2:], "--iters", "1", "--data", str(photos),
+          "--val", str(photos), "--out", str(tmp_path / "net")])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        main(["train", "realesrgan", "--init", str(tmp_path / "net" / "model.safetensors"),
+              "--generator", "srresnet", "--content-loss", "l1", *TINY_RUN, "--out", str(tmp_path / "gan")])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds a 'rrdbnet' generator, not --generator srresnet" in err
