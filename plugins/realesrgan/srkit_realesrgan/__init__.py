@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from srkit.api import Register, hookimpl
 
-SRKIT_PLUGIN_API = 2
+SRKIT_PLUGIN_API = 3
 
 
 @hookimpl

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from srkit.api import SrkitError
+from srkit.api import GeneratorFacts, SizeRequirements, SrkitError
 
 #: scale -> pixel-unshuffle factor before ``conv_first``: the trunk always upsamples x4, so the
 #: x2 and x1 models first fold 2x2 / 4x4 pixel blocks into channels (the Real-ESRGAN releases' way).
@@ -86,6 +86,8 @@ class RRDBNet(nn.Module):
                              f"x2 and x1), got {scale}")
         self.scale, self.channels, self.blocks, self.growth = scale, channels, blocks, growth
         self.unshuffle = UNSHUFFLE[scale]
+        # x2 and x1 pixel-unshuffle the input: callers pad it to a multiple of the unshuffle factor
+        self.facts = GeneratorFacts(SizeRequirements(multiple_of=self.unshuffle))
         self.conv_first = nn.Conv2d(3 * self.unshuffle**2, channels, 3, padding=1)
         self.body = nn.Sequential(*(RRDB(channels, growth) for _ in range(blocks)))
         self.conv_body = nn.Conv2d(channels, channels, 3, padding=1)
