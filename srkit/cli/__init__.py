@@ -61,6 +61,33 @@ def _format_warning(message, category, filename, lineno, line=None) -> str:  # n
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit status 2."""
+    if not _under_torchrun():
+        _run(argv)
+        return
+    try:
+        _run(argv)
+        status = 0
+    except SystemExit as exc:
+        status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if not isinstance(exc.code, (int, type(None))):
+            click.echo(exc.code, err=True)
+    except BaseException:  # noqa: BLE001 - printed as Python would, then the process ends
+        import traceback
+
+        traceback.print_exc()
+        status = 1
+    from srkit.training.distributed import end_process
+
+    end_process(status)
+
+
+def _under_torchrun() -> bool:
+    import os
+
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def _run(argv: list[str] | None) -> None:
     warnings.formatwarning = _format_warning
     try:
         build_cli().main(args=argv, prog_name="srkit", standalone_mode=False)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 import torch.distributed as dist
@@ -53,6 +54,25 @@ def start(requested_device: str) -> tuple[ProcessInfo, torch.device]:
 def stop() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def end_process(status: int) -> NoReturn:
+    """End a torchrun worker without Python's interpreter shutdown.
+
+    A process group that DDP wrapped nets for outlives ``destroy_process_group`` (torch keeps
+    it), and so do its gloo threads. One of them may still be releasing the tensors of a
+    finished collective while Python shuts down; it then needs the interpreter lock, which a
+    finalizing interpreter answers by ending the thread, and C++ aborts the whole process
+    (``terminate called without an active exception``, exit by SIGABRT after a good run).
+    Every file the run writes is complete and closed before this point; the standard streams
+    are flushed here.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(status)
 
 
 #: what backends say when a peer process is gone (gloo closes its sockets; NCCL aborts)
