@@ -190,7 +190,7 @@ class RealESRGANRecipe(Recipe):
         if self.perceptual is None:
             notes.append("--content-loss l1: no perceptual term (the official recipe adds VGG19 "
                          "perceptual loss; pass --vgg-weights FILE for it)")
-        if not self.config.init:
+        if not self.config.init and not self.config.resume:  # a resumed run goes on from its checkpoint
             notes.append("no --init: the GAN starts from random weights (the official recipe "
                          "starts from a Real-ESRNet model)")
         return notes

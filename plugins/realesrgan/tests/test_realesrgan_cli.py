@@ -23,12 +23,14 @@ def gan_steps(log: Path) -> list[dict]:
     return [r for r in records if r.get("phase") == "gan" or "loss.gan" in r or "loss.adv" in r]
 
 
-def test_realesrgan_resumes_bit_exactly(tmp_path: Path, photos: Path) -> None:
+def test_realesrgan_resumes_bit_exactly(tmp_path: Path, photos: Path, capsys) -> None:  # noqa: ANN001
     common = ["train", "realesrgan", *TINY_NET, *TINY_RUN, "--content-loss", "l1", "--save-every", "2",
               "--data", str(photos), "--val", str(photos)]
     main([*common, "--iters", "4", "--out", str(tmp_path / "straight")])
     main([*common, "--iters", "2", "--out", str(tmp_path / "resumed")])
+    assert "no --init: the GAN starts from random weights" in capsys.readouterr().err
     main([*common, "--iters", "4", "--out", str(tmp_path / "resumed"), "--resume"])
+    assert "no --init" not in capsys.readouterr().err  # it goes on from its checkpoint
 
     straight = load_file(tmp_path / "straight" / "model.safetensors")
     resumed = load_file(tmp_path / "resumed" / "model.safetensors")
