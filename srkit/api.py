@@ -51,6 +51,7 @@ from srkit.weights.export import export_official, export_onnx
 from srkit.weights.files import load_model, load_module, read_extras, save_weights, weights_info
 from srkit.weights.model_files import describe_model_file, load_model_file, read_model_file
 from srkit.weights.pretrained import hub_cache_path, load_features, read_pretrained_state
+from srkit.weights.vgg19 import VGG19Features, vgg19_layer_index
 
 __all__ = [
     "API_VERSION",
@@ -72,4 +73,6 @@ __all__ = [
     "detect_layout", "load_foreign_state_dict", "strip_prefixes", "describe_model_file", "load_model_file",
     "read_model_file",
     "export_official", "export_onnx", "hub_cache_path", "load_features", "read_pretrained_state",
+    # perceptual losses: frozen VGG19 features of named layers, ImageNet weights from a file or the cache
+    "VGG19Features", "vgg19_layer_index",
 ]

@@ -160,8 +160,8 @@ class TrainConfig:
     device: str = option("auto", "auto, cpu, cuda, cuda:N or mps", metavar="DEVICE")
     resume: bool = option(False, "resume from the latest checkpoint in --out")
     init: str | None = option(
-        None, "start from these srkit weights (.safetensors; its scale is used when --scale is "
-        "not given)", path="file")
+        None, "start from these weights: srkit .safetensors or any checkpoint srkit convert reads; "
+        "its scale is used when --scale is not given", path="file")
     save_every: int = option(500, "write a checkpoint every N iterations", min=1)
     keep: int = option(2, "keep only the newest K checkpoints in OUT/checkpoints (older ones "
                        "are deleted; model.safetensors and best.safetensors are always kept)", min=1,

@@ -2,7 +2,7 @@
 
 A plugin is a module (found through the ``srkit`` entry-point group) that defines functions
 decorated with :data:`hookimpl`, named exactly like the specifications below, and declares
-``SRKIT_PLUGIN_API = 3`` (:data:`srkit.api.API_VERSION`). Each ``register_*`` hook receives
+``SRKIT_PLUGIN_API = 4`` (:data:`srkit.api.API_VERSION`). Each ``register_*`` hook receives
 a ``register(name, obj)`` callback instead of returning values, so the core validates what is
 registered and words the errors. Names are lower-case (``[a-z0-9][a-z0-9._-]*``) and unique per
 kind across all plugins. Every hook of a plugin runs once, when the registry is first used.

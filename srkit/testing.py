@@ -208,6 +208,23 @@ def make_image_folder(folder: str | os.PathLike[str], count: int = 2,
     return folder
 
 
+def save_random_vgg19(path: str | os.PathLike[str], seed: int = 0) -> Path:
+    """A torchvision-style ``vgg19`` state dict (``features.N.*``) with small random values, saved
+    at ``path``: the ImageNet file's stand-in for tests of perceptual losses (it cannot be
+    downloaded in tests). Returns ``path``."""
+    import torch
+
+    from srkit.weights.vgg19 import vgg19_features
+
+    generator = torch.Generator().manual_seed(seed)
+    state = {f"features.{key}": torch.randn(tensor.shape, generator=generator) * 0.05
+             for key, tensor in vgg19_features().state_dict().items()}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path)
+    return path
+
+
 try:  # the fixtures exist where pytest does; the helpers above work without it
     import pytest
 except ImportError:  # pragma: no cover - srkit installed without its dev extra

@@ -2,8 +2,9 @@
 
 __version__ = "0.1.0"
 
-# Bump when the names of srkit.api, hookspecs.py or interfaces.py change incompatibly (2: srkit.api
+# Bump when the names of srkit.api, hookspecs.py or interfaces.py change (2: srkit.api
 # became the plugin surface; recipes prepare their own batch targets; 3: generators declare
-# GeneratorFacts, which callers read instead of per-plugin special cases). A plugin module declares
+# GeneratorFacts, which callers read instead of per-plugin special cases; 4: VGG19Features and
+# vgg19_layer_index, the perceptual losses' shared feature extractor). A plugin module declares
 # ``SRKIT_PLUGIN_API = <int>``; a different value is refused at load time with a clear message.
-PLUGIN_API_VERSION = 3
+PLUGIN_API_VERSION = 4

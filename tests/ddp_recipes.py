@@ -18,7 +18,7 @@ from srkit.nn.models import unwrap
 from srkit_drn.recipe import DRNRecipe
 from srkit_srgan.recipe import SRGANRecipe
 
-SRKIT_PLUGIN_API = 3
+SRKIT_PLUGIN_API = 4
 
 
 def _dump_nets(recipe: Recipe) -> None:

@@ -18,7 +18,7 @@ from srkit.hookspecs import Register, hookimpl
 from srkit.interfaces import Batch, StepContext
 from srkit.training.pixel_recipe import PixelConfig, PixelRecipe
 
-SRKIT_PLUGIN_API = 3
+SRKIT_PLUGIN_API = 4
 
 
 class TinyGenerator(nn.Module):

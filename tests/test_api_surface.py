@@ -16,51 +16,35 @@ PLUGIN_FOLDERS = sorted([*ROOT.glob("plugins/*"), *ROOT.glob("examples/*")])
 
 # The names of srkit.api at each API version. A change of the surface needs a new version (and a
 # new entry here): plugins declare the version they were written for, and srkit refuses others.
-SURFACE = {
-    1: {
-        "API_VERSION", "Batch", "Converted", "Converter", "ConverterInput", "Degradation", "Derived",
-        "Generator", "LRCropDataset", "PixelConfig", "PixelRecipe", "Recipe", "Register", "SrkitError",
-        "StepContext", "TrainConfig", "build_degradation", "build_discriminator", "build_generator",
-        "by_scale", "check_hr_batch", "check_layout", "convert_checkpoint", "convert_state_dict",
-        "count_parameters", "describe_model_file", "detect_layout", "export_official", "export_onnx",
-        "gaussian_blur", "hookimpl", "hub_cache_path", "imresize", "load_features",
-        "load_foreign_state_dict", "load_image",
-        "load_model", "load_model_file", "load_module", "lookup", "make_lr", "make_lr_levels",
-        "make_scheduler", "option", "pixel_step", "read_extras", "read_model_file",
-        "read_pretrained_state", "run_folder", "save_image", "save_weights", "strip_prefixes",
-        "weights_info",
-    },
-    2: {
-        "API_VERSION", "Batch", "Converted", "Converter", "ConverterInput", "Degradation", "Derived",
-        "Generator", "LRCropDataset", "PixelConfig", "PixelRecipe", "Recipe", "Register", "SrkitError",
-        "StepContext", "TrainConfig", "build_degradation", "build_discriminator", "build_generator",
-        "build_loss",
-        "by_scale", "check_hr_batch", "check_layout", "convert_checkpoint", "convert_state_dict",
-        "count_parameters", "describe_model_file", "detect_layout", "export_official", "export_onnx",
-        "gaussian_blur", "hookimpl", "hub_cache_path", "imresize", "load_features",
-        "load_foreign_state_dict", "load_image",
-        "load_model", "load_model_file", "load_module", "lookup", "make_lr",
-        "make_scheduler", "option", "patch_size_hint", "pixel_step", "read_extras", "read_model_file",
-        "read_pretrained_state", "RunFolder", "save_image", "save_weights", "strip_prefixes",
-        "weights_info",
-    },
-    3: {
-        "API_VERSION", "Batch", "Converted", "Converter", "ConverterInput", "Degradation", "Derived",
-        "Generator", "GeneratorFacts", "LRCropDataset", "PixelConfig", "PixelRecipe", "Recipe", "Register",
-        "SizeRequirements", "SrkitError",
-        "StepContext", "TrainConfig", "build_degradation", "build_discriminator", "build_generator",
-        "build_loss",
-        "by_scale", "check_hr_batch", "check_layout", "convert_checkpoint", "convert_state_dict",
-        "count_parameters", "describe_model_file", "detect_layout", "export_official", "export_onnx",
-        "gaussian_blur", "hookimpl", "hub_cache_path", "imresize", "load_features",
-        "load_foreign_state_dict", "load_image",
-        "load_model", "load_model_file", "load_module", "lookup", "make_lr",
-        "make_scheduler", "option", "patch_size_hint", "pixel_step", "read_extras", "read_model_file",
-        "read_pretrained_state", "RunFolder", "save_image", "generator_facts", "save_weights",
-        "strip_prefixes",
-        "weights_info",
-    },
+_VERSION_1 = {
+    "API_VERSION", "Batch", "Converted", "Converter", "ConverterInput", "Degradation", "Derived",
+    "Generator", "LRCropDataset", "PixelConfig", "PixelRecipe", "Recipe", "Register", "SrkitError",
+    "StepContext", "TrainConfig", "build_degradation", "build_discriminator", "build_generator",
+    "by_scale", "check_hr_batch", "check_layout", "convert_checkpoint", "convert_state_dict",
+    "count_parameters", "describe_model_file", "detect_layout", "export_official", "export_onnx",
+    "gaussian_blur", "hookimpl", "hub_cache_path", "imresize", "load_features",
+    "load_foreign_state_dict", "load_image",
+    "load_model", "load_model_file", "load_module", "lookup", "make_lr", "make_lr_levels",
+    "make_scheduler", "option", "pixel_step", "read_extras", "read_model_file",
+    "read_pretrained_state", "run_folder", "save_image", "save_weights", "strip_prefixes",
+    "weights_info",
 }
+#: each version as (names removed, names added) against the one before
+_CHANGES = {
+    2: ({"make_lr_levels", "run_folder"}, {"build_loss", "patch_size_hint", "RunFolder"}),
+    3: (set(), {"GeneratorFacts", "SizeRequirements", "generator_facts"}),
+    4: (set(), {"VGG19Features", "vgg19_layer_index"}),
+}
+
+
+def _surfaces() -> dict[int, set[str]]:
+    surfaces = {1: _VERSION_1}
+    for version, (removed, added) in sorted(_CHANGES.items()):
+        surfaces[version] = (surfaces[version - 1] - removed) | added
+    return surfaces
+
+
+SURFACE = _surfaces()
 
 
 def srkit_imports(source: str) -> list[str]:

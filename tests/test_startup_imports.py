@@ -27,5 +27,5 @@ def test_loading_every_plugin_imports_neither_torchvision_nor_dynamo() -> None:
 
 
 def test_naming_a_vgg_layer_does_not_import_torchvision() -> None:
-    loaded = _modules_after("from srkit_srgan.vgg import layer_index\nlayer_index('relu5_4')")
+    loaded = _modules_after("from srkit.api import vgg19_layer_index\nvgg19_layer_index('relu5_4')")
     assert "torchvision" not in loaded

@@ -110,16 +110,21 @@ def _stopped_weights_say_where_they_stand(capsys: pytest.CaptureFixture[str], ou
 
 
 @pytest.mark.slow
-def test_ctrl_c_in_a_terminal_also_reaching_data_workers_still_saves(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signum", "exit_code"), [
+    (signal.SIGINT, 130),  # Ctrl-C: a terminal signals the whole foreground group
+    (signal.SIGTERM, 143)])  # timeout, Slurm and Kubernetes signal every process of the group
+def test_a_signal_to_the_whole_process_group_with_data_workers_still_saves(
+        tmp_path: Path, signum: int, exit_code: int) -> None:
     val = make_image_folder(tmp_path / "val")
     out = tmp_path / "run"
     process = _start_training(out, val, "--step-sleep", "0.02", "--workers", "2")
     _wait_for_an_iteration(process, out)
-    os.killpg(process.pid, signal.SIGINT)  # a terminal signals the whole foreground group
+    os.killpg(process.pid, signum)
     _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
+    assert process.returncode == exit_code, err
     assert f"stopped at iteration {_latest_iteration(out)}" in err
-    assert "Traceback" not in err and "exited unexpectedly" not in err
+    assert err.strip().splitlines()[-1].endswith(f"resume with: srkit train tiny --out {out} --resume")
+    assert "Traceback" not in err and "exited unexpectedly" not in err and "killed by signal" not in err
 
 
 def test_second_ctrl_c_stops_at_once_keeping_the_previous_checkpoint(tmp_path: Path) -> None:
@@ -223,21 +228,6 @@ def test_weight_problem_names_non_finite_and_exploded_tensors() -> None:
         net.weight.zero_()
         net.bias[1] = float("nan")
     assert "NaN" in (weight_problem({"ema.generator": net}) or "")
-
-
-@pytest.mark.slow
-def test_sigterm_to_the_whole_process_group_with_workers_still_saves(tmp_path: Path) -> None:
-    """``timeout``, Slurm and Kubernetes signal every process of the group, workers first."""
-    val = make_image_folder(tmp_path / "val")
-    out = tmp_path / "run"
-    process = _start_training(out, val, "--step-sleep", "0.02", "--workers", "2")
-    _wait_for_an_iteration(process, out)
-    os.killpg(process.pid, signal.SIGTERM)
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 143, err
-    assert f"stopped at iteration {_latest_iteration(out)}" in err
-    assert err.strip().splitlines()[-1].endswith(f"resume with: srkit train tiny --out {out} --resume")
-    assert "Traceback" not in err and "killed by signal" not in err
 
 
 @pytest.mark.slow

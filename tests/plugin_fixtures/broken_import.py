@@ -2,4 +2,4 @@
 
 import srkit_missing_dependency  # noqa: F401
 
-SRKIT_PLUGIN_API = 3
+SRKIT_PLUGIN_API = 4

@@ -4,7 +4,7 @@ from torch import nn
 
 from srkit.hookspecs import Register, hookimpl
 
-SRKIT_PLUGIN_API = 3
+SRKIT_PLUGIN_API = 4
 
 
 @hookimpl

@@ -12,7 +12,7 @@ import click
 from srkit.api import Register, hookimpl
 
 #: The srkit plugin API this plugin is written for (``srkit.api.API_VERSION``).
-SRKIT_PLUGIN_API = 3
+SRKIT_PLUGIN_API = 4
 
 
 @hookimpl

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from srkit.api import Register, hookimpl
 
-SRKIT_PLUGIN_API = 3
+SRKIT_PLUGIN_API = 4
 
 
 @hookimpl

@@ -1,7 +1,7 @@
 """ESRGAN's multi-layer VGG19 perceptual loss, as Real-ESRGAN's training options set it.
 
-The VGG19 ImageNet weights are read by the SRGAN plugin's loader (a file, or torchvision's file
-in the torch hub cache, never downloaded); a missing file is its one-line error.
+The VGG19 ImageNet weights are read by srkit's :class:`~srkit.api.VGG19Features` (a file, or
+torchvision's file in the torch hub cache, never downloaded); a missing file is its one-line error.
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from srkit.api import SrkitError
-from srkit_srgan.losses import IMAGENET_MEAN, IMAGENET_STD
-from srkit_srgan.vgg import layer_index, load_vgg19_features
+from srkit.api import SrkitError, VGG19Features, vgg19_layer_index
 
 #: Real-ESRGAN's ``perceptual_opt.layer_weights`` (options/train_realesrgan_x4plus.yml): features
 #: before the activation, the first two layers down-weighted.
@@ -36,7 +34,7 @@ def parse_layer_weights(text: str) -> dict[str, float]:
     if not weights:
         raise SrkitError("perceptual layers: give at least one LAYER=WEIGHT")
     for name in weights:
-        layer_index(name)  # an unknown layer is a one-line error naming the choices
+        vgg19_layer_index(name)  # an unknown layer is a one-line error naming the choices
     return weights
 
 
@@ -53,40 +51,18 @@ class PerceptualLoss(nn.Module):
     flow into the SR input only. Distances are taken in float32.
     """
 
-    mean: Tensor
-    std: Tensor
-
     def __init__(self, layer_weights: Mapping[str, float] | None = None,
                  weights: str | os.PathLike | None = None) -> None:
         super().__init__()
-        chosen = dict(REALESRGAN_LAYER_WEIGHTS if layer_weights is None else layer_weights)
-        self.indices = {name: layer_index(name) for name in chosen}
-        self.layer_weights = chosen
-        self.features = load_vgg19_features(weights, upto=max(self.indices.values()))
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-
-    def train(self, mode: bool = True) -> PerceptualLoss:
-        super().train(mode)
-        self.features.eval()  # a frozen feature extractor: eval whatever mode the loss is in
-        return self
-
-    def _extract(self, x: Tensor) -> dict[int, Tensor]:
-        wanted, found = set(self.indices.values()), {}
-        x = (x - self.mean) / self.std
-        for index, layer in enumerate(self.features):
-            # torchvision's ReLUs are in place: they would overwrite a pre-activation feature kept
-            x = F.relu(x) if isinstance(layer, nn.ReLU) else layer(x)
-            if index in wanted:
-                found[index] = x
-        return found
+        self.layer_weights = dict(REALESRGAN_LAYER_WEIGHTS if layer_weights is None else layer_weights)
+        self.vgg = VGG19Features(self.layer_weights, weights,
+                                 instead="train without the perceptual term with --content-loss l1")
 
     def forward(self, sr: Tensor, hr: Tensor) -> Tensor:
-        sr_features = self._extract(sr)
+        sr_features = self.vgg(sr)
         with torch.no_grad():
-            hr_features = self._extract(hr.detach())
+            hr_features = self.vgg(hr.detach())
         total = sr.new_zeros((), dtype=torch.float32)
-        for name, index in self.indices.items():
-            distance = F.l1_loss(sr_features[index].float(), hr_features[index].float())
-            total = total + self.layer_weights[name] * distance
+        for name, weight in self.layer_weights.items():
+            total = total + weight * F.l1_loss(sr_features[name].float(), hr_features[name].float())
         return total

@@ -9,7 +9,7 @@ the unsharp-masked HR, and compare the SR with the unsharp-masked HR where the o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -45,6 +45,17 @@ ESRGAN_ITERS = 400_000
 CONTENT_LOSSES = ("vgg", "l1")
 PERCEPTUAL_LAYERS = "conv1_2=0.1,conv2_2=0.1,conv3_4=1,conv4_4=1,conv5_4=1"
 
+
+def _official_defaults(iters: int, learning_rate: float) -> dict[str, Any]:
+    """What both official option files share, for a run of ``iters`` at ``learning_rate``: 256 px
+    crops, batch 12 per GPU, the learning rate halved once at ``iters`` (MultiStepLR), EMA 0.999,
+    and the second-order degradation; srkit validates and saves every 5000 iterations."""
+    return {"iters": iters, "batch_size": 12, "patch_size": 256, "learning_rate": learning_rate,
+            "learning_rate_schedule": "multistep", "learning_rate_milestones": str(iters),
+            "learning_rate_gamma": 0.5, "ema": 0.999, "degradation": REALESRGAN_DEGRADATION,
+            "val_every": 5000, "save_every": 5000}
+
+
 #: shared by both quick presets, so a realesrnet quick run is a valid --init of a realesrgan one
 #: (EMA 0.99: at the official 0.999, 300 steps would leave the export mostly the initial weights)
 _QUICK_NET = {"channels": 32, "blocks": 2, "growth": 16, "batch_size": 4, "patch_size": 64, "ema": 0.99,
@@ -72,13 +83,11 @@ class RealESRNetConfig(_RRDBOptions):
     """Real-ESRNet x4plus: RRDBNet 64x23, L1 on sharpened HR, Adam 2e-4 betas (0.9, 0.99),
     10^6 iterations (milestone 10^6, gamma 0.5), EMA 0.999, 256x256 crops, batch 12 per GPU."""
 
-    defaults = {"iters": ESRNET_ITERS, "batch_size": 12, "patch_size": 256, "learning_rate": 2e-4,
-                "learning_rate_schedule": "multistep", "learning_rate_milestones": str(ESRNET_ITERS),
-                "learning_rate_gamma": 0.5, "ema": 0.999, "degradation": REALESRGAN_DEGRADATION,
-                "val_every": 5000, "save_every": 5000}
+    defaults = _official_defaults(ESRNET_ITERS, learning_rate=2e-4)
     presets = {
         "quick": ("minutes on a CPU: RRDBNet 32 channels x 2 blocks, growth 16, batch 4, 64x64 "
-                  "crops, EMA 0.99, 300 iterations at learning rate 5e-4 (not a trained model)",
+                  "crops, EMA 0.99, 300 iterations at learning rate 5e-4. It checks the pipeline; "
+                  "its model scores below bicubic (a useful one needs the defaults, on a GPU)",
                   {**_QUICK_NET, "iters": 300, "learning_rate": 5e-4}),
     }
 
@@ -115,13 +124,11 @@ class RealESRGANConfig(_RRDBOptions):
     U-Net discriminator on the plain HR; Adam 1e-4 betas (0.9, 0.99) for both nets, 4x10^5
     iterations, EMA 0.999, 256x256 crops, batch 12 per GPU."""
 
-    defaults = {"iters": ESRGAN_ITERS, "batch_size": 12, "patch_size": 256, "learning_rate": 1e-4,
-                "learning_rate_schedule": "multistep", "learning_rate_milestones": str(ESRGAN_ITERS),
-                "learning_rate_gamma": 0.5, "ema": 0.999, "degradation": REALESRGAN_DEGRADATION,
-                "val_every": 5000, "save_every": 5000}
+    defaults = _official_defaults(ESRGAN_ITERS, learning_rate=1e-4)
     presets = {
         "quick": ("minutes on a CPU: the realesrnet quick network and EMA, U-Net discriminator 16 "
-                  "channels, batch 4, 64x64 crops, 200 iterations (not a trained model)",
+                  "channels, batch 4, 64x64 crops, 200 iterations. It checks the pipeline; its "
+                  "model scores below bicubic (a useful one needs the defaults, on a GPU)",
                   {**_QUICK_NET, "iters": 200, "d_channels": 16}),
     }
     d_channels: int = option(64, "U-Net discriminator width (num_feat)", min=1)
@@ -190,7 +197,7 @@ class RealESRGANRecipe(Recipe):
         if self.perceptual is None:
             notes.append("--content-loss l1: no perceptual term (the official recipe adds VGG19 "
                          "perceptual loss; pass --vgg-weights FILE for it)")
-        if not self.config.init:
+        if not self.config.init and not self.config.resume:  # a resumed run goes on from its checkpoint
             notes.append("no --init: the GAN starts from random weights (the official recipe "
                          "starts from a Real-ESRNet model)")
         return notes

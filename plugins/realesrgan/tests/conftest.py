@@ -5,21 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
-from srkit.testing import make_image_folder
-from srkit_srgan.vgg import vgg19_features
+from srkit.testing import make_image_folder, save_random_vgg19
 
 
 @pytest.fixture(scope="session")
 def vgg19_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A torchvision-style ``vgg19`` state dict (``features.N.*``) with small random values."""
-    generator = torch.Generator().manual_seed(0)
-    state = {f"features.{key}": torch.randn(tensor.shape, generator=generator) * 0.05
-             for key, tensor in vgg19_features().state_dict().items()}
-    path = tmp_path_factory.mktemp("vgg") / "vgg19-random.pth"
-    torch.save(state, path)
-    return path
+    return save_random_vgg19(tmp_path_factory.mktemp("vgg") / "vgg19-random.pth")
 
 
 @pytest.fixture(scope="session")

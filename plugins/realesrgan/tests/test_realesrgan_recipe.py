@@ -109,7 +109,7 @@ def test_gan_step_losses_match_a_hand_computation(vgg19_file) -> None:  # noqa: 
 
 def test_gan_step_trains_g_and_d_and_leaves_vgg_frozen(vgg19_file) -> None:  # noqa: ANN001
     recipe = make_recipe("realesrgan", vgg_weights=str(vgg19_file))
-    g, d, vgg = recipe.nets["generator"], recipe.nets["discriminator"], recipe.perceptual.features
+    g, d, vgg = recipe.nets["generator"], recipe.nets["discriminator"], recipe.perceptual.vgg.features
     before = [snapshot(m) for m in (g, d, vgg)]
     recipe.train_step(batch(), PlainStepContext(recipe))
     after = [snapshot(m) for m in (g, d, vgg)]
@@ -140,7 +140,8 @@ def test_perceptual_loss_is_the_weighted_l1_of_torchvision_vgg19_features(vgg19_
 
 def test_missing_vgg_weights_stop_the_recipe_saying_how_to_go_without(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    with pytest.raises(SrkitError, match="--vgg-weights FILE"):
+    with pytest.raises(SrkitError, match="--vgg-weights FILE, or train without the perceptual term with "
+                                         "--content-loss l1$"):
         make_recipe("realesrgan")
     assert make_recipe("realesrgan", content_loss="l1").perceptual is None
 

@@ -8,11 +8,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from srkit.api import SrkitError
-from srkit_srgan.vgg import layer_index, load_vgg19_features
+from srkit.api import SrkitError, VGG19Features
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 #: the paper divides VGG feature maps by 12.75 so the VGG loss is comparable to the MSE loss.
 PAPER_FEATURE_SCALE = 1 / 12.75
 GAN_TYPES = ("bce", "ragan", "lsgan")
@@ -28,12 +25,10 @@ class VGGLoss(nn.Module):
         rescale: multiply features by 1/12.75 as in the paper.
         distance: ``mse`` (the paper) or ``l1``.
 
-    VGG is frozen and stays in eval mode whatever ``.train()`` is called with; gradients flow
-    only into the SR input. It runs under the caller's autocast; the distance is taken in fp32.
+    VGG (srkit's :class:`VGG19Features`: ImageNet-normalised input) is frozen and stays in eval
+    mode; gradients flow only into the SR input. It runs under the caller's autocast; the
+    distance is taken in fp32.
     """
-
-    mean: Tensor
-    std: Tensor
 
     def __init__(self, layer: str = "relu5_4", weights: str | os.PathLike | None = None,
                  rescale: bool = False, distance: str = "mse") -> None:
@@ -42,17 +37,10 @@ class VGGLoss(nn.Module):
             raise SrkitError(f"vgg loss: distance {distance!r} must be mse or l1")
         self.layer, self.distance = layer, distance
         self.scale = PAPER_FEATURE_SCALE if rescale else 1.0
-        self.features = load_vgg19_features(weights, upto=layer_index(layer))
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-
-    def train(self, mode: bool = True) -> VGGLoss:
-        super().train(mode)
-        self.features.eval()  # a frozen feature extractor: eval whatever mode the loss is in
-        return self
+        self.vgg = VGG19Features([layer], weights, instead="train without VGG with --content-loss mse")
 
     def _extract(self, x: Tensor) -> Tensor:
-        return self.features((x - self.mean) / self.std) * self.scale
+        return self.vgg(x)[self.layer] * self.scale
 
     def forward(self, sr: Tensor, hr: Tensor) -> Tensor:
         sr_features = self._extract(sr)

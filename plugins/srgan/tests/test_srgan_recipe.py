@@ -41,7 +41,7 @@ def test_one_srgan_step_updates_g_and_d_and_leaves_vgg_frozen(vgg19_file):
     g, d = recipe.nets["generator"], recipe.nets["discriminator"]
     g.train(), d.train(), recipe.content_loss.train()
     before_g, before_d = snapshot(g), snapshot(d)
-    before_vgg = snapshot(recipe.content_loss.features)
+    before_vgg = snapshot(recipe.content_loss.vgg.features)
 
     logs = recipe.train_step(batch(), PlainStepContext(recipe, iteration=5))
 
@@ -51,7 +51,7 @@ def test_one_srgan_step_updates_g_and_d_and_leaves_vgg_frozen(vgg19_file):
     assert 0 <= logs["d_real"] <= 1 and 0 <= logs["d_fake"] <= 1
     torch.testing.assert_close(logs["g_total"], logs["content"] + 1e-3 * logs["adv"])
     assert changed(before_g, g) and changed(before_d, d)
-    vgg = recipe.content_loss.features
+    vgg = recipe.content_loss.vgg.features
     assert not changed(before_vgg, vgg) and not vgg.training
     assert all(p.grad is None and not p.requires_grad for p in vgg.parameters())
     assert all(p.requires_grad for p in d.parameters())  # D is trainable again after G's update
