@@ -3,7 +3,8 @@
 Everything a plugin (and its tests, with :mod:`srkit.testing`) may rely on is named here, and
 only here; srkit's other modules are internal and move between releases. The surface is
 versioned by :data:`API_VERSION`: a plugin declares the version it was written for as
-``SRKIT_PLUGIN_API`` and a different one is refused when it loads. Importing this module loads
+``SRKIT_PLUGIN_API``; one older than :data:`OLDEST_PLUGIN_API <srkit.version.OLDEST_PLUGIN_API>`
+or newer than this srkit's is refused when it loads. Importing this module loads
 torch but none of the optional heavy libraries (torchvision, lpips, onnx, spandrel, matplotlib).
 """
 

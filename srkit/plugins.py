@@ -28,7 +28,7 @@ import pluggy
 from srkit import hookspecs
 from srkit.errors import PluginError
 from srkit.registry import COMMAND, Entry, FailedPlugin, Origin, Registry
-from srkit.version import PLUGIN_API_VERSION
+from srkit.version import OLDEST_PLUGIN_API, PLUGIN_API_VERSION
 
 ENTRY_POINT_GROUP = "srkit"
 CORE_PLUGIN = "core"
@@ -78,11 +78,13 @@ def _origin(ep: EntryPoint) -> Origin:
 
 def _check_api_version(module: Any) -> None:
     declared = getattr(module, "SRKIT_PLUGIN_API", PLUGIN_API_VERSION)
-    if declared != PLUGIN_API_VERSION:
+    if not isinstance(declared, int) or not OLDEST_PLUGIN_API <= declared <= PLUGIN_API_VERSION:
+        spoken = (f"API {PLUGIN_API_VERSION}" if OLDEST_PLUGIN_API == PLUGIN_API_VERSION
+                  else f"API {OLDEST_PLUGIN_API} to {PLUGIN_API_VERSION}")
         raise PluginError(
-            f"it was written for srkit plugin API {declared!r}; this srkit speaks API "
-            f"{PLUGIN_API_VERSION} (install a release of the plugin made for API "
-            f"{PLUGIN_API_VERSION}, or a srkit that speaks API {declared!r})"
+            f"it was written for srkit plugin API {declared!r}; this srkit speaks {spoken} "
+            f"(install a release of the plugin made for API {PLUGIN_API_VERSION}, or a srkit "
+            f"that speaks API {declared!r})"
         )
 
 

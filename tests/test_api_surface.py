@@ -100,3 +100,11 @@ def test_importing_the_api_leaves_the_optional_heavy_libraries_unloaded() -> Non
     code = f"import sys, srkit.api; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_versions_that_still_load_plugins_only_added_names() -> None:
+    """Plugins of OLDEST_PLUGIN_API and later load, so no later version may remove a name."""
+    from srkit.version import OLDEST_PLUGIN_API, PLUGIN_API_VERSION
+
+    for version in range(OLDEST_PLUGIN_API + 1, PLUGIN_API_VERSION + 1):
+        assert SURFACE[version - 1] <= SURFACE[version], version

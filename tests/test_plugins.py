@@ -5,10 +5,12 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+import types
 from importlib.metadata import EntryPoint, entry_points
 
 import pytest
 
+from srkit.errors import PluginError
 from srkit.hookspecs import hookimpl
 from srkit.plugins import (
     PluginLoadWarning,
@@ -19,7 +21,7 @@ from srkit.plugins import (
     reset_registry,
 )
 from srkit.registry import Origin
-from srkit.version import PLUGIN_API_VERSION
+from srkit.version import OLDEST_PLUGIN_API, PLUGIN_API_VERSION
 from tests.cli_helpers import run_cli
 from tests.plugin_fixtures import make_distribution
 
@@ -72,9 +74,24 @@ def test_api_mismatch_names_both_versions():
         registry = load("future_api")
     message = str(caught[0].message)
     assert "plugin future_api (dist-future_api 1.0) failed to load" in message
-    assert (f"written for srkit plugin API 99; this srkit speaks API {PLUGIN_API_VERSION}"
-            in message)
+    assert (f"written for srkit plugin API 99; this srkit speaks API {OLDEST_PLUGIN_API} to "
+            f"{PLUGIN_API_VERSION}" in message)
     assert registry.names("generator") == []
+
+
+@pytest.mark.parametrize(("declared", "loads"), [
+    (OLDEST_PLUGIN_API - 1, False), (OLDEST_PLUGIN_API, True), (PLUGIN_API_VERSION, True),
+    (PLUGIN_API_VERSION + 1, False), ("4", False)])
+def test_plugins_of_every_compatible_api_version_load(declared: object, loads: bool) -> None:
+    """A version that only added names does not refuse the plugins written before it."""
+    from srkit.plugins import _check_api_version
+
+    module = types.SimpleNamespace(SRKIT_PLUGIN_API=declared)
+    if loads:
+        _check_api_version(module)
+    else:
+        with pytest.raises(PluginError, match=f"written for srkit plugin API {declared!r}"):
+            _check_api_version(module)
 
 
 def test_duplicate_name_refuses_the_second_plugin_naming_both():
