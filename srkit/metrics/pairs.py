@@ -10,7 +10,7 @@ from torch import Tensor
 from srkit.errors import SrkitError
 from srkit.metrics.color import DEFAULT_Y_MODE, check_y_mode, luma_of_levels, to_levels
 from srkit.metrics.scratch import Scratch
-from srkit.metrics.threads import one_cpu_thread
+from srkit.threads import one_cpu_thread
 
 #: On a CPU, pairs are prepared and scored a few images at a time (about this many pixels per
 #: chunk), so an image's 8-bit planes are still in the cache when its scores are computed

@@ -11,7 +11,7 @@ from torch import Tensor
 from srkit.errors import SrkitError
 from srkit.metrics.pairs import YChannel, metric_dtype, score_pairs
 from srkit.metrics.scratch import Scratch
-from srkit.metrics.threads import one_cpu_thread
+from srkit.threads import one_cpu_thread
 
 WINDOW_SIZE = 11
 WINDOW_SIGMA = 1.5
