@@ -120,3 +120,32 @@ def test_pip_install_of_the_template_folder_registers_it(tmp_path, monkeypatch):
     listing = subprocess.run([sys.executable, "-m", "srkit", "plugins", "-v"], env=env,
                              capture_output=True, text=True, check=True).stdout
     assert "espcn (srkit-espcn 0.1.0)" in listing and "FAILED" not in listing
+
+
+REPO = TEMPLATE.parents[1]
+
+
+def _plugin_discovery():  # noqa: ANN202 - setup.py's function, loaded without running setup()
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("srkit_setup", REPO / "setup.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.builtin_plugin_packages
+
+
+def test_every_plugin_folder_is_an_entry_point_of_the_installed_srkit() -> None:
+    """A built-in plugin is its folder: packaging finds it, no list outside it names it."""
+    found = _plugin_discovery()(REPO)
+    assert {"srgan", "drn", "realesrgan"} <= set(found)
+    declared = {ep.name: ep.value for ep in entry_points(group="srkit")
+                if ep.dist is not None and ep.dist.name == "srkit"}
+    assert declared == {"core": "srkit.builtin", **found}
+
+
+def test_a_new_plugin_folder_is_found_by_packaging(tmp_path: Path) -> None:
+    for folder, package in (("mynet", "srkit_mynet"), ("notes", "docs_only")):
+        (tmp_path / "plugins" / folder / package).mkdir(parents=True)
+        (tmp_path / "plugins" / folder / package / "__init__.py").write_text("")
+    assert _plugin_discovery()(tmp_path) == {"mynet": "srkit_mynet"}
