@@ -1,8 +1,9 @@
 """Packaging of the built-in plugins: each folder ``plugins/NAME/srkit_NAME/`` is found here.
 
-Everything else about the distribution is declared in ``pyproject.toml`` (which cannot glob). A built-in plugin is
-therefore added by adding its folder: its packages are installed and its ``srkit`` entry point
-(named after the folder) is declared, exactly the entry point a third-party plugin declares.
+Everything else about the distribution is declared in ``pyproject.toml`` (which cannot glob).
+A built-in plugin is therefore added by adding its folder: its packages are installed and its
+``srkit`` entry point (named after the folder) is declared, exactly the entry point a
+third-party plugin declares.
 """
 
 from pathlib import Path
