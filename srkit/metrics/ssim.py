@@ -18,7 +18,7 @@ WINDOW_SIGMA = 1.5
 K1, K2, DYNAMIC_RANGE = 0.01, 0.03, 255.0
 #: The local statistics are filtered in float64. float32 would cut the memory traffic, but
 #: ``E[x²] - E[x]²`` cancels catastrophically on flat bright regions: more than 1e-6 SSIM off on
-#: near-flat planes (tests/test_metrics.py) and 1.4e-5 on Set14 ppt3.png (see docs/evaluation.md).
+#: near-flat planes (tests/test_metrics.py) and 1.2e-5 on Set14 foreman.png (see docs/evaluation.md).
 FILTER_DTYPE = torch.float64
 #: On a CPU, SSIM is computed on pieces of about this many output pixels: a few whole planes of
 #: small images, strips of rows of large ones, so a piece's four statistics planes stay in the
