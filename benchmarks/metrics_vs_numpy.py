@@ -1,7 +1,7 @@
 """Time srkit's batched PSNR+SSIM against BasicSR-style per-image loops, in one run.
 
     python benchmarks/metrics_vs_numpy.py [--batch 16] [--size 256] [--repeats 15]
-        [--y-channel basicsr|matlab] [--device cpu|cuda] [--threads N] [--real-images]
+        [--y-channel basicsr|matlab] [--device cpu|cuda] [--threads 2] [--real-images]
 
 The per-image loops compute what BasicSR's ``calculate_psnr``/``calculate_ssim`` compute with
 ``crop_border`` and ``test_y_channel=True`` on uint8 images: float64 BT.601 Y (rounded in the
@@ -9,10 +9,16 @@ The per-image loops compute what BasicSR's ``calculate_psnr``/``calculate_ssim``
 ``cv2`` loop is BasicSR's own filtering path (``cv2.filter2D``; needs opencv-python-headless,
 skipped with a note otherwise); the ``scipy`` loop filters with two 1-D ``scipy.ndimage``
 passes (skipped if scipy is missing); the ``numpy`` loop (1-D passes over sliding windows)
-always runs. Every variant is timed round-robin and the median of ``--repeats`` runs is
-printed, with the speed-up of srkit over each loop and the largest PSNR/SSIM difference
-against it. srkit gets the float (N,3,H,W) tensors a model returns; the loops get the uint8
-(H,W,3) BGR arrays BasicSR expects, made outside the timing.
+always runs. The loops run on one thread (``OPENBLAS_NUM_THREADS=1`` unless set).
+
+srkit's batched ``psnr_ssim`` is timed twice, called with torch at one thread and at
+``--threads`` (default 2, as ``OMP_NUM_THREADS=2`` would set it), and once image by image.
+Every variant is timed round-robin and the median of ``--repeats`` runs is printed, with the
+speed-up of the batched call over each loop and the largest PSNR/SSIM difference against it;
+the last line gives the two ratios in question: batched srkit against the fastest per-image
+loop (both on one thread), and srkit called at ``--threads`` against at one thread. srkit gets
+the float (N,3,H,W) tensors a model returns; the loops get the uint8 (H,W,3) BGR arrays
+BasicSR expects, made outside the timing.
 """
 
 from __future__ import annotations
@@ -24,13 +30,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-import torch
-from numpy.lib.stride_tricks import sliding_window_view
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: the loops run on one thread
 
-from srkit.metrics import psnr_ssim
-from srkit.metrics.pairs import prepare_pair
-from srkit.metrics.ssim import ssim_of_planes
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
+
+from srkit.metrics import psnr_ssim  # noqa: E402
+from srkit.metrics.pairs import prepare_pair  # noqa: E402
+from srkit.metrics.ssim import ssim_of_planes  # noqa: E402
 
 C1, C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
 
@@ -140,6 +148,18 @@ def float32_error_on_bundled_sets(y_channel: str) -> tuple[float, str]:
     return worst, where
 
 
+def at_threads(threads: int, run: Callable[[], Any]) -> Callable[[], Any]:
+    """``run`` called with torch set to ``threads`` intra-op threads, as a caller would have it."""
+    def call() -> Any:
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            return run()
+        finally:
+            torch.set_num_threads(before)
+    return call
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=16)
@@ -148,12 +168,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--y-channel", choices=("basicsr", "matlab"), default="basicsr")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch threads of the caller compared with one thread")
     parser.add_argument("--real-images", action="store_true",
                         help="also print the float32 filter's SSIM error on bundled Set5/Set14 x4")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     rounded = args.y_channel == "matlab"
 
@@ -169,9 +188,21 @@ def main() -> None:
     sr_np, hr_np = as_bgr_uint8(sr), as_bgr_uint8(hr)
     planes = prepare_pair(sr_dev, hr_dev, crop=args.crop, y_channel=args.y_channel, name="bench")
 
+    def batched() -> tuple[torch.Tensor, torch.Tensor]:
+        return psnr_ssim(sr_dev, hr_dev, crop=args.crop, y_channel=args.y_channel)
+
+    def image_by_image() -> tuple[torch.Tensor, torch.Tensor]:
+        scores = [psnr_ssim(sr_dev[i], hr_dev[i], crop=args.crop, y_channel=args.y_channel)
+                  for i in range(args.batch)]
+        return torch.cat([p for p, _ in scores]), torch.cat([s for _, s in scores])
+
+    ours, many = "srkit batched, 1 thread", f"srkit batched, {args.threads} threads"
+    float32 = "srkit SSIM, float32 filter (unused)"
     variants: dict[str, Callable[[], Any]] = {
-        "srkit batched": lambda: psnr_ssim(sr_dev, hr_dev, crop=args.crop, y_channel=args.y_channel),
-        "srkit SSIM, float32 filter (unused)": lambda: ssim_of_planes(*planes, dtype=torch.float32),
+        ours: at_threads(1, batched),
+        many: at_threads(args.threads, batched),
+        "srkit image by image, 1 thread": at_threads(1, image_by_image),
+        float32: at_threads(1, lambda: ssim_of_planes(*planes, dtype=torch.float32)),
     }
     skipped = []
     for library, blur in filters().items():
@@ -182,27 +213,31 @@ def main() -> None:
             lambda blur=blur: per_image_scores(sr_np, hr_np, args.crop, rounded, blur))
     results, seconds = round_robin(variants, args.repeats, device)
 
-    ours_psnr, ours_ssim = (t.cpu().double().numpy() for t in results["srkit batched"])
+    ours_psnr, ours_ssim = (t.cpu().double().numpy() for t in results[ours])
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"{args.batch} images {args.size}x{args.size}, PSNR+SSIM, Y {args.y_channel}, crop "
-          f"{args.crop}, device {device}, {torch.get_num_threads()} torch threads, median of "
-          f"{args.repeats}, load average {load:.1f}")
-    ours = seconds["srkit batched"]
-    print(f"  {'srkit batched':38s} {ours * 1000:9.1f} ms")
-    float32_error = np.abs(results["srkit SSIM, float32 filter (unused)"].cpu().numpy() - ours_ssim).max()
-    print(f"  {'srkit SSIM, float32 filter (unused)':38s} "
-          f"{seconds['srkit SSIM, float32 filter (unused)'] * 1000:9.1f} ms  "
+          f"{args.crop}, device {device}, torch {torch.__version__}, median of {args.repeats}, "
+          f"load average {load:.1f}")
+    for name in (ours, many, "srkit image by image, 1 thread"):
+        got_psnr, got_ssim = (t.cpu().double().numpy() for t in results[name])
+        print(f"  {name:38s} {seconds[name] * 1000:9.1f} ms  max |diff| to batched PSNR "
+              f"{np.abs(got_psnr - ours_psnr).max():.1e} dB, SSIM {np.abs(got_ssim - ours_ssim).max():.1e}")
+    float32_error = np.abs(results[float32].cpu().numpy() - ours_ssim).max()
+    print(f"  {float32:38s} {seconds[float32] * 1000:9.1f} ms  "
           f"(SSIM only; max |diff| to float64 {float32_error:.1e})")
-    for name in variants:
-        if not name.endswith("loop"):
-            continue
+    loops = [name for name in variants if name.endswith("loop")]
+    for name in loops:
         loop_psnr, loop_ssim = results[name]
         psnr_diff = np.abs(np.asarray(loop_psnr) - ours_psnr).max()
         ssim_diff = np.abs(np.asarray(loop_ssim) - ours_ssim).max()
-        print(f"  {name:38s} {seconds[name] * 1000:9.1f} ms  srkit {seconds[name] / ours:5.2f}x "
+        print(f"  {name:38s} {seconds[name] * 1000:9.1f} ms  srkit {seconds[name] / seconds[ours]:5.2f}x "
               f"faster; max |diff| PSNR {psnr_diff:.1e} dB, SSIM {ssim_diff:.1e}")
     for line in skipped:
         print(f"  {line}")
+    fastest = min(loops, key=lambda name: seconds[name])
+    print(f"batched srkit vs the fastest per-image loop ({fastest}), one thread: "
+          f"{seconds[fastest] / seconds[ours]:.2f}x faster; srkit called at {args.threads} threads "
+          f"vs 1: {seconds[ours] / seconds[many]:.2f}x the speed")
     if args.real_images:
         worst, where = float32_error_on_bundled_sets(args.y_channel)
         print(f"  float32 filter on Set5+Set14 x4 bicubic: max |SSIM diff| to float64 {worst:.1e} "

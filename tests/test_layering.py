@@ -17,8 +17,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "srkit"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("srkit.errors", "srkit.version", "srkit.hookspecs")),
     ("contract", ("srkit.config", "srkit.interfaces", "srkit.registry", "srkit.plugins")),
-    ("toolbox", ("srkit.atomic_files", "srkit.imageio", "srkit.devices", "srkit.memory", "srkit.writable",
-                 "srkit.metrics", "srkit.degradations", "srkit.data", "srkit.nn", "srkit.run_folder")),
+    ("toolbox", ("srkit.atomic_files", "srkit.imageio", "srkit.devices", "srkit.memory", "srkit.threads",
+                 "srkit.writable", "srkit.metrics", "srkit.degradations", "srkit.data", "srkit.nn",
+                 "srkit.run_folder")),
     ("weights", ("srkit.weights",)),
     ("inference", ("srkit.inference",)),
     ("workflows", ("srkit.training", "srkit.evaluation")),

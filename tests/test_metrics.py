@@ -93,6 +93,25 @@ def test_rounded_y_differs_from_rounding_the_float_formula_only_on_exact_halves(
     assert ties == 194
 
 
+def test_levels_of_float32_images_round_halves_up_next_to_every_half_level() -> None:
+    from srkit.metrics.color import to_levels
+
+    # The float32 values nearest each (k + 0.5) / 255 and 0.5, 1.5, -0.5 (exact halves): their
+    # levels must be floor(255 x + 0.5) computed exactly, like float64 inputs' levels.
+    halves = torch.tensor([(k + 0.5) / 255 for k in range(-2, 257)] + [0.5, 1.5, -0.5], dtype=torch.float64)
+    values = halves.float()
+    near = [values]
+    for direction in (1.0, -1.0):
+        step = values
+        for _ in range(4):
+            step = torch.nextafter(step, torch.full_like(step, direction * 10))
+            near.append(step)
+    x = torch.cat(near)
+    exact = torch.floor(x.double() * 255 + 0.5).clamp(0, 255)
+    assert torch.equal(to_levels(x, torch.float64), exact)
+    assert torch.equal(to_levels(x.double(), torch.float64), exact)
+
+
 def test_quantize_rounds_half_up_and_clamps() -> None:
     values = torch.tensor([-0.2, 0.5 / 255, 1.49 / 255, 2.5 / 255, 1.3], dtype=torch.float64)
     expected = torch.tensor([0, 1, 1, 3, 255], dtype=torch.float64) / 255
@@ -224,14 +243,33 @@ def test_psnr_ssim_equals_the_two_metrics(mode) -> None:
     torch.testing.assert_close(together[1], ssim(sr, hr, crop=2, y_channel=mode), rtol=0, atol=0)
 
 
-def test_ssim_filters_in_chunks_without_changing_the_result(monkeypatch) -> None:
+# The 40x36 images leave a 26x22 SSIM map: pieces of one row, of 5-row strips (the last one row
+# high), of three whole planes.
+@pytest.mark.parametrize("piece_pixels", [1, 5 * 22, 3 * 26 * 22])
+def test_ssim_filters_in_pieces_without_changing_the_result(monkeypatch, piece_pixels: int) -> None:
     import importlib
 
     ssim_module = importlib.import_module("srkit.metrics.ssim")
     sr, hr = pair(n=5, size=40)
+    sr, hr = sr[..., :36], hr[..., :36]
     whole = ssim(sr, hr, crop=2)
-    monkeypatch.setattr(ssim_module, "CPU_CHUNK_PIXELS", 1)  # one plane at a time
+    monkeypatch.setattr(ssim_module, "CPU_PIECE_PIXELS", piece_pixels)
     torch.testing.assert_close(ssim(sr, hr, crop=2), whole, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("mode", ["matlab", "basicsr", False])
+@pytest.mark.parametrize("chunk_pixels", [1, 3 * 48 * 40, 1 << 30])  # 1 image, 3 images, all
+def test_batched_psnr_ssim_equals_the_per_image_call(monkeypatch, mode, chunk_pixels: int) -> None:
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("srkit.metrics.pairs"), "CPU_CHUNK_PIXELS", chunk_pixels)
+    sr, hr = pair(n=7, size=48)
+    sr, hr = sr[..., :40], hr[..., :40]
+    batched = psnr_ssim(sr, hr, crop=3, y_channel=mode)
+    one_by_one = [psnr_ssim(sr[i], hr[i], crop=3, y_channel=mode) for i in range(7)]
+    torch.testing.assert_close(batched[0], torch.cat([p for p, _ in one_by_one]), rtol=0, atol=1e-6)
+    torch.testing.assert_close(batched[1], torch.cat([s for _, s in one_by_one]), rtol=0, atol=1e-6)
+    assert batched[0].shape == batched[1].shape == (7,)
 
 
 def test_float32_filtering_misses_the_1e_6_bound_on_flat_bright_planes() -> None:
@@ -251,13 +289,13 @@ def test_cpu_metrics_choose_one_thread_and_restore_the_count(monkeypatch: pytest
     ssim_module = importlib.import_module("srkit.metrics.ssim")  # the module, not the function
 
     seen = []
-    filter_chunk = ssim_module._mean_ssim
+    filter_piece = ssim_module._ssim_sums
 
     def recording(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         seen.append(torch.get_num_threads())
-        return filter_chunk(*args, **kwargs)
+        return filter_piece(*args, **kwargs)
 
-    monkeypatch.setattr(ssim_module, "_mean_ssim", recording)
+    monkeypatch.setattr(ssim_module, "_ssim_sums", recording)
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:

@@ -43,31 +43,44 @@ def _check_rgb(x: Tensor, name: str) -> int:
     return channel_dim
 
 
-def to_levels(x: Tensor, dtype: torch.dtype | None = None) -> Tensor:
+#: Input dtypes whose values times 255 are exact in float64 and of which, in [0, 1], only 0.5 lies
+#: exactly halfway between two levels ((2k + 1) / 510 is a binary fraction only for k = 127), so
+#: rounding half to even (127.5 to 128) gives the levels that rounding halves up gives.
+_EXACT_TIMES_255 = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def to_levels(x: Tensor, dtype: torch.dtype | None = None, *, out: Tensor | None = None) -> Tensor:
     """The 8-bit levels 0..255 of images in [0, 1] (clamped, halves up), as floats in ``dtype``.
 
-    A fresh tensor, computed in place after one conversion: it is the same rounding as
-    :func:`quantize`, times 255.
+    A fresh tensor (or ``out``, of ``x``'s shape, which then sets the dtype), computed in place
+    after one conversion: it is the same rounding as :func:`quantize`, times 255.
     """
-    levels = x.to(dtype or x.dtype, copy=True)
+    levels = x.to(dtype or x.dtype, copy=True) if out is None else out.copy_(x)
+    if levels.dtype == torch.float64 and x.dtype in _EXACT_TIMES_255:
+        return levels.mul_(255).round_().clamp_(0, 255)  # one pass fewer, same levels
     return levels.mul_(255).add_(0.5).clamp_(0.5, 255.5).floor_()
 
 
-def luma_of_levels(levels: Tensor, channel_dim: int, *, rounded: bool, grey: bool = False) -> Tensor:
+def luma_of_levels(levels: Tensor, channel_dim: int, *, rounded: bool, grey: bool = False,
+                   out: Tensor | None = None) -> Tensor:
     """BT.601 luma on the 0..255 scale of 8-bit levels (keeping ``channel_dim`` with size 1).
 
     ``grey=False``: MATLAB ``rgb2ycbcr``'s Y in [16, 235]; ``grey=True``: full-range
     ``rgb2gray``. ``rounded``: as MATLAB on ``uint8`` images, to an integer, halves up. The
     weighted sum is taken in integer thousandths, which float64 holds exactly for 8-bit levels,
     so the rounding is exact (float32, on MPS, can misplace values within 1e-7 of a half).
-    One channel counts as R = G = B.
+    One channel counts as R = G = B. ``out``: where to write it (a fresh tensor if None).
     """
+    shape = list(levels.shape)
+    shape[channel_dim] = 1
+    weighted = torch.empty(shape, dtype=levels.dtype, device=levels.device) if out is None else out
     if levels.shape[channel_dim] == 1:
-        weighted = levels * _LUMA_SPAN_MILLI
+        torch.mul(levels, _LUMA_SPAN_MILLI, out=weighted)
     else:
         red, green, blue = levels.unbind(channel_dim)
-        weighted = (red * _Y_WEIGHTS_MILLI[0]).add_(green, alpha=_Y_WEIGHTS_MILLI[1])
-        weighted = weighted.add_(blue, alpha=_Y_WEIGHTS_MILLI[2]).unsqueeze(channel_dim)
+        torch.mul(red, _Y_WEIGHTS_MILLI[0], out=weighted.squeeze(channel_dim))
+        weighted.add_(green.unsqueeze(channel_dim), alpha=_Y_WEIGHTS_MILLI[1])
+        weighted.add_(blue.unsqueeze(channel_dim), alpha=_Y_WEIGHTS_MILLI[2])
     divisor = _LUMA_SPAN_MILLI if grey else 255_000
     if rounded:
         weighted.add_(divisor // 2).div_(divisor).floor_()

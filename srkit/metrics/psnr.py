@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from srkit.metrics.pairs import YChannel, prepare_pair
+from srkit.metrics.pairs import YChannel, score_pairs
 
 
 def psnr(sr: Tensor, hr: Tensor, *, crop: int, y_channel: YChannel = True) -> Tensor:
@@ -21,7 +21,9 @@ def psnr(sr: Tensor, hr: Tensor, *, crop: int, y_channel: YChannel = True) -> Te
     Returns:
         float64 tensor (N,) on the input device (float32 on MPS); ``inf`` for identical images.
     """
-    return psnr_of_planes(*prepare_pair(sr, hr, crop=crop, y_channel=y_channel, name="psnr"))
+    (scores,) = score_pairs(sr, hr, crop=crop, y_channel=y_channel, name="psnr",
+                            scores=lambda x, y, _: (psnr_of_planes(x, y),))
+    return scores
 
 
 def psnr_of_planes(x: Tensor, y: Tensor) -> Tensor:

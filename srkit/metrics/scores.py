@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from srkit.metrics.pairs import YChannel, prepare_pair
+from srkit.metrics.pairs import YChannel, score_pairs
 from srkit.metrics.psnr import psnr_of_planes
 from srkit.metrics.ssim import ssim_of_planes
 
@@ -14,5 +14,7 @@ def psnr_ssim(sr: Tensor, hr: Tensor, *, crop: int, y_channel: YChannel = True) 
 
     Same arguments and results as :func:`srkit.metrics.psnr` and :func:`srkit.metrics.ssim`.
     """
-    x, y = prepare_pair(sr, hr, crop=crop, y_channel=y_channel, name="psnr/ssim")
-    return psnr_of_planes(x, y), ssim_of_planes(x, y)
+    psnr, ssim = score_pairs(sr, hr, crop=crop, y_channel=y_channel, name="psnr/ssim",
+                             scores=lambda x, y, scratch: (psnr_of_planes(x, y),
+                                                           ssim_of_planes(x, y, scratch=scratch)))
+    return psnr, ssim

@@ -19,6 +19,7 @@ from srkit.atomic_files import atomic_save_safetensors
 from srkit.errors import SrkitError
 from srkit.nn.models import build_discriminator, build_generator, describe, unwrap
 from srkit.plugins import lookup
+from srkit.threads import one_cpu_thread
 from srkit.weights.check import build_checked, check_skeleton, load_strict
 from srkit.weights.metadata import check_scales_agree, decode_metadata, encode_metadata, is_srkit_metadata
 
@@ -145,13 +146,18 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu",
 
 def load_module(path: str | os.PathLike[str], device: str | torch.device = "cpu", *,
                 scale: int | None = None, kind: str = "generator") -> nn.Module:
-    """Rebuild the generator or discriminator stored in an srkit weights file, in eval mode."""
-    tensors, metadata = read_weights(path)
-    info = _expected_info(metadata, path, scale, kind)
-    state, _ = split_extras(tensors, info["extras"])
-    model = build_checked(_builder(kind), lookup(kind, info["arch"]), info["arch"], info["kwargs"],
-                          state, str(path))
-    load_strict(model, state, f"{path}: weights do not match architecture {info['arch']!r}")
+    """Rebuild the generator or discriminator stored in an srkit weights file, in eval mode.
+
+    The file is read, checked and loaded into the network on the CPU on one thread (a few hundred
+    small tensors: on a busy machine, two threads made loading several times slower).
+    """
+    with one_cpu_thread():
+        tensors, metadata = read_weights(path)
+        info = _expected_info(metadata, path, scale, kind)
+        state, _ = split_extras(tensors, info["extras"])
+        model = build_checked(_builder(kind), lookup(kind, info["arch"]), info["arch"], info["kwargs"],
+                              state, str(path))
+        load_strict(model, state, f"{path}: weights do not match architecture {info['arch']!r}")
     model.srkit_weights_info = info  # type: ignore[assignment]  # nn.Module allows any attribute
     return model.to(device).eval()
 
