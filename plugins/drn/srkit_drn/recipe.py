@@ -89,7 +89,8 @@ class DRNConfig(TrainConfig):
                                    "the published depth of --variant at --scale"),
                            "RCAB blocks per up block", min=1)
     dual_weight: float = option(0.1, "weight lambda of the dual (closed-loop) loss", min=0)
-    unpaired: str | None = option(None, "folder of LR-only images (any size) mixed into training",
+    unpaired: str | None = option(None, "folder of LR-only images (any size) mixed into training; "
+                                  "they get the dual loss only (what it gains: docs/drn.md)",
                                   path="dir")
     unpaired_ratio: float = option(0.3, "share of each batch taken from --unpaired (0..1)",
                                    min=0, max=1)
