@@ -12,6 +12,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from srkit.errors import SrkitError
 from srkit.metrics import psnr, psnr_ssim, quantize, rgb_to_y, ssim
 from srkit.metrics.ssim import ssim_of_planes
+from tests.thread_helpers import caller_threads, record_thread_counts
 
 
 def pair(n: int = 2, size: int = 32, noise: float = 0.05, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -284,24 +285,9 @@ def test_float32_filtering_misses_the_1e_6_bound_on_flat_bright_planes() -> None
 
 
 def test_cpu_metrics_choose_one_thread_and_restore_the_count(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib
-
-    ssim_module = importlib.import_module("srkit.metrics.ssim")  # the module, not the function
-
-    seen = []
-    filter_piece = ssim_module._ssim_sums
-
-    def recording(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        seen.append(torch.get_num_threads())
-        return filter_piece(*args, **kwargs)
-
-    monkeypatch.setattr(ssim_module, "_ssim_sums", recording)
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
+    seen = record_thread_counts(monkeypatch, "srkit.metrics.ssim", "_ssim_sums")
+    with caller_threads(2):
         images = torch.rand(2, 3, 40, 40, generator=torch.Generator().manual_seed(0))
         psnr_ssim(images, images.flip(-1), crop=2)
         assert seen and set(seen) == {1}
         assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)

@@ -16,6 +16,7 @@ from srkit.nn.models import build_generator, count_parameters
 from srkit.weights.convert import extract_state_dict, load_foreign
 from srkit.weights.files import load_model, read_extras, save_weights, weights_info
 from tests.cli_helpers import expect_one_line_error
+from tests.thread_helpers import caller_threads, record_thread_counts
 
 
 @pytest.fixture(autouse=True)
@@ -42,27 +43,13 @@ def test_saved_weights_rebuild_the_same_model_from_the_file_alone(tmp_path):
 
 def test_loading_weights_works_on_one_cpu_thread_and_restores_the_count(tmp_path, monkeypatch):
     # Hundreds of small tensors: a second thread only waits (seconds on a busy machine).
-    import importlib
-
-    files = importlib.import_module("srkit.weights.files")
     path = tmp_path / "w.safetensors"
     save_weights(build_generator("tiny-core", scale=2, channels=5), path)
-    seen = []
-    check = files.check_finite_tensors
-
-    def recording(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        seen.append(torch.get_num_threads())
-        return check(*args, **kwargs)
-
-    monkeypatch.setattr(files, "check_finite_tensors", recording)
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
+    seen = record_thread_counts(monkeypatch, "srkit.weights.files", "check_finite_tensors")
+    with caller_threads(2):
         load_model(path)
         assert seen == [1]
         assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)
 
 
 def test_a_later_default_change_does_not_change_how_an_old_file_rebuilds(tmp_path, monkeypatch):
