@@ -45,6 +45,13 @@ def y_mode_of(y_channel: YChannel) -> str | None:
     return check_y_mode(y_channel)
 
 
+#: Prepared pairs come as one (STACK_PLANES, N, C', H, W) tensor: the SR planes, the HR planes,
+#: then two work planes that a score may overwrite (PSNR's difference, SSIM's x² + y² and xy),
+#: so no score copies the prepared planes again. SSIM uses the whole stack as work space, so
+#: scores that read the prepared planes run before it.
+STACK_PLANES = 4
+
+
 def prepare_pair(sr: Tensor, hr: Tensor, *, crop: int, y_channel: YChannel,
                  name: str) -> tuple[Tensor, Tensor]:
     """Validate, quantise, convert and crop a pair of image batches.
@@ -65,31 +72,32 @@ def prepare_pair(sr: Tensor, hr: Tensor, *, crop: int, y_channel: YChannel,
     """
     sr, hr = _checked_pair(sr, hr, crop=crop, name=name)
     with one_cpu_thread(sr.device):
-        return _levels_and_luma(sr, hr, crop, y_mode_of(y_channel), Scratch())
+        stack = _prepared_stack(sr, hr, crop, y_mode_of(y_channel), Scratch())
+    return stack[0], stack[1]
 
 
-#: What :func:`score_pairs` applies to prepared planes: (x, y, scratch) -> (n,) tensors.
-Scores = Callable[[Tensor, Tensor, Scratch], tuple[Tensor, ...]]
+#: What :func:`score_pairs` applies to a prepared stack: (stack, scratch) -> (n,) tensors.
+Scores = Callable[[Tensor, Scratch], tuple[Tensor, ...]]
 
 
 def score_pairs(sr: Tensor, hr: Tensor, *, crop: int, y_channel: YChannel, name: str,
                 scores: Scores) -> tuple[Tensor, ...]:
-    """``scores`` of the planes :func:`prepare_pair` makes, each result a (N,) tensor.
+    """``scores`` of the pairs :func:`prepare_pair` prepares, each result a (N,) tensor.
 
-    Same arguments as :func:`prepare_pair`. ``scores`` maps two prepared (n,C',h,w) planes and
-    the call's :class:`Scratch` to (n,) tensors. On a CPU it runs on chunks of
-    :data:`CPU_CHUNK_PIXELS` (the results are joined), on one thread; elsewhere on the whole
-    batch in one call.
+    Same arguments as :func:`prepare_pair`. ``scores`` maps a prepared (STACK_PLANES,n,C',h,w)
+    stack (see :data:`STACK_PLANES`) and the call's :class:`Scratch` to (n,) tensors. On a CPU
+    it runs on chunks of :data:`CPU_CHUNK_PIXELS` (the results are joined), on one thread;
+    elsewhere on the whole batch in one call.
     """
     sr, hr = _checked_pair(sr, hr, crop=crop, name=name)
     mode, scratch = y_mode_of(y_channel), Scratch()
     if sr.device.type != "cpu":
-        return scores(*_levels_and_luma(sr, hr, crop, mode, scratch), scratch)
+        return scores(_prepared_stack(sr, hr, crop, mode, scratch), scratch)
     images = max(1, CPU_CHUNK_PIXELS // (sr.shape[-2] * sr.shape[-1]))
     with one_cpu_thread(sr.device):
-        chunks = [scores(*_levels_and_luma(sr[i : i + images], hr[i : i + images], crop, mode, scratch),
-                         scratch)
-                  for i in range(0, sr.shape[0], images)]
+        stacks = (_prepared_stack(sr[i : i + images], hr[i : i + images], crop, mode, scratch)
+                  for i in range(0, sr.shape[0], images))
+        chunks = [scores(stack, scratch) for stack in stacks]
     return tuple(torch.cat(parts) for parts in zip(*chunks, strict=True))
 
 
@@ -102,28 +110,23 @@ def _checked_pair(sr: Tensor, hr: Tensor, *, crop: int, name: str) -> tuple[Tens
     return sr, hr
 
 
-def _levels_and_luma(sr: Tensor, hr: Tensor, crop: int, mode: str | None,
-                     scratch: Scratch) -> tuple[Tensor, Tensor]:
+def _prepared_stack(sr: Tensor, hr: Tensor, crop: int, mode: str | None, scratch: Scratch) -> Tensor:
+    """The :data:`STACK_PLANES` stack of a checked pair, in ``scratch``; planes 2 and 3 unset."""
     if crop:  # views: the conversions below then touch only the compared pixels
         sr, hr = sr[..., crop:-crop, crop:-crop], hr[..., crop:-crop, crop:-crop]
     dtype = metric_dtype(sr.device)
-
-    def levels(name: str, images: Tensor) -> Tensor:
-        return to_levels(images, out=scratch.tensor(name, images.shape, dtype=dtype, device=images.device))
-
-    def luma(name: str, of_levels: Tensor, grey: bool = False) -> Tensor:
-        shape = (of_levels.shape[0], 1, *of_levels.shape[2:])
-        out = scratch.tensor(name, shape, dtype=dtype, device=of_levels.device)
-        return luma_of_levels(of_levels, 1, rounded=mode == "matlab", grey=grey, out=out)
-
-    if mode is None:
-        channels = max(sr.shape[1], hr.shape[1])
-        return (levels("sr levels", sr).expand(-1, channels, -1, -1),
-                levels("hr levels", hr).expand(-1, channels, -1, -1))
-    if hr.shape[1] == 1:  # a grey reference: compare grey levels
-        sr_levels = levels("sr levels", sr)
-        if sr.shape[1] == 3:
-            sr_levels = luma("sr luma", sr_levels, grey=True)
-        return sr_levels, levels("hr levels", hr)
-    # The SR's levels are done with before the HR's are made, in the same memory.
-    return luma("sr luma", levels("levels", sr)), luma("hr luma", levels("levels", hr))
+    grey_reference = hr.shape[1] == 1
+    channels = max(sr.shape[1], hr.shape[1]) if mode is None else 1
+    stack = scratch.tensor("prepared pair", (STACK_PLANES, sr.shape[0], channels, *sr.shape[2:]),
+                           dtype=dtype, device=sr.device)
+    for plane, images in zip(stack[:2], (sr, hr), strict=True):
+        if images.shape[1] == channels and (mode is None or grey_reference):
+            to_levels(images, out=plane)  # the levels are what is compared
+            continue
+        # Levels of each channel go to a work tensor, reused for the SR's and then the HR's.
+        levels = to_levels(images, out=scratch.tensor("levels", images.shape, dtype=dtype, device=sr.device))
+        if mode is None:  # a grey image against a colour one: R = G = B
+            plane.copy_(levels.expand_as(plane))
+        else:
+            luma_of_levels(levels, 1, rounded=mode == "matlab", grey=grey_reference, out=plane)
+    return stack

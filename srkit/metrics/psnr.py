@@ -22,11 +22,17 @@ def psnr(sr: Tensor, hr: Tensor, *, crop: int, y_channel: YChannel = True) -> Te
         float64 tensor (N,) on the input device (float32 on MPS); ``inf`` for identical images.
     """
     (scores,) = score_pairs(sr, hr, crop=crop, y_channel=y_channel, name="psnr",
-                            scores=lambda x, y, _: (psnr_of_planes(x, y),))
+                            scores=lambda stack, _: (psnr_of_stack(stack),))
     return scores
 
 
-def psnr_of_planes(x: Tensor, y: Tensor) -> Tensor:
-    """PSNR (dB, peak 255) of each pair of prepared (N,C,H,W) planes in 0..255 -> (N,)."""
-    mse = (x - y).square_().flatten(1).mean(dim=1)
+def psnr_of_stack(stack: Tensor) -> Tensor:
+    """PSNR (dB, peak 255) of each prepared pair of a stack -> (N,).
+
+    The stack is :data:`srkit.metrics.pairs.STACK_PLANES` planes; the difference is written
+    into its first work plane.
+    """
+    difference = torch.sub(stack[0], stack[1], out=stack[2]).flatten(1)
+    # The norm is the sum of squares in one pass (squaring, then averaging, takes two).
+    mse = torch.linalg.vector_norm(difference, dim=1).square_() / difference.shape[1]
     return 10 * torch.log10(255.0**2 / mse)

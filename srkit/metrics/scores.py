@@ -5,8 +5,8 @@ from __future__ import annotations
 from torch import Tensor
 
 from srkit.metrics.pairs import YChannel, score_pairs
-from srkit.metrics.psnr import psnr_of_planes
-from srkit.metrics.ssim import ssim_of_planes
+from srkit.metrics.psnr import psnr_of_stack
+from srkit.metrics.ssim import ssim_of_stack
 
 
 def psnr_ssim(sr: Tensor, hr: Tensor, *, crop: int, y_channel: YChannel = True) -> tuple[Tensor, Tensor]:
@@ -15,6 +15,7 @@ def psnr_ssim(sr: Tensor, hr: Tensor, *, crop: int, y_channel: YChannel = True) 
     Same arguments and results as :func:`srkit.metrics.psnr` and :func:`srkit.metrics.ssim`.
     """
     psnr, ssim = score_pairs(sr, hr, crop=crop, y_channel=y_channel, name="psnr/ssim",
-                             scores=lambda x, y, scratch: (psnr_of_planes(x, y),
-                                                           ssim_of_planes(x, y, scratch=scratch)))
+                             # PSNR first: SSIM overwrites the work plane PSNR uses.
+                             scores=lambda stack, scratch: (psnr_of_stack(stack),
+                                                            ssim_of_stack(stack, scratch=scratch)))
     return psnr, ssim
