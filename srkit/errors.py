@@ -1,5 +1,8 @@
 """Errors that the CLI shows to the user as one line, without a traceback."""
 
+import os
+from pathlib import Path
+
 
 class SrkitError(Exception):
     """A problem with the user's input or environment, explained in one line."""
@@ -26,6 +29,18 @@ def first_informative_line(error: BaseException | str, limit: int = 300) -> str:
             break
         text = f"{text} {line}"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def require_weights_file(path: str | os.PathLike[str]) -> None:
+    """One line when ``path`` is missing or is a folder (a run folder or a packed image store
+    handed where a weights file goes would otherwise read as "no such file")."""
+    path = Path(path)
+    if path.is_dir():
+        raise SrkitError(f"{path}: a folder, not a weights file")
+    if not path.is_file():
+        raise SrkitError(f"{path}: no such weights file")
+
+
 class StoppedBySignal(Exception):
     """A run stopped by SIGINT/SIGTERM/SIGHUP: the CLI prints the message, exits 128 + signal."""
 

@@ -69,6 +69,14 @@ def huge_header(folder: Path) -> Path:
     return path
 
 
+def a_folder(folder: Path) -> Path:
+    """A folder (with a file in it) where a weights file goes, e.g. a run folder or a packed store."""
+    path = folder / "model.safetensors"
+    path.mkdir()
+    (path / "inside.txt").write_text("x")
+    return path
+
+
 def garbage_pth(folder: Path) -> Path:
     path = folder / "garbage.pth"
     path.write_bytes(b"not a checkpoint\n" * 50)
@@ -228,6 +236,8 @@ CASES = [
                                            d / "wide.safetensors") or d / "wide.safetensors"),
          "weights do not fit this 'tiny' generator"),
     Case("info: missing file", lambda d: ["info", str(d / "nope.safetensors")], "no such weights file"),
+    *[Case(f"{command}: a folder given as weights", make(a_folder), "a folder, not a weights file")
+      for command, make in (("info", info), ("convert", convert), ("bench", bench))],
     Case("upscale: weights for another scale",
          lambda d: upscale(tiny_weights)(d) + ["--scale", "4"], "weights are for x2, not x4"),
     Case("upscale: missing input", lambda d: ["upscale", "--weights", str(tiny_weights(d)),

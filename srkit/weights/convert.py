@@ -19,7 +19,7 @@ import torch
 from safetensors import SafetensorError
 from torch import Tensor
 
-from srkit.errors import SrkitError, first_informative_line
+from srkit.errors import SrkitError, first_informative_line, require_weights_file
 from srkit.interfaces import Converted, Converter, as_converter
 
 NESTING_KEYS = ("params_ema", "params", "state_dict", "model", "generator", "net")
@@ -44,8 +44,7 @@ def check_layout(expected: Mapping[str, Tensor], found: Mapping[str, Tensor], wh
 def load_foreign(path: str | os.PathLike[str]) -> Any:
     """Load a checkpoint without unpickling arbitrary objects (``weights_only=True``) or from safetensors."""
     path = Path(path)
-    if not path.is_file():
-        raise SrkitError(f"{path}: no such file")
+    require_weights_file(path)
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file

@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from srkit.atomic_files import atomic_save_safetensors
-from srkit.errors import SrkitError
+from srkit.errors import SrkitError, require_weights_file
 from srkit.nn.models import build_discriminator, build_generator, describe, unwrap
 from srkit.plugins import lookup
 from srkit.threads import one_cpu_thread
@@ -66,8 +66,7 @@ def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor],
 def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, str], dict[str, tuple[int, ...]]]:
     """Metadata and tensor shapes of an srkit weights file, without reading the tensors."""
     path = Path(path)
-    if not path.is_file():
-        raise SrkitError(f"{path}: no such weights file")
+    require_weights_file(path)
     try:
         from safetensors import safe_open
 
