@@ -90,6 +90,19 @@ def test_info_shows_the_final_validation_of_exported_weights(
     assert "  training: iteration 6 of 6, finished" in out.splitlines()
 
 
+def test_info_of_a_run_folder_describes_its_checkpoint_or_its_weights(
+        finished_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "info", str(finished_run))
+    assert code == 0, err
+    assert "training checkpoint of recipe tiny" in out and str(finished_run / "model.safetensors") in out
+    weights_only = tmp_path / "exported"
+    weights_only.mkdir()
+    (weights_only / "model.safetensors").write_bytes((finished_run / "model.safetensors").read_bytes())
+    code, out, err = run_cli(capsys, "info", str(weights_only))
+    assert code == 0, err
+    assert out.startswith(f"{weights_only / 'model.safetensors'}: generator tiny")
+
+
 def test_info_recognises_a_training_checkpoint(finished_run: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     tensors = finished_run / "checkpoints" / "ckpt-0000006.safetensors"

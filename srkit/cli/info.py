@@ -22,6 +22,19 @@ def _check_arguments(info: dict[str, Any], source: str) -> None:
         check_factory_kwargs(registry.get(info["kind"], info["arch"]), info["kwargs"], source)
 
 
+def _run_folder_file(path: Path) -> Path:
+    """What a run folder stands for: its checkpoints (which name its weights), else its weights."""
+    from srkit.run_folder import RunFolder
+    from srkit.training.state import LATEST
+
+    run = RunFolder(path)
+    if not path.is_dir():
+        return path
+    if (run.checkpoints / LATEST).is_file():
+        return run.checkpoints
+    return run.model if run.model.is_file() else path
+
+
 @click.command("info", short_help="Show what a weights file or checkpoint holds.")
 @click.argument("weights", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON.")
@@ -30,12 +43,14 @@ def command(weights: Path, as_json: bool) -> None:
 
     Reads only the file's header: the network is never built, so a file whose metadata lies
     cannot make this command allocate anything. A training checkpoint is recognised as one.
-    WEIGHTS may also be a foreign checkpoint an installed converter recognises (.pth, .pt, ...).
+    WEIGHTS may also be a foreign checkpoint an installed converter recognises (.pth, .pt, ...),
+    or a run folder (its checkpoint, or its weights when it has none).
     """
     from srkit.training.state import describe_checkpoint_file
     from srkit.weights.files import decode_metadata, read_header
     from srkit.weights.model_files import describe_model_file, is_srkit_weights
 
+    weights = _run_folder_file(weights)
     checkpoint = describe_checkpoint_file(weights) if weights.exists() else None
     if checkpoint is not None:
         _show_checkpoint(checkpoint, as_json)
