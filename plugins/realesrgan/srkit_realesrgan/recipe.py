@@ -85,9 +85,10 @@ class RealESRNetConfig(_RRDBOptions):
 
     defaults = _official_defaults(ESRNET_ITERS, learning_rate=2e-4)
     presets = {
-        "quick": ("minutes on a CPU: RRDBNet 32 channels x 2 blocks, growth 16, batch 4, 64x64 "
-                  "crops, EMA 0.99, 300 iterations at learning rate 5e-4. It checks the pipeline; "
-                  "its model scores below bicubic (a useful one needs the defaults, on a GPU)",
+        "quick": ("under a minute on an idle 2-core CPU (docs/training.md): RRDBNet 32 channels "
+                  "x 2 blocks, growth 16, batch 4, 64x64 crops, EMA 0.99, 300 iterations at "
+                  "learning rate 5e-4. It checks the pipeline; its model scores below bicubic (a "
+                  "useful one needs the defaults, on a GPU)",
                   {**_QUICK_NET, "iters": 300, "learning_rate": 5e-4}),
     }
 
@@ -126,9 +127,10 @@ class RealESRGANConfig(_RRDBOptions):
 
     defaults = _official_defaults(ESRGAN_ITERS, learning_rate=1e-4)
     presets = {
-        "quick": ("minutes on a CPU: the realesrnet quick network and EMA, U-Net discriminator 16 "
-                  "channels, batch 4, 64x64 crops, 200 iterations. It checks the pipeline; its "
-                  "model scores below bicubic (a useful one needs the defaults, on a GPU)",
+        "quick": ("under a minute on an idle 2-core CPU (docs/training.md): the realesrnet "
+                  "quick network and EMA, U-Net discriminator 16 channels, batch 4, 64x64 crops, "
+                  "200 iterations. It checks the pipeline; its model scores below bicubic (a "
+                  "useful one needs the defaults, on a GPU)",
                   {**_QUICK_NET, "iters": 200, "d_channels": 16}),
     }
     d_channels: int = option(64, "U-Net discriminator width (num_feat)", min=1)

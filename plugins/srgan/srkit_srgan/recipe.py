@@ -99,7 +99,8 @@ class SRGANConfig(TrainConfig):
     }
     presets = {
         "quick": ("both phases once (not a trained model): 60 iterations, half of --iters "
-                  "pretraining, batch 4; tens of minutes on a 2-core CPU (docs/training.md)", {
+                  "pretraining, batch 4; about a minute on an idle 2-core CPU, far longer on a busy one "
+                  "(docs/training.md)", {
                       "iters": 60, "pretrain_iters": _HALF_OF_ITERS, "batch_size": 4,
                       "val_every": _HALF_OF_ITERS, "save_every": _HALF_OF_ITERS, "log_every": 10}),
     }
