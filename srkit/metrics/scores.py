@@ -15,7 +15,7 @@ def psnr_ssim(sr: Tensor, hr: Tensor, *, crop: int, y_channel: YChannel = True) 
     Same arguments and results as :func:`srkit.metrics.psnr` and :func:`srkit.metrics.ssim`.
     """
     psnr, ssim = score_pairs(sr, hr, crop=crop, y_channel=y_channel, name="psnr/ssim",
-                             # PSNR first: SSIM overwrites the work plane PSNR uses.
+                             # PSNR first: SSIM uses the whole stack as work space.
                              scores=lambda stack, scratch: (psnr_of_stack(stack),
                                                             ssim_of_stack(stack, scratch=scratch)))
     return psnr, ssim
