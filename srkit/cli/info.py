@@ -27,9 +27,9 @@ def _run_folder_file(path: Path) -> Path:
     from srkit.run_folder import RunFolder
     from srkit.training.state import LATEST
 
-    run = RunFolder(path)
     if not path.is_dir():
         return path
+    run = RunFolder(path)
     if (run.checkpoints / LATEST).is_file():
         return run.checkpoints
     return run.model if run.model.is_file() else path
